@@ -1,0 +1,75 @@
+"""ModelProto -> IRGraph: the only place that reads ONNX protobufs after loading.
+
+Initializers become ``Const`` nodes (an initializer also listed as a graph input, as old
+IR versions write them, is a constant, not an input); graph inputs become ``Input``
+nodes; graph outputs become ``Output`` nodes; every other node keeps its ONNX op type.
+"""
+from __future__ import annotations
+
+import onnx
+from onnx import helper, numpy_helper
+
+from .ir import IRGraph, Port
+from .load import default_opset
+
+
+def build_ir(model: onnx.ModelProto) -> IRGraph:
+    graph = model.graph
+    ir = IRGraph(opset=default_opset(model))
+    types = _value_types(graph)
+    tensors: dict[str, Port] = {}
+
+    for init in graph.initializer:
+        tensors[init.name] = ir.add_const(numpy_helper.to_array(init), label=init.name)
+    for value in graph.input:
+        if value.name in tensors:
+            continue
+        shape, dtype = types[value.name]
+        node = ir.add("Input", label=value.name, shapes=[shape],
+                      attrs={"name": value.name, "dtype": dtype})
+        ir.inputs.append(node)
+        tensors[value.name] = Port(node)
+
+    for index, proto in enumerate(graph.node):
+        operands = [tensors[name] if name else None for name in proto.input]
+        shapes = [types.get(name, (None, 0))[0] if name else None for name in proto.output]
+        node = ir.add(proto.op_type, operands, attrs=_attributes(proto), shapes=shapes,
+                      label=proto.name or f"{proto.op_type}_{index}", domain=proto.domain,
+                      dtypes=[types.get(name, (None, 0))[1] for name in proto.output])
+        for port, name in enumerate(proto.output):
+            if name:
+                tensors[name] = Port(node, port)
+
+    for value in graph.output:
+        source = tensors[value.name]
+        node = ir.add("Output", [source], label=f"output:{value.name}",
+                      attrs={"name": value.name}, shapes=[types.get(value.name, (None, 0))[0]])
+        ir.outputs.append(node)
+    return ir
+
+
+def _value_types(graph: onnx.GraphProto) -> dict[str, tuple]:
+    """Tensor name -> (shape tuple or None, element type) from the inferred value infos."""
+    types = {}
+    for value in [*graph.input, *graph.value_info, *graph.output]:
+        tensor_type = value.type.tensor_type
+        shape = None
+        if tensor_type.HasField("shape"):
+            shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                          for d in tensor_type.shape.dim)
+        types[value.name] = (shape, tensor_type.elem_type)
+    return types
+
+
+def _attributes(proto: onnx.NodeProto) -> dict:
+    attrs = {}
+    for attr in proto.attribute:
+        value = helper.get_attribute_value(attr)
+        if isinstance(value, onnx.TensorProto):
+            value = numpy_helper.to_array(value)
+        elif isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        elif isinstance(value, list) and value and isinstance(value[0], bytes):
+            value = [v.decode("utf-8", "replace") for v in value]
+        attrs[attr.name] = value
+    return attrs

@@ -1,0 +1,50 @@
+"""Diagnostics as values: every problem names its node, op type and reason.
+
+Conversion collects every diagnostic before failing, so a user sees all the offending
+nodes of a model at once instead of fixing them one run at a time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One node lwtnn cannot express, and why."""
+
+    node: str
+    op_type: str
+    reason: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"node '{self.node}' ({self.op_type}): {self.reason}"
+        return f"{text}; {self.hint}" if self.hint else text
+
+
+class ConversionWarning(UserWarning):
+    """An exact rewrite that still changes something a user may rely on."""
+
+
+class Onnx2LwtnnError(Exception):
+    """Base of every error this package raises on purpose (never a bug)."""
+
+
+class ModelLoadError(Onnx2LwtnnError):
+    """The file is not a readable, valid ONNX model."""
+
+
+class UsageError(Onnx2LwtnnError):
+    """The request itself is inconsistent (bad option values, mismatched specs)."""
+
+
+class ConversionError(Onnx2LwtnnError):
+    """The model is valid ONNX but lwtnn cannot express it exactly."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic], summary: str = ""):
+        self.diagnostics = list(diagnostics)
+        self.summary = summary or f"{len(self.diagnostics)} node(s) cannot be expressed in lwtnn"
+        lines = [f"{self.summary}:"]
+        lines += [f"  - {d}" for d in self.diagnostics]
+        super().__init__("\n".join(lines))

@@ -1,0 +1,32 @@
+"""The names lwtnn sees: input variables and output labels.
+
+By default input ``x`` of width n has variables ``x_0 .. x_{n-1}`` and output ``y`` has
+labels ``y_0 ..``; a variable spec (see ``specs``) can name them and add defaults.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: Optional[float] = None
+
+
+@dataclass
+class Interface:
+    """Names chosen for each graph input's variables and each graph output's labels."""
+
+    input_variables: dict[str, list[Variable]] = field(default_factory=dict)
+    output_labels: dict[str, list[str]] = field(default_factory=dict)
+
+    def variables(self, input_name: str, width: int) -> list[Variable]:
+        named = self.input_variables.get(input_name)
+        return named if named is not None else [
+            Variable(f"{input_name}_{i}") for i in range(width)]
+
+    def labels(self, output_name: str, width: int) -> list[str]:
+        named = self.output_labels.get(output_name)
+        return named if named is not None else [f"{output_name}_{i}" for i in range(width)]

@@ -1,0 +1,68 @@
+"""After the passes: list every node lwtnn cannot express, all at once.
+
+A node left in the graph that is not an lwtnn kind is reported with the reason the pass
+that recognised it recorded, or, for an op no pass handles, with a hint from
+``UNSUPPORTED_HINTS``. Graph inputs and outputs must be float vectors of known width.
+"""
+from __future__ import annotations
+
+from .errors import Diagnostic
+from .ir import LWTNN_KINDS, IRGraph, Port
+from .passes.base import handled_ops
+
+UNSUPPORTED_HINTS = {
+    "Conv": "lwtnn has no 2-D convolution; only a 1-D Conv over a sequence maps to conv1d",
+    "MaxPool": "lwtnn has no pooling layers",
+    "AveragePool": "lwtnn has no pooling layers",
+    "GlobalAveragePool": "lwtnn has no pooling layers",
+    "Resize": "lwtnn has no up-sampling",
+    "Erf": "GELU (built from Erf) is not an lwtnn activation; swish (SiLU) or ReLU are",
+    "Gelu": "GELU is not an lwtnn activation; swish (SiLU) or ReLU are",
+    "Softplus": "softplus is not an lwtnn activation",
+    "PRelu": "a learned per-feature slope has no lwtnn activation (leakyrelu has one alpha)",
+    "Exp": "element-wise exponentials exist in lwtnn only inside softmax, sigmoid and elu",
+    "Log": "lwtnn has no logarithm",
+    "Pow": "lwtnn has no element-wise power",
+    "Sqrt": "lwtnn has no element-wise square root",
+    "HardSwish": "hard swish is not an lwtnn activation",
+    "Mish": "mish is not an lwtnn activation",
+}
+
+
+def legalize(ir: IRGraph) -> list[Diagnostic]:
+    problems = [_interface_problem(ir, node, "input") for node in ir.inputs]
+    problems += [_interface_problem(ir, node, "output") for node in ir.outputs]
+    known = handled_ops()
+    for node, data in ir.iter_ops():
+        if data["op"] in LWTNN_KINDS or data["op"] in ("Input", "Output", "Const"):
+            continue
+        if data["domain"] not in ("", "ai.onnx"):
+            reason = f"custom operator domain '{data['domain']}' is unknown to lwtnn"
+        elif data["refusal"]:
+            reason = data["refusal"]
+        elif data["op"] in known:
+            reason = "its operands do not match any pattern lwtnn can express"
+        else:
+            reason = "operator not supported by lwtnn"
+        problems.append(Diagnostic(data["label"], data["op"], reason,
+                                   UNSUPPORTED_HINTS.get(data["op"], "")))
+    return [p for p in problems if p is not None]
+
+
+def _interface_problem(ir: IRGraph, node: str, role: str):
+    data = ir[node]
+    port = ir.operand(node, 0) if role == "output" else None
+    shape = data["shapes"][0] if role == "input" else (ir.shape(port) or data["shapes"][0])
+    name = data["attrs"]["name"]
+    if role == "input" and not ir.is_float(Port(node)):
+        return Diagnostic(name, "Input", "integer or string inputs cannot be fed to lwtnn")
+    if shape is None:
+        return Diagnostic(name, role.title(), "its shape is unknown")
+    if len(shape) not in (1, 2):
+        return Diagnostic(name, role.title(), f"rank-{len(shape)} {role}s are not vectors "
+                                              "[batch, features]")
+    if not isinstance(shape[-1], int):
+        return Diagnostic(name, role.title(), f"the feature dimension '{shape[-1]}' is "
+                                              "dynamic; lwtnn needs a fixed number of features")
+    return None
+

@@ -1,0 +1,1 @@
+"""Rewrite passes, one job per module; ``pipeline.PIPELINE`` orders them."""

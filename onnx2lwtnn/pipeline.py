@@ -1,0 +1,56 @@
+"""The ordered flow of passes, run until nothing changes.
+
+Passes are tried in order and after any change the sweep starts again from the first,
+so earlier passes always see their patterns first: constants are folded before dense
+layers are recognised, activations fuse before any is left standing alone, and the
+last-resort ``materialize_layers`` passes run only when nothing else applies.
+"""
+from __future__ import annotations
+
+from .ir import IRGraph
+from .passes import (drop_dead, drop_noops, fold_affine, fold_constants, fold_select,
+                     fold_shapes, fuse_activation, lower_activations, lower_affine,
+                     lower_dense, lower_merge, lower_select, lower_swish, materialize_layers)
+from .passes.base import Pass
+
+PIPELINE: tuple[Pass, ...] = (
+    fold_constants.fold_constant_node,
+    fold_shapes.fold_static_shape,
+    fold_shapes.fold_gather_of_shape,
+    fold_shapes.infer_reshape_shape,
+    drop_noops.drop_identity,
+    drop_noops.drop_dropout,
+    drop_noops.drop_float_cast,
+    drop_noops.drop_layout_chain,
+    drop_dead.drop_unreachable,
+    lower_dense.lower_gemm,
+    lower_dense.lower_matmul,
+    lower_swish.lower_swish,
+    lower_activations.lower_direct,
+    lower_activations.lower_softmax,
+    lower_activations.lower_hard_sigmoid,
+    lower_activations.lower_selu,
+    lower_affine.lower_constant_arithmetic,
+    lower_affine.lower_neg,
+    lower_affine.lower_batch_norm,
+    lower_merge.lower_concat,
+    lower_merge.lower_sum,
+    lower_select.lower_slice,
+    lower_select.lower_gather,
+    fuse_activation.fuse_activation,
+    fold_affine.merge_affines,
+    fold_affine.fold_into_previous_dense,
+    fold_affine.fold_into_input,
+    fold_affine.fold_into_next_dense,
+    fold_select.merge_selects,
+    fold_select.fold_select_into_dense,
+    materialize_layers.activation_layer,
+    materialize_layers.affine_layer,
+    materialize_layers.select_layer,
+)
+
+
+def run_pipeline(ir: IRGraph, passes: tuple[Pass, ...] = PIPELINE) -> None:
+    """Apply the first pass that changes anything, then start again, until none does."""
+    while any(p.run(ir) for p in passes):
+        pass

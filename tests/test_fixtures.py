@@ -1,0 +1,47 @@
+"""Every fixture (fixtures/manifest.json): converts and matches the ONNX model on 1000
+random events, or is refused naming every offending node."""
+from __future__ import annotations
+
+import warnings
+
+import onnx
+import pytest
+
+from onnx2lwtnn import convert
+from onnx2lwtnn.cli import main
+from onnx2lwtnn.errors import ConversionWarning
+from onnx2lwtnn.lwtnn import load_network
+
+from .support import (FIXTURES, assert_close, fixture_entries, onnx_reference,
+                      random_events)
+
+FEED_FORWARD_ISSUES = {2, 3}
+CONVERTIBLE = [e for e in fixture_entries("convert", FEED_FORWARD_ISSUES)
+               if not e["convert_args"] and "masking" not in e["covers"]]
+REFUSED = fixture_entries("refuse", FEED_FORWARD_ISSUES)
+
+
+def _ids(entries):
+    return [e["name"] for e in entries]
+
+
+@pytest.mark.parametrize("entry", CONVERTIBLE, ids=_ids(CONVERTIBLE))
+def test_fixture_matches_onnx_on_1000_events(entry):
+    path = FIXTURES / entry["file"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConversionWarning)
+        network = load_network(convert(path))
+    model = onnx.load(str(path))
+    events = random_events(model, 1000, seed=7)
+    assert_close(network.evaluate(events), onnx_reference(model, events))
+
+
+@pytest.mark.parametrize("entry", REFUSED, ids=_ids(REFUSED))
+def test_fixture_is_refused_naming_every_offending_node(entry, tmp_path, capsys):
+    output = tmp_path / "out.json"
+    assert main([str(FIXTURES / entry["file"]), "-o", str(output)]) == 1
+    message = capsys.readouterr().err
+    assert not output.exists()
+    assert entry["refuse_reason"] in message
+    for node in entry["refuse_nodes"]:
+        assert f"'{node}'" in message
