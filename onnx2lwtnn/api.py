@@ -8,38 +8,78 @@ import warnings
 from pathlib import Path
 from typing import Any, Optional, Union
 
+import numpy as np
 import onnx
 
 from .build_ir import build_ir
 from .emit import GRAPH, emit
-from .errors import ConversionError, ConversionWarning
+from .errors import ConversionError, ConversionWarning, UsageError
 from .interface import Interface
+from .ir import IRGraph, Port
 from .legalize import legalize
 from .load import infer_shapes, load_model
 from .lwtnn import validate_network
 from .pipeline import run_pipeline
+from .specs import read_spec
 
 ModelSource = Union[str, os.PathLike, onnx.ModelProto]
 
 
 def convert(model: ModelSource, *, format: str = GRAPH,
-            interface: Optional[Interface] = None) -> dict[str, Any]:
+            variables: Union[str, os.PathLike, dict, None] = None,
+            variables_convention: Optional[str] = None) -> dict[str, Any]:
     """Convert an ONNX model (a path or a ModelProto) to an lwtnn document (a dict).
 
-    Raises ModelLoadError for an unreadable or invalid file and ConversionError, listing
-    every offending node, for a model lwtnn cannot express exactly.
+    ``variables`` is a variable spec (a path or a parsed dict, see ``specs``) naming the
+    inputs' variables and outputs' labels and giving the preprocessing the network
+    expects; ``variables_convention`` states what a {variables, offset, scale} spec means.
+    Raises ModelLoadError for an unreadable or invalid file, UsageError for a spec that
+    does not fit the model, and ConversionError, listing every offending node, for a
+    model lwtnn cannot express exactly.
     """
     proto = infer_shapes(model) if isinstance(model, onnx.ModelProto) else load_model(model)
     ir = build_ir(proto)
+    interface = Interface()
+    if variables is not None:
+        widths = {ir.attrs(node)["name"]: ir.features(Port(node)) for node in ir.inputs}
+        interface = read_spec(variables, variables_convention, widths)
+        _apply_preprocessing(ir, interface)
     run_pipeline(ir)
     problems = legalize(ir)
     if problems:
         raise ConversionError(problems)
-    document = emit(ir, interface or Interface(), format)
+    _check_labels(ir, interface)
+    document = emit(ir, interface, format)
     validate_network(document)
     for message in ir.warnings:
         warnings.warn(message, ConversionWarning, stacklevel=2)
     return document
+
+
+def _apply_preprocessing(ir: IRGraph, interface: Interface) -> None:
+    """The spec's (x + offset) * scale becomes the inputs' starting preprocessing, which
+    normalisation folded from the graph then composes with."""
+    for node in ir.inputs:
+        spec = interface.input_variables.get(ir.attrs(node)["name"])
+        if spec is not None:
+            ir.attrs(node)["offset"] = np.array([v.offset for v in spec])
+            ir.attrs(node)["scale"] = np.array([v.scale for v in spec])
+
+
+def _check_labels(ir: IRGraph, interface: Interface) -> None:
+    widths = {ir.attrs(n)["name"]: ir.features(ir.operand(n, 0)) for n in ir.outputs}
+    unknown = set(interface.output_labels) - set(widths)
+    if unknown:
+        raise UsageError(f"variable spec: unknown output(s) {', '.join(sorted(unknown))}; "
+                         f"the model's outputs are {', '.join(widths)}")
+    if interface.default_labels is not None and len(widths) != 1:
+        raise UsageError(f"variable spec: class_labels name one output, but the model has "
+                         f"{len(widths)}")
+    for name, width in widths.items():
+        labels = interface.labels(name, width)
+        if len(labels) != width:
+            raise UsageError(f"variable spec: {len(labels)} labels for output '{name}', "
+                             f"which has {width} values")
 
 
 def to_json(document: dict[str, Any]) -> str:

@@ -59,7 +59,7 @@ def _sequential(ir: IRGraph, interface: Interface) -> dict[str, Any]:
             "outputs": interface.labels(ir.attrs(output_node)["name"],
                                         ir.features(ir.operand(output_node, 0))),
             "defaults": {v["name"]: v["default"] for v in variables if "default" in v},
-            "miscellaneous": {}}
+            "miscellaneous": dict(interface.miscellaneous)}
 
 
 def _single_chain(ir: IRGraph) -> list[str]:

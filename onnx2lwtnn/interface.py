@@ -1,7 +1,8 @@
 """The names lwtnn sees: input variables and output labels.
 
 By default input ``x`` of width n has variables ``x_0 .. x_{n-1}`` and output ``y`` has
-labels ``y_0 ..``; a variable spec (see ``specs``) can name them and add defaults.
+labels ``y_0 ..``; a variable spec (see ``specs``) can name them, add defaults, and give
+the preprocessing lwtnn applies first, ``(x + offset) * scale``.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Optional
 class Variable:
     name: str
     default: Optional[float] = None
+    offset: float = 0.0
+    scale: float = 1.0
 
 
 @dataclass
@@ -21,6 +24,8 @@ class Interface:
 
     input_variables: dict[str, list[Variable]] = field(default_factory=dict)
     output_labels: dict[str, list[str]] = field(default_factory=dict)
+    default_labels: Optional[list[str]] = None  # keras2json's class_labels: any one output
+    miscellaneous: dict[str, str] = field(default_factory=dict)
 
     def variables(self, input_name: str, width: int) -> list[Variable]:
         named = self.input_variables.get(input_name)
@@ -28,5 +33,5 @@ class Interface:
             Variable(f"{input_name}_{i}") for i in range(width)]
 
     def labels(self, output_name: str, width: int) -> list[str]:
-        named = self.output_labels.get(output_name)
+        named = self.output_labels.get(output_name, self.default_labels)
         return named if named is not None else [f"{output_name}_{i}" for i in range(width)]

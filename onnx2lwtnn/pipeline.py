@@ -8,9 +8,10 @@ last-resort ``materialize_layers`` passes run only when nothing else applies.
 from __future__ import annotations
 
 from .ir import IRGraph
-from .passes import (drop_dead, drop_noops, fold_affine, fold_constants, fold_select,
-                     fold_shapes, fuse_activation, lower_activations, lower_affine,
-                     lower_dense, lower_merge, lower_select, lower_swish, materialize_layers)
+from .passes import (drop_dead, drop_masking, drop_noops, fold_affine, fold_constants,
+                     fold_select, fold_shapes, fuse_activation, lower_activations,
+                     lower_affine, lower_dense, lower_merge, lower_select, lower_swish,
+                     materialize_layers)
 from .passes.base import Pass
 
 PIPELINE: tuple[Pass, ...] = (
@@ -23,6 +24,7 @@ PIPELINE: tuple[Pass, ...] = (
     drop_noops.drop_float_cast,
     drop_noops.drop_layout_chain,
     drop_dead.drop_unreachable,
+    drop_masking.drop_keras_masking,
     lower_dense.lower_gemm,
     lower_dense.lower_matmul,
     lower_swish.lower_swish,

@@ -1,0 +1,132 @@
+"""`onnx2lwtnn check`: passes on every conversion, fails visibly on a corrupted one, and
+reads events from npz and CSV with clear errors for bad input."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from onnx2lwtnn import convert, write_json
+from onnx2lwtnn.check import THRESHOLDS, check
+from onnx2lwtnn.cli import main
+from onnx2lwtnn.errors import ConversionWarning
+
+from .support import FIXTURES, fixture_entries
+
+TWO_OUTPUTS = FIXTURES / "multi_two_outputs.onnx"
+CONVERTIBLE = [e for e in fixture_entries("convert", {2, 3}) if not e["convert_args"]]
+
+
+@pytest.fixture
+def network(tmp_path):
+    path = tmp_path / "net.json"
+    write_json(convert(TWO_OUTPUTS), path)
+    return path
+
+
+@pytest.mark.parametrize("entry", CONVERTIBLE, ids=[e["name"] for e in CONVERTIBLE])
+def test_check_passes_on_every_fixture(entry):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConversionWarning)
+        document = convert(FIXTURES / entry["file"])
+    report = check(FIXTURES / entry["file"], document, events=300, seed=2)
+    assert report.passed, report.table()
+    assert report.n_events == 300
+
+
+def test_check_fails_on_a_weight_changed_by_1e_3(network, tmp_path, capsys):
+    document = json.loads(network.read_text())
+    document["layers"][0]["weights"][0] += 1e-3
+    corrupted = tmp_path / "corrupted.json"
+    corrupted.write_text(json.dumps(document))
+    assert main(["check", str(TWO_OUTPUTS), str(corrupted)]) == 1
+    table = capsys.readouterr().out
+    assert "FAIL:" in table
+    assert main(["check", str(TWO_OUTPUTS), str(network)]) == 0
+    assert "PASS:" in capsys.readouterr().out
+
+
+def test_report_lists_every_label_of_every_output_with_thresholds(network, capsys):
+    assert main(["check", str(TWO_OUTPUTS), str(network), "--json", "--events", "50"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    labels = {(row["output"], row["label"]) for row in report["labels"]}
+    document = json.loads(network.read_text())
+    assert labels == {(name, label) for name, out in document["outputs"].items()
+                      for label in out["labels"]}
+    assert set(report["labels"][0]["fractions"]) == {f"{t:g}" for t in THRESHOLDS}
+    assert report["events"] == 50 and report["passed"] is True
+
+
+def _widths(network):
+    return {n["name"]: [v["name"] for v in n["variables"]]
+            for n in json.loads(network.read_text())["inputs"]}
+
+
+def test_npz_inputs(network, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    arrays = {name: rng.normal(size=(40, len(vs))) for name, vs in _widths(network).items()}
+    events = tmp_path / "events.npz"
+    np.savez(events, **arrays)
+    assert main(["check", str(TWO_OUTPUTS), str(network), "--inputs", str(events)]) == 0
+    assert "PASS: 40 events" in capsys.readouterr().out
+
+
+def test_csv_inputs(network, tmp_path, capsys):
+    names = [v for vs in _widths(network).values() for v in vs]
+    rng = np.random.default_rng(1)
+    rows = [",".join(names)] + [",".join(f"{x:.6f}" for x in rng.normal(size=len(names)))
+                                for _ in range(25)]
+    events = tmp_path / "events.csv"
+    events.write_text("\n".join(rows) + "\n")
+    assert main(["check", str(TWO_OUTPUTS), str(network), "--inputs", str(events)]) == 0
+    assert "PASS: 25 events" in capsys.readouterr().out
+
+
+def test_bad_inputs_are_clear_errors(network, tmp_path, capsys):
+    names = [v for vs in _widths(network).values() for v in vs]
+    cases = {
+        "wrong_name.csv": ",".join(names[:-1] + ["bogus"]) + "\n" + ",".join(["1"] * len(names)),
+        "nan.csv": ",".join(names) + "\n" + ",".join(["nan"] + ["1"] * (len(names) - 1)),
+    }
+    expected = {"wrong_name.csv": "unknown: bogus", "nan.csv": "NaN"}
+    for filename, text in cases.items():
+        path = tmp_path / filename
+        path.write_text(text + "\n")
+        assert main(["check", str(TWO_OUTPUTS), str(network), "--inputs", str(path)]) == 2
+        assert expected[filename] in capsys.readouterr().err
+    wrong_count = tmp_path / "wrong_count.npz"
+    np.savez(wrong_count, **{name: np.zeros((3, len(vs) + 1))
+                            for name, vs in _widths(network).items()})
+    assert main(["check", str(TWO_OUTPUTS), str(network), "--inputs", str(wrong_count)]) == 2
+    assert "features" in capsys.readouterr().err
+    missing = tmp_path / "missing.npz"
+    np.savez(missing, other=np.zeros((3, 2)))
+    assert main(["check", str(TWO_OUTPUTS), str(network), "--inputs", str(missing)]) == 2
+    assert "no array for input" in capsys.readouterr().err
+
+
+def test_network_of_another_model_is_refused(network, capsys):
+    assert main(["check", str(FIXTURES / "act_relu.onnx"), str(network)]) == 2
+    assert "does not belong" in capsys.readouterr().err
+
+
+def test_convert_with_check_proves_and_writes(tmp_path, capsys):
+    output = tmp_path / "net.json"
+    assert main([str(TWO_OUTPUTS), "-o", str(output), "--check", "--events", "200"]) == 0
+    assert "PASS: 200 events" in capsys.readouterr().err
+    assert output.exists()
+
+
+def test_write_lwtnn_inputs_gives_the_test_tool_form(network, tmp_path, capsys):
+    inputs = tmp_path / "in.json"
+    assert main(["check", str(TWO_OUTPUTS), str(network), "--write-lwtnn-inputs",
+                 str(inputs)]) == 0
+    written = json.loads(inputs.read_text())
+    assert {k: list(v) for k, v in written.items()} == _widths(network)
+    printed = capsys.readouterr().out
+    document = json.loads(network.read_text())
+    for name, output in document["outputs"].items():
+        assert f"{name}:" in printed
+        assert all(f"\n{label} " in printed for label in output["labels"])

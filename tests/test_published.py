@@ -1,0 +1,128 @@
+"""Issue 3: the published HEP structures, variable specs, masking and shared weights."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import onnx
+import pytest
+
+from onnx2lwtnn import convert
+from onnx2lwtnn.cli import main
+from onnx2lwtnn.errors import ConversionWarning
+from onnx2lwtnn.lwtnn import load_network
+
+from .support import FIXTURES, assert_close, onnx_reference, random_events
+
+SPEC_FIXTURES = ["published_tf2onnx_masked", "varspec_graph", "varspec_keras2json"]
+
+
+def _spec_preprocessing(document):
+    """What the analysis does before the network: lwtnn's (x + offset) * scale per
+    variable, as the spec (now the lwtnn inputs' offset/scale, with nothing folded
+    from the graph in these fixtures) says."""
+    def apply(events):
+        out = {}
+        for node in document["inputs"]:
+            offsets = np.array([v["offset"] for v in node["variables"]])
+            scales = np.array([v["scale"] for v in node["variables"]])
+            out[node["name"]] = ((events[node["name"]] + offsets) * scales).astype(np.float32)
+        return out
+    return apply
+
+
+@pytest.mark.parametrize("name", SPEC_FIXTURES)
+def test_spec_fixture_matches_onnx_after_the_spec_preprocessing(name):
+    entry = next(e for e in json.loads((FIXTURES / "manifest.json").read_text())["fixtures"]
+                 if e["name"] == name)
+    args = dict(entry["convert_args"])
+    args["variables"] = FIXTURES / args["variables"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConversionWarning)
+        document = convert(FIXTURES / entry["file"], **args)
+    spec = json.loads(args["variables"].read_text())
+    model = onnx.load(str(FIXTURES / entry["file"]))
+    raw = random_events(model, 1000, seed=3)
+    if "offset" in spec and "variables" in spec:  # (x - offset) / scale, stated
+        scaled = {k: (v * np.array(spec["scale"]) + np.array(spec["offset"])).astype(np.float32)
+                  for k, v in raw.items()}  # raw units whose (x - o) / s is raw
+        reference = onnx_reference(model, raw)
+        ours = load_network(document).evaluate(scaled)
+    else:
+        reference = onnx_reference(model, _spec_preprocessing(document)(raw))
+        ours = load_network(document).evaluate(raw)
+    assert_close(ours, reference)
+
+
+def test_masked_network_warns_naming_the_mask_value_and_the_changed_case():
+    with pytest.warns(ConversionWarning, match=r"mask value -999.*all equal -999"):
+        document = convert(FIXTURES / "published_tf2onnx_masked_nospec.onnx")
+    model = onnx.load(str(FIXTURES / "published_tf2onnx_masked_nospec.onnx"))
+    events = random_events(model, 1000, seed=4)
+    assert_close(load_network(document).evaluate(events), onnx_reference(model, events))
+
+
+def test_published_refinement_network_holds_the_shared_matrices_once():
+    document = convert(FIXTURES / "published_pytorch_refine.onnx")
+    model = onnx.load(str(FIXTURES / "published_pytorch_refine.onnx"))
+    shared = [layer for layer in document["layers"] if len(layer["weights"]) == 100 * 3]
+    assert len(shared) == 1, "the 3 -> 100 refinement layer must be written once"
+    index = document["layers"].index(shared[0])
+    users = [n for n in document["nodes"] if n.get("layer_index") == index]
+    assert len(users) == 4
+    events = random_events(model, 1000, seed=5)
+    assert_close(load_network(document).evaluate(events), onnx_reference(model, events))
+
+
+def _run(args, capsys):
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
+def test_spec_count_mismatch_names_both_numbers(tmp_path, capsys):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"inputs": [{"name": f"v{i}", "offset": 0, "scale": 1}
+                                           for i in range(4)]}))
+    code, err = _run([str(FIXTURES / "mlp_opset13.onnx"), "-o", str(tmp_path / "o.json"),
+                      "--variables", str(spec)], capsys)
+    width = onnx.load(str(FIXTURES / "mlp_opset13.onnx")).graph.input[0].type.tensor_type \
+        .shape.dim[1].dim_value
+    assert code == 2 and "4 variables" in err and f"has {width} features" in err
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_parallel_array_spec_needs_the_convention_flag(tmp_path, capsys):
+    model = FIXTURES / "published_tf2onnx_masked_nospec.onnx"
+    spec = FIXTURES / "published_tf2onnx_masked.variables.json"
+    code, err = _run([str(model), "-o", str(tmp_path / "o.json"), "--variables", str(spec)],
+                     capsys)
+    assert code == 2 and "--variables-convention" in err and "subtract-divide" in err
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_unknown_input_or_output_name_in_spec(tmp_path, capsys):
+    model = FIXTURES / "varspec_graph.onnx"
+    spec = json.loads((FIXTURES / "varspec_graph.variables.json").read_text())
+    spec["inputs"][0]["name"] = "jets"
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    code, err = _run([str(model), "--variables", str(path)], capsys)
+    assert code == 2 and "unknown input 'jets'" in err and "'jet'" in err
+    spec = json.loads((FIXTURES / "varspec_graph.variables.json").read_text())
+    spec["outputs"][0]["name"] = "nonsense"
+    path.write_text(json.dumps(spec))
+    code, err = _run([str(model), "--variables", str(path)], capsys)
+    assert code == 2 and "unknown output(s) nonsense" in err
+
+
+def test_subtract_divide_means_the_opposite_of_lwtnn(tmp_path):
+    model = FIXTURES / "mlp_opset13.onnx"
+    width = len(convert(model)["inputs"][0]["variables"])
+    spec = {"variables": [f"v{i}" for i in range(width)], "offset": [2.0] * width,
+            "scale": [4.0] * width}
+    divided = convert(model, variables=spec, variables_convention="subtract-divide")
+    added = convert(model, variables=spec, variables_convention="lwtnn")
+    assert divided["inputs"][0]["variables"][0] == {"name": "v0", "offset": -2.0,
+                                                    "scale": 0.25}
+    assert added["inputs"][0]["variables"][0] == {"name": "v0", "offset": 2.0, "scale": 4.0}
