@@ -49,6 +49,7 @@ class CheckReport:
     tolerance: float
     rows: list[LabelComparison] = field(default_factory=list)
     refused_by_lwtnn: int = 0
+    preprocessed: bool = False  # the lwtnn inputs carry an offset or scale
 
     @property
     def passed(self) -> bool:
@@ -64,6 +65,9 @@ class CheckReport:
         verdict = "PASS" if self.passed else "FAIL"
         text.append(f"{verdict}: {self.n_events} events, reference {self.backend}, tolerance "
                     f"{self.tolerance:g} * max(1, |reference|)")
+        if not self.passed and self.preprocessed:
+            text.append("hint: if the network was converted with --variables, give check "
+                        "the same --variables (and --variables-convention)")
         if self.refused_by_lwtnn:
             text.append(f"note: {self.refused_by_lwtnn} drawn events were refused by lwtnn "
                         "(e.g. sequences too short for a 'valid' conv1d) and left out")
@@ -109,7 +113,8 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
     kept = np.setdiff1d(np.arange(len(drawn)), refused)
     drawn, ours = drawn.select(kept), {k: v[kept] for k, v in ours.items()}
     reference = _evaluate_onnx(onnx_model, drawn, interface or Interface(), progress)
-    report = CheckReport(len(drawn), onnx_model.backend, tolerance, refused_by_lwtnn=len(refused))
+    report = CheckReport(len(drawn), onnx_model.backend, tolerance, refused_by_lwtnn=len(refused),
+                         preprocessed=interface is None and _has_preprocessing(document))
     for name, labels in net.output_labels.items():
         for column, label in enumerate(labels):
             report.rows.append(_compare(name, label, ours[name][:, column],
@@ -267,6 +272,11 @@ def _check_interfaces(model: OnnxModel, document: dict) -> None:
             "the lwtnn network does not belong to this ONNX model: inputs "
             f"{sorted(lwtnn_inputs)} vs {sorted(onnx_inputs)}, outputs "
             f"{sorted(lwtnn_outputs)} vs {sorted(onnx_outputs)}")
+
+
+def _has_preprocessing(document: dict) -> bool:
+    nodes = document["inputs"] + document.get("input_sequences", [])
+    return any(v["offset"] != 0 or v["scale"] != 1 for n in nodes for v in n["variables"])
 
 
 def _fixed_length(model: OnnxModel) -> Optional[int]:

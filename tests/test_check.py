@@ -130,3 +130,15 @@ def test_write_lwtnn_inputs_gives_the_test_tool_form(network, tmp_path, capsys):
     for name, output in document["outputs"].items():
         assert f"{name}:" in printed
         assert all(f"\n{label} " in printed for label in output["labels"])
+
+
+def test_check_feeds_the_onnx_model_the_spec_preprocessed_values(tmp_path, capsys):
+    model = FIXTURES / "published_tf2onnx_masked.onnx"
+    spec = FIXTURES / "published_tf2onnx_masked.variables.json"
+    spec_args = ["--variables", str(spec), "--variables-convention", "subtract-divide"]
+    network = tmp_path / "net.json"
+    assert main([str(model), "-o", str(network), *spec_args]) == 0
+    assert main(["check", str(model), str(network), *spec_args]) == 0
+    assert "PASS" in capsys.readouterr().out
+    assert main(["check", str(model), str(network)]) == 1
+    assert "give check the same --variables" in capsys.readouterr().out
