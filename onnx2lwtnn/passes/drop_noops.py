@@ -7,13 +7,11 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import onnx
 
-from ..ir import IRGraph, Port
+from ..ir import FLOAT_TYPES, IRGraph, Port
 from .base import rewrite
 from .common import rank
 
-FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16)
 LAYOUT_OPS = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")
 
 
@@ -42,9 +40,7 @@ def drop_dropout(ir: IRGraph, node: str) -> bool:
 def drop_float_cast(ir: IRGraph, node: str) -> bool:
     """Cast to float/double of a float tensor -> its input (lwtnn computes in double)."""
     source = ir.operand(node, 0)
-    source_types = ir[source.node].get("dtypes") or [onnx.TensorProto.FLOAT]
-    source_type = source_types[source.index] if source.index < len(source_types) else 0
-    if ir.attrs(node).get("to") not in FLOAT_TYPES or source_type not in FLOAT_TYPES:
+    if ir.attrs(node).get("to") not in FLOAT_TYPES or not ir.is_float(source):
         ir.refuse(node, "Cast to or from a non-float type has no lwtnn equivalent")
         return False
     ir.replace(node, source)
