@@ -105,3 +105,14 @@ def test_template_round_trips_through_variables(tmp_path):
     document = json.loads(output.read_text())
     assert document["inputs"][0]["variables"][0]["name"] == "pt"
     assert document["outputs"]["y"]["labels"][0] == "signal"
+
+
+def test_written_file_is_readable_as_open_would_make_it(tmp_path):
+    import os
+    output = tmp_path / "net.json"
+    previous = os.umask(0o022)
+    try:
+        assert main([str(CHAIN), "-o", str(output)]) == 0
+    finally:
+        os.umask(previous)
+    assert output.stat().st_mode & 0o777 == 0o644

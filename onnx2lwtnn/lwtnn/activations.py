@@ -108,6 +108,15 @@ ACTIVATIONS: dict[str, Callable[..., np.ndarray]] = {
     "rectified_legacy": rectified_legacy,
 }
 
+# In-place versions, for arrays the caller has just created (a dense layer's matrix
+# product): same values, no new array, which matters for large batches.
+IN_PLACE: dict[str, Callable[..., np.ndarray]] = {
+    "linear": linear,
+    "rectified": lambda x, alpha=math.nan: np.maximum(x, 0.0, out=x),
+    "tanh": lambda x, alpha=math.nan: np.tanh(x, out=x),
+    "abs": lambda x, alpha=math.nan: np.abs(x, out=x),
+}
+
 # Activations whose alpha matters: as a bare string lwtnn gives them these alphas.
 BARE_STRING_ALPHA: dict[str, float] = {"elu": 1.0, "leakyrelu": math.nan, "swish": math.nan}
 
@@ -119,7 +128,9 @@ def parse_activation(spec: ActivationSpec) -> tuple[str, float]:
     return spec["function"], float(spec["alpha"])
 
 
-def get_activation(spec: ActivationSpec) -> Activation:
-    """The activation function a layer's ``activation`` entry describes."""
+def get_activation(spec: ActivationSpec, in_place: bool = False) -> Activation:
+    """The activation function a layer's ``activation`` entry describes; with
+    ``in_place``, one that may overwrite its argument where that saves an array."""
     name, alpha = parse_activation(spec)
-    return partial(ACTIVATIONS[name], alpha=alpha)
+    table = IN_PLACE if in_place and name in IN_PLACE else ACTIVATIONS
+    return partial(table[name], alpha=alpha)

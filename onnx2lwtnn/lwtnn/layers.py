@@ -73,6 +73,7 @@ class Dense:
     weights: Optional[np.ndarray]
     bias: Optional[np.ndarray]
     activation: Activation
+    activation_in_place: Activation  # for the fresh result of the matrix product
     n_out: int
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -80,7 +81,8 @@ class Dense:
             x = x @ self.weights.T
             if self.bias is not None:
                 x += self.bias  # x is a fresh array: add in place
-        elif self.bias is not None:
+            return self.activation_in_place(x)
+        if self.bias is not None:
             x = x + self.bias
         return self.activation(x)
 
@@ -89,7 +91,8 @@ def build_dense(layer: Layer, n_in: int) -> Dense:
     weights = _matrix(layer["weights"], n_in) if len(layer["weights"]) else None
     bias = _vector(layer["bias"]) if len(layer["bias"]) else None
     n_out = n_in if weights is None else weights.shape[0]
-    return Dense(weights, bias, get_activation(layer["activation"]), n_out)
+    return Dense(weights, bias, get_activation(layer["activation"]),
+                 get_activation(layer["activation"], in_place=True), n_out)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,10 @@ class InputSpec:
         )
 
     def preprocess(self, raw: np.ndarray) -> np.ndarray:
-        """lwtnn's ``(x + offset) * scale`` over the last axis."""
+        """lwtnn's ``(x + offset) * scale`` over the last axis (skipped when it is the
+        identity; later layers never write into their input)."""
+        if not self.offsets.any() and (self.scales == 1).all():
+            return np.asarray(raw, dtype=np.float64)
         return (raw + self.offsets) * self.scales
 
     def replace_nan(self, raw: np.ndarray) -> np.ndarray:

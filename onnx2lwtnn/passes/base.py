@@ -42,7 +42,7 @@ def rewrite(*ops: str) -> Callable[[Rewrite], Pass]:
 
     def register(func: Rewrite) -> Pass:
         pass_name = func.__module__.rsplit(".", 1)[-1]
-        doc = (func.__doc__ or pass_name).strip().splitlines()[0]
+        doc = " ".join((func.__doc__ or pass_name).strip().split("\n\n")[0].split())
         registered = Pass(pass_name, ops, func, doc)
         REGISTRY[f"{pass_name}.{func.__name__}"] = registered
         return registered
