@@ -3,9 +3,16 @@
 Weights are written as the float64 value of each number, so a weight read from a
 float32 initializer parses back to exactly that float32 value. Identical layers (a weight
 shared by several nodes) are written once and referenced by ``layer_index``.
+
+Sequences: a rank-3 graph input is an ``input_sequences`` entry read by an
+``input_sequence`` node; Dense and Normalization on a sequence are ``time_distributed``
+nodes, Recurrent and Conv1d ``sequence`` nodes, SequenceSum a ``sum`` node. A LastStep
+has no node of its own: its readers use the sequence node, which lwtnn then reads as a
+vector (its last step).
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -17,7 +24,9 @@ from .ir import IRGraph, Port
 GRAPH, SEQUENTIAL = "graph", "sequential"
 FORMATS = (GRAPH, SEQUENTIAL)
 NODE_TYPES = {"Dense": "feed_forward", "Normalization": "feed_forward",
-              "Concatenate": "concatenate", "VectorSum": "add"}
+              "Concatenate": "concatenate", "VectorSum": "add",
+              "Recurrent": "sequence", "Conv1d": "sequence", "SequenceSum": "sum"}
+LAYER_NODE_TYPES = ("feed_forward", "time_distributed", "sequence")
 
 
 def emit(ir: IRGraph, interface: Interface, fmt: str = GRAPH) -> dict[str, Any]:
@@ -30,13 +39,19 @@ def _graph(ir: IRGraph, interface: Interface) -> dict[str, Any]:
     layers = _LayerTable()
     nodes: list[dict] = []
     index: dict[str, int] = {}
-    for position, node in enumerate(ir.inputs):
-        index[node] = len(nodes)
-        nodes.append({"type": "input", "sources": [position], "size": ir.features(Port(node))})
-    for node in ir.nodes(*NODE_TYPES):
-        entry = {"type": NODE_TYPES[ir.op(node)],
+    vectors = [node for node in ir.inputs if not _is_sequence(ir, node)]
+    sequences = [node for node in ir.inputs if _is_sequence(ir, node)]
+    for kind, group in (("input", vectors), ("input_sequence", sequences)):
+        for position, node in enumerate(group):
+            index[node] = len(nodes)
+            nodes.append({"type": kind, "sources": [position], "size": _width(ir, node)})
+    for node in ir.nodes(*NODE_TYPES, "LastStep"):
+        if ir.op(node) == "LastStep":  # the sequence node, read as a vector
+            index[node] = index[ir.operand(node, 0).node]
+            continue
+        entry = {"type": _node_type(ir, node),
                  "sources": [index[port.node] for port in ir.inputs_of(node)]}
-        if entry["type"] == "feed_forward":
+        if entry["type"] in LAYER_NODE_TYPES:
             entry["layer_index"] = layers.index(ir, node)
         index[node] = len(nodes)
         nodes.append(entry)
@@ -46,9 +61,24 @@ def _graph(ir: IRGraph, interface: Interface) -> dict[str, Any]:
         source = ir.operand(node, 0).node
         outputs[name] = {"node_index": index[source],
                          "labels": interface.labels(name, ir.features(Port(source)))}
-    return {"inputs": [_input_node(ir, node, interface) for node in ir.inputs],
-            "input_sequences": [], "nodes": nodes, "layers": layers.layers,
-            "outputs": outputs}
+    return {"inputs": [_input_node(ir, node, interface) for node in vectors],
+            "input_sequences": [_input_node(ir, node, interface) for node in sequences],
+            "nodes": nodes, "layers": layers.layers, "outputs": outputs}
+
+
+def _is_sequence(ir: IRGraph, node: str) -> bool:
+    """Whether a node's output is a [batch, time, features] sequence."""
+    shape = ir[node]["shapes"][0]
+    return shape is not None and len(shape) == 3
+
+
+def _width(ir: IRGraph, node: str) -> int:
+    return ir[node]["shapes"][0][-1]
+
+
+def _node_type(ir: IRGraph, node: str) -> str:
+    kind = NODE_TYPES[ir.op(node)]
+    return "time_distributed" if kind == "feed_forward" and _is_sequence(ir, node) else kind
 
 
 def _sequential(ir: IRGraph, interface: Interface) -> dict[str, Any]:
@@ -74,6 +104,8 @@ def _single_chain(ir: IRGraph) -> list[str]:
         problem = f"node '{ir[merges[0]]['label']}' merges branches"
     if problem is None and any(len(ir.consumers(Port(n))) != 1 for n in [*ir.inputs, *chain]):
         problem = "a tensor is read by more than one layer"
+    if problem is None and any(_is_sequence(ir, n) for n in [*ir.inputs, *chain]):
+        problem = "it reads a sequence; the sequential format takes one vector input"
     if problem:
         raise ConversionError([Diagnostic("<graph>", "Graph", problem,
                                           "use the default graph format")],
@@ -84,11 +116,12 @@ def _single_chain(ir: IRGraph) -> list[str]:
 
 def _input_node(ir: IRGraph, node: str, interface: Interface) -> dict[str, Any]:
     attrs = ir.attrs(node)
-    width = ir.features(Port(node))
+    width = _width(ir, node)
     offsets = attrs.get("offset", np.zeros(width))
     scales = attrs.get("scale", np.ones(width))
     variables = []
-    for spec, offset, scale in zip(interface.variables(attrs["name"], width), offsets, scales):
+    specs = interface.variables(attrs["name"], width, sequence=_is_sequence(ir, node))
+    for spec, offset, scale in zip(specs, offsets, scales):
         variable = {"name": spec.name, "offset": float(offset), "scale": float(scale)}
         if spec.default is not None:
             variable["default"] = spec.default
@@ -98,12 +131,33 @@ def _input_node(ir: IRGraph, node: str, interface: Interface) -> dict[str, Any]:
 
 def _layer(ir: IRGraph, node: str) -> dict[str, Any]:
     attrs = ir.attrs(node)
+    if ir.op(node) == "Recurrent":
+        return _recurrent_layer(attrs)
+    if ir.op(node) == "Conv1d":
+        return {"architecture": "conv1d", "weights": _numbers(attrs["weights"]),
+                "bias": _numbers(attrs["bias"]), "dilation_rate": attrs["dilation"],
+                "padding": attrs["padding"], "activation": attrs["activation"]}
     layer = {"architecture": "dense" if ir.op(node) == "Dense" else "normalization",
              "weights": np.asarray(attrs["weights"], dtype=np.float64).ravel().tolist(),
              "bias": np.asarray(attrs["bias"], dtype=np.float64).ravel().tolist()}
     if ir.op(node) == "Dense":
         layer["activation"] = attrs["activation"]
     return layer
+
+
+def _recurrent_layer(attrs: dict) -> dict[str, Any]:
+    """lstm, gru or simplernn: one {weights, U, bias} per gate (simplernn has no inner)."""
+    layer = {"architecture": attrs["architecture"], "activation": attrs["activation"],
+             "components": {gate: {key: _numbers(part[key]) for key in ("weights", "U", "bias")}
+                            for gate, part in attrs["components"].items()}}
+    if attrs["inner_activation"] is not None:
+        layer["inner_activation"] = attrs["inner_activation"]
+    return layer
+
+
+def _numbers(values: Any) -> list[float]:
+    """A flat row-major list of float64 values, as lwtnn reads weight arrays."""
+    return np.asarray(values, dtype=np.float64).ravel().tolist()
 
 
 class _LayerTable:
@@ -115,10 +169,15 @@ class _LayerTable:
 
     def index(self, ir: IRGraph, node: str) -> int:
         attrs = ir.attrs(node)
-        key = (ir.op(node), repr(attrs.get("activation")), np.shape(attrs["weights"]),
-               np.asarray(attrs["weights"], dtype=np.float64).tobytes(),
-               np.asarray(attrs["bias"], dtype=np.float64).tobytes())
+        if ir.op(node) in ("Recurrent", "Conv1d"):  # the JSON layer holds every value
+            layer = _layer(ir, node)
+            key = (ir.op(node), np.shape(attrs.get("weights")), json.dumps(layer, sort_keys=True))
+        else:
+            layer = None
+            key = (ir.op(node), repr(attrs.get("activation")), np.shape(attrs["weights"]),
+                   np.asarray(attrs["weights"], dtype=np.float64).tobytes(),
+                   np.asarray(attrs["bias"], dtype=np.float64).tobytes())
         if key not in self._seen:
             self._seen[key] = len(self.layers)
-            self.layers.append(_layer(ir, node))
+            self.layers.append(layer or _layer(ir, node))
         return self._seen[key]

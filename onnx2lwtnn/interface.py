@@ -1,6 +1,7 @@
 """The names lwtnn sees: input variables and output labels.
 
-By default input ``x`` of width n has variables ``x_0 .. x_{n-1}`` and output ``y`` has
+By default input ``x`` of width n (a vector, or a sequence of steps of n features) has
+variables ``x_0 .. x_{n-1}`` and output ``y`` has
 labels ``y_0 ..``; a variable spec (see ``specs``) can name them, add defaults, and give
 the preprocessing lwtnn applies first, ``(x + offset) * scale``.
 """
@@ -23,12 +24,14 @@ class Interface:
     """Names chosen for each graph input's variables and each graph output's labels."""
 
     input_variables: dict[str, list[Variable]] = field(default_factory=dict)
+    sequence_variables: dict[str, list[Variable]] = field(default_factory=dict)  # per step
     output_labels: dict[str, list[str]] = field(default_factory=dict)
     default_labels: Optional[list[str]] = None  # keras2json's class_labels: any one output
     miscellaneous: dict[str, str] = field(default_factory=dict)
 
-    def variables(self, input_name: str, width: int) -> list[Variable]:
-        named = self.input_variables.get(input_name)
+    def variables(self, input_name: str, width: int, sequence: bool = False) -> list[Variable]:
+        """The variables of a vector input (``sequence``: of each step of a sequence input)."""
+        named = (self.sequence_variables if sequence else self.input_variables).get(input_name)
         return named if named is not None else [
             Variable(f"{input_name}_{i}") for i in range(width)]
 

@@ -33,6 +33,17 @@ LWTNN_KINDS = frozenset({
     "Normalization",  # attrs: weights [n], bias [n]; computes (x + bias) * weights
     "Concatenate",    # vectors, in slot order
     "VectorSum",      # element-wise sum of equal-size vectors (lwtnn "add")
+    # Sequences are [batch, time, features] ("canonical"): an Input of rank 3, and every
+    # kind here that reads one. Dense and Normalization on a sequence are applied per time
+    # step (lwtnn "time_distributed").
+    "Recurrent",      # attrs: architecture (lstm, gru, simplernn), components {name: {weights
+                      # [n_out, n_in], U [n_out, n_out], bias [n_out]}}, activation,
+                      # inner_activation; sequence in, sequence out (lwtnn "sequence")
+    "Conv1d",         # attrs: weights [n_out, n_in, kernel], bias, dilation, padding,
+                      # activation; sequence in, sequence out (lwtnn "sequence")
+    "SequenceSum",    # sequence in, the sum over its time steps out (lwtnn "sum")
+    "LastStep",       # a Recurrent or Conv1d sequence used as a vector: its last time step
+                      # (no lwtnn node of its own: lwtnn's sequence node used as a vector)
 })
 # Intermediate kinds that passes create and later passes lower to LWTNN_KINDS.
 INTERMEDIATE_KINDS = frozenset({
@@ -83,6 +94,12 @@ class IRGraph:
     def add_const(self, value: np.ndarray, label: str = "const") -> Port:
         value = np.asarray(value)
         return Port(self.add("Const", label=label, value=value, shapes=[tuple(value.shape)]))
+
+    def disconnect(self, node: str, slot: int) -> None:
+        """Make an operand absent (an omitted optional ONNX input)."""
+        for pred, _, key in list(self.g.in_edges(node, keys=True)):
+            if key == slot:
+                self.g.remove_edge(pred, node, key=slot)
 
     def connect(self, src: Port, node: str, slot: int) -> None:
         if self.g.has_edge(src.node, node, key=slot):

@@ -2,7 +2,8 @@
 
 A node left in the graph that is not an lwtnn kind is reported with the reason the pass
 that recognised it recorded, or, for an op no pass handles, with a hint from
-``UNSUPPORTED_HINTS``. Graph inputs and outputs must be float vectors of known width.
+``UNSUPPORTED_HINTS``. Graph inputs must be float vectors or sequences, and outputs float
+vectors, of known width; an input or output a pass refused is reported with its reason.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from .ir import LWTNN_KINDS, IRGraph, Port
 from .passes.base import handled_ops
 
 UNSUPPORTED_HINTS = {
-    "Conv": "lwtnn has no 2-D convolution; only a 1-D Conv over a sequence maps to conv1d",
     "MaxPool": "lwtnn has no pooling layers",
     "AveragePool": "lwtnn has no pooling layers",
     "GlobalAveragePool": "lwtnn has no pooling layers",
@@ -54,13 +54,17 @@ def _interface_problem(ir: IRGraph, node: str, role: str):
     port = ir.operand(node, 0) if role == "output" else None
     shape = data["shapes"][0] if role == "input" else (ir.shape(port) or data["shapes"][0])
     name = data["attrs"]["name"]
+    if data["refusal"]:
+        return Diagnostic(name, role.title(), data["refusal"])
     if role == "input" and not ir.is_float(Port(node)):
         return Diagnostic(name, "Input", "integer or string inputs cannot be fed to lwtnn")
     if shape is None:
         return Diagnostic(name, role.title(), "its shape is unknown")
-    if len(shape) not in (1, 2):
-        return Diagnostic(name, role.title(), f"rank-{len(shape)} {role}s are not vectors "
-                                              "[batch, features]")
+    kinds = "vectors [batch, features]"
+    if role == "input":  # rank 3: a sequence, one of lwtnn's input_sequences
+        kinds += " or sequences [batch, time, features]"
+    if len(shape) not in ((1, 2, 3) if role == "input" else (1, 2)):
+        return Diagnostic(name, role.title(), f"rank-{len(shape)} {role}s are not {kinds}")
     if not isinstance(shape[-1], int):
         return Diagnostic(name, role.title(), f"the feature dimension '{shape[-1]}' is "
                                               "dynamic; lwtnn needs a fixed number of features")

@@ -12,6 +12,8 @@ from .passes import (drop_dead, drop_masking, drop_noops, fold_affine, fold_cons
                      fold_select, fold_shapes, fuse_activation, lower_activations,
                      lower_affine, lower_dense, lower_merge, lower_select, lower_swish,
                      materialize_layers)
+from .passes import (drop_initial_states, drop_sequence_views, lower_conv1d, lower_last_step,
+                     lower_recurrent, lower_reduce_time)
 from .passes.base import Pass
 
 PIPELINE: tuple[Pass, ...] = (
@@ -23,8 +25,12 @@ PIPELINE: tuple[Pass, ...] = (
     drop_noops.drop_dropout,
     drop_noops.drop_float_cast,
     drop_noops.drop_layout_chain,
+    drop_sequence_views.drop_sequence_view,
     drop_dead.drop_unreachable,
     drop_masking.drop_keras_masking,
+    drop_initial_states.drop_zero_initial_states,
+    lower_recurrent.lower_recurrent,
+    lower_conv1d.lower_conv1d,
     lower_dense.lower_gemm,
     lower_dense.lower_matmul,
     lower_swish.lower_swish,
@@ -39,7 +45,14 @@ PIPELINE: tuple[Pass, ...] = (
     lower_merge.lower_sum,
     lower_select.lower_slice,
     lower_select.lower_gather,
+    lower_last_step.gather_of_singleton_axis,
+    lower_last_step.gather_last_step,
+    lower_last_step.slice_last_step,
+    lower_reduce_time.lower_reduce_over_time,
+    lower_last_step.sequence_output,
+    lower_last_step.vector_output,
     fuse_activation.fuse_activation,
+    fuse_activation.fuse_into_conv1d,
     fold_affine.merge_affines,
     fold_affine.fold_into_previous_dense,
     fold_affine.fold_into_input,

@@ -92,7 +92,8 @@ def _runner(model: onnx.ModelProto):
         options.log_severity_level = 3
         session = ort.InferenceSession(model.SerializeToString(), options,
                                        providers=["CPUExecutionProvider"])
-        session.run(None, {i.name: np.zeros([d if isinstance(d, int) and d > 0 else 1
+        # symbolic dimensions get 5: a 'valid' conv1d needs a few time steps
+        session.run(None, {i.name: np.zeros([d if isinstance(d, int) and d > 0 else 5
                                              for d in i.shape], np.float32)
                            for i in session.get_inputs()})
         return lambda feed: dict(zip(names, session.run(None, feed)))
@@ -100,6 +101,71 @@ def _runner(model: onnx.ModelProto):
         from onnx.reference import ReferenceEvaluator
         evaluator = ReferenceEvaluator(model)
         return lambda feed: dict(zip(names, evaluator.run(None, feed)))
+
+
+# -- sequences -----------------------------------------------------------------------
+MAX_LENGTH = 30
+
+
+def sequence_inputs(model: onnx.ModelProto) -> dict[str, tuple]:
+    """The rank-3 graph inputs (sequences) and their shapes."""
+    return {name: shape for name, shape in vector_inputs(model).items() if len(shape) == 3}
+
+
+def sequence_lengths(entry: dict) -> tuple[int, int]:
+    """The (shortest, longest) sequence a fixture accepts: its ``fixed_length``, or 1 (its
+    ``min-length:N`` cover tag, if any) to MAX_LENGTH."""
+    if entry.get("fixed_length"):
+        return entry["fixed_length"], entry["fixed_length"]
+    shortest = [int(tag.split(":")[1]) for tag in entry["covers"] if tag.startswith("min-length:")]
+    return (shortest[0] if shortest else 1), MAX_LENGTH
+
+
+def random_sequences(model: onnx.ModelProto, n_events: int, seed: int = 0,
+                     lengths: tuple[int, int] = (1, MAX_LENGTH), feature_axis: int = -1,
+                     scale: float = 1.0) -> dict[str, list[np.ndarray]]:
+    """For every sequence input, n_events float32 arrays [length, features] with lengths
+    drawn from ``lengths`` (inclusive); an event has one length across the inputs.
+    ``feature_axis``: where the input's shape holds its features."""
+    rng = np.random.default_rng(seed)
+    steps = rng.integers(lengths[0], lengths[1] + 1, size=n_events)
+    return {name: [(rng.normal(size=(n, shape[feature_axis])) * scale).astype(np.float32)
+                   for n in steps]
+            for name, shape in sequence_inputs(model).items()}
+
+
+def onnx_sequence_reference(model: onnx.ModelProto, sequences: Mapping[str, list],
+                            time_major: tuple = (),
+                            output_batch_axes: Optional[Mapping[str, int]] = None) -> dict:
+    """Outputs of the ONNX model for events whose sequences differ in length, [n_events,
+    ...] per output. ONNX tensors are rectangular, so the events of one length run
+    together, in runs of the model's batch size where it is fixed (the last run padded).
+    Inputs named in ``time_major`` are fed [time, batch, features]; outputs have their
+    batch axis first unless ``output_batch_axes`` names another."""
+    run = _runner(model)
+    shapes = sequence_inputs(model)
+    first = next(iter(sequences))
+    n_events = len(sequences[first])
+    batch = shapes[first][1 if first in time_major else 0]
+    lengths = np.array([len(s) for s in sequences[first]])
+    results: dict[str, np.ndarray] = {}
+    for length in np.unique(lengths):
+        events = np.flatnonzero(lengths == length)
+        step = batch or len(events)
+        for start in range(0, len(events), step):
+            chunk = events[start:start + step]
+            feed = {}
+            for name, values in sequences.items():
+                data = np.zeros((step, length, values[chunk[0]].shape[-1]), np.float32)
+                data[:len(chunk)] = np.stack([values[i] for i in chunk])
+                feed[name] = data.transpose(1, 0, 2) if name in time_major else data
+            for name, value in run(feed).items():
+                axis = (output_batch_axes or {}).get(name, 0)
+                value = np.moveaxis(np.asarray(value), axis, 0)[:len(chunk)]
+                if name not in results:
+                    results[name] = np.zeros((n_events,) + value.shape[1:], value.dtype)
+                results[name][chunk] = value
+    return results
 
 
 # -- comparison ----------------------------------------------------------------------

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..ir import IRGraph, Port
 from .base import rewrite
-from .common import dense_to_fuse, reads_through_matrix
+from .common import dense_to_fuse, reads_through_matrix, width
 
 
 @rewrite("Affine")
@@ -32,8 +32,8 @@ def fold_into_input(ir: IRGraph, node: str) -> bool:
         return False
     scale, shift = _scale_shift(ir, node)
     attrs = ir.attrs(source.node)
-    width = ir.features(source)
-    offset, input_scale = attrs.get("offset", np.zeros(width)), attrs.get("scale", np.ones(width))
+    n = width(ir, source)
+    offset, input_scale = attrs.get("offset", np.zeros(n)), attrs.get("scale", np.ones(n))
     total_scale = input_scale * scale
     if np.any(total_scale == 0):
         return False  # (x + offset) * 0 cannot carry a shift: left for a layer

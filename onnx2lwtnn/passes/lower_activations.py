@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ir import IRGraph, Port
 from .base import rewrite
-from .common import is_vector
+from .common import is_per_step, width
 
 # lwtnn's hard_sigmoid is clip(0.2 x + 0.5, 0, 1); ONNX's is clip(alpha x + beta, 0, 1).
 LWTNN_HARD_SIGMOID_SLOPE, LWTNN_HARD_SIGMOID_SHIFT = 0.2, 0.5
@@ -100,10 +100,10 @@ def lower_selu(ir: IRGraph, node: str) -> bool:
 
 def add_affine(ir: IRGraph, source: Port, scale, shift, label: str) -> Port:
     """A new ``Affine`` node computing source * scale + shift, per feature."""
-    width = ir.features(source)
+    n = width(ir, source)
     node = ir.add("Affine", [source], label=label, shapes=[ir.shape(source)],
-                  attrs={"scale": np.broadcast_to(np.asarray(scale, float), (width,)).copy(),
-                         "shift": np.broadcast_to(np.asarray(shift, float), (width,)).copy()})
+                  attrs={"scale": np.broadcast_to(np.asarray(scale, float), (n,)).copy(),
+                         "shift": np.broadcast_to(np.asarray(shift, float), (n,)).copy()})
     return Port(node)
 
 
@@ -115,7 +115,8 @@ def _replace_by_activation(ir: IRGraph, node: str, source: Port, activation) -> 
 
 def _vector_operand(ir: IRGraph, node: str) -> Optional[Port]:
     source = ir.operand(node, 0)
-    if source is None or not is_vector(ir, source):
-        ir.refuse(node, "the operand is not a [batch, features] vector")
+    if source is None or not is_per_step(ir, source):
+        ir.refuse(node, "the operand is not a [batch, features] vector (or a [batch, time, "
+                        "features] sequence)")
         return None
     return source

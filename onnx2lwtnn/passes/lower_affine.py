@@ -1,6 +1,7 @@
 """Per-feature arithmetic by constants -> ``Affine`` (x * scale + shift).
 
-Mul, Add, Sub and Div by a constant that broadcasts per feature, Neg, and
+Mul, Add, Sub and Div by a constant that broadcasts per feature (of a vector, or of every
+step of a [batch, time, features] sequence), Neg, and
 BatchNormalization at inference (every opset; also the [batch, features, 1] form PyTorch
 0.3 writes between Unsqueeze and Squeeze, and the Transpose-wrapped form of old
 keras2onnx files) are all affine maps; ``fold_affine`` then folds them into a
@@ -14,7 +15,7 @@ import numpy as np
 
 from ..ir import IRGraph, Port
 from .base import rewrite
-from .common import is_vector, per_feature
+from .common import is_per_step, is_sequence, per_feature, width
 from .lower_activations import add_affine
 
 
@@ -27,8 +28,8 @@ def lower_constant_arithmetic(ir: IRGraph, node: str) -> bool:
         return False  # two computed tensors: lower_merge or lower_swish
     vector, value = (right, left_value) if left_value is not None else (left, right_value)
     const_first = left_value is not None
-    width = ir.features(vector)
-    constant = None if width is None else per_feature(value, width)
+    n = width(ir, vector)
+    constant = None if n is None else per_feature(value, n, 3 if is_sequence(ir, vector) else 2)
     if constant is None:
         ir.refuse(node, "the constant does not apply per feature of a [batch, features] "
                         "vector (it varies along the batch or the tensor is not a vector)")
@@ -58,7 +59,7 @@ def _affine_of(op: str, c: np.ndarray, const_first: bool):
 def lower_neg(ir: IRGraph, node: str) -> bool:
     """Neg(x) -> Affine(-1, 0)."""
     source = ir.operand(node, 0)
-    if not is_vector(ir, source):
+    if not is_per_step(ir, source):
         return False
     ir.replace(node, add_affine(ir, source, -1.0, 0.0, ir[node]["label"]))
     return True

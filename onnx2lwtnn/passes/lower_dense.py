@@ -3,6 +3,8 @@
 Gemm's transA (through a Transpose of the vector), transB, alpha, beta and every bias
 form that broadcasts per feature are folded in; MatMul gets a zero bias, and the Add
 that usually follows it is folded in later as an ``Affine`` (in either operand order).
+A MatMul of a [batch, time, features] sequence by a 2-D weight is the same dense layer
+applied at every time step (lwtnn's time_distributed node; deep sets' per-track MLP).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import numpy as np
 
 from ..ir import IRGraph, Port
 from .base import rewrite
-from .common import is_vector, per_feature, rank
+from .common import is_per_step, is_vector, per_feature, rank, width
 
 
 @rewrite("Gemm")
@@ -39,10 +41,10 @@ def lower_gemm(ir: IRGraph, node: str) -> bool:
 
 @rewrite("MatMul")
 def lower_matmul(ir: IRGraph, node: str) -> bool:
-    """MatMul(x, W) with constant 2-D W -> Dense with a zero bias."""
+    """MatMul(x, W) with constant 2-D W, x a vector or a sequence -> Dense, zero bias."""
     vector, weight = ir.inputs_of(node)[:2]
     value = ir.const_value(weight)
-    if not is_vector(ir, vector) or value is None or np.ndim(value) != 2:
+    if not is_per_step(ir, vector) or value is None or np.ndim(value) != 2:
         return _refuse_operands(ir, node, value)
     weights = np.asarray(value, dtype=np.float64).T
     return _make_dense(ir, node, vector, weights, np.zeros(weights.shape[0]))
@@ -50,9 +52,9 @@ def lower_matmul(ir: IRGraph, node: str) -> bool:
 
 def _make_dense(ir: IRGraph, node: str, vector: Port, weights: np.ndarray,
                 bias: np.ndarray) -> bool:
-    if ir.features(vector) not in (None, weights.shape[1]):
+    if width(ir, vector) not in (None, weights.shape[1]):
         ir.refuse(node, f"weight has {weights.shape[1]} inputs but the tensor has "
-                        f"{ir.features(vector)} features")
+                        f"{width(ir, vector)} features")
         return False
     shape = ir.shape(vector)[:-1] + (weights.shape[0],)
     dense = ir.add("Dense", [vector], label=ir[node]["label"], shapes=[shape],

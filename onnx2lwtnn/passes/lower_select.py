@@ -2,13 +2,11 @@
 list of feature columns), in both the attribute form (opset < 10) and the input form."""
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from ..ir import IRGraph, Port
 from .base import rewrite
-from .common import is_vector, rank
+from .common import is_vector, rank, slice_bounds
 
 
 @rewrite("Slice")
@@ -17,7 +15,7 @@ def lower_slice(ir: IRGraph, node: str) -> bool:
     source = ir.operand(node, 0)
     if not is_vector(ir, source):
         return False
-    bounds = _slice_bounds(ir, node)
+    bounds = slice_bounds(ir, node)
     if bounds is None:
         ir.refuse(node, "Slice bounds are computed at run time")
         return False
@@ -47,23 +45,6 @@ def lower_gather(ir: IRGraph, node: str) -> bool:
         return False
     width = ir.features(source)
     return _make_select(ir, node, source, np.asarray(indices, dtype=np.int64) % width)
-
-
-def _slice_bounds(ir: IRGraph, node: str) -> Optional[tuple]:
-    attrs = ir.attrs(node)
-    if "starts" in attrs:  # opset < 10
-        starts, ends = attrs["starts"], attrs["ends"]
-        axes = attrs.get("axes", list(range(len(starts))))
-        return starts, ends, axes, [1] * len(starts)
-    operands = ir.inputs_of(node) + [None] * 5
-    values = [ir.const_value(p) for p in operands[1:5]]
-    if values[0] is None or values[1] is None or any(
-            p is not None and v is None for p, v in zip(operands[3:5], values[2:])):
-        return None
-    starts, ends = [list(np.asarray(v).reshape(-1)) for v in values[:2]]
-    axes = list(range(len(starts))) if values[2] is None else list(values[2].reshape(-1))
-    steps = [1] * len(starts) if values[3] is None else list(values[3].reshape(-1))
-    return starts, ends, axes, steps
 
 
 def _batch_size(ir: IRGraph, port: Port) -> int:

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..ir import IRGraph, Port
 from .base import rewrite
+from .common import width
 
 
 @rewrite("Activation")
@@ -33,7 +34,7 @@ def affine_layer(ir: IRGraph, node: str) -> bool:
 def select_layer(ir: IRGraph, node: str) -> bool:
     """Select  =>  Dense whose weights are 0/1 picks."""
     indices = ir.attrs(node)["indices"]
-    weights = np.zeros((indices.size, ir.features(ir.operand(node, 0))))
+    weights = np.zeros((indices.size, width(ir, ir.operand(node, 0))))
     weights[np.arange(indices.size), indices] = 1.0
     _replace_by_dense(ir, node, weights, np.zeros(indices.size), "linear")
     return True
