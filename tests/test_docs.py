@@ -1,0 +1,50 @@
+"""docs/operators.md is generated from the pass registry and must never drift from it."""
+from __future__ import annotations
+
+import importlib.util
+import re
+
+from onnx2lwtnn.passes.base import handled_ops
+
+from .support import REPO
+
+GENERATOR = REPO / "docs" / "make_operator_table.py"
+OPERATORS = REPO / "docs" / "operators.md"
+REGENERATE = "run `python docs/make_operator_table.py` and commit docs/operators.md"
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("make_operator_table", GENERATOR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_operator_table_is_up_to_date():
+    generated = _generator().render()
+    assert OPERATORS.exists(), f"docs/operators.md is missing: {REGENERATE}"
+    committed = OPERATORS.read_text(encoding="utf-8")
+    assert committed == generated, f"docs/operators.md is out of date with the code: {REGENERATE}"
+
+
+def test_every_handled_op_is_listed():
+    _generator()  # imports onnx2lwtnn.pipeline, registering every pass
+    text = OPERATORS.read_text(encoding="utf-8")
+    supported = re.search(r"^## Supported.*?(?=^## |\Z)", text, re.M | re.S)
+    assert supported, f"docs/operators.md has no '## Supported' section: {REGENERATE}"
+    listed = set(re.findall(r"^\| `(\w+)` \|", supported.group(0), re.M))
+    missing = sorted(set(handled_ops()) - listed)
+    assert not missing, f"operators missing from docs/operators.md: {missing}; {REGENERATE}"
+
+
+def test_check_mode_reports_drift(tmp_path, monkeypatch, capsys):
+    generator = _generator()
+    stale = tmp_path / "operators.md"
+    stale.write_text("# stale\n", encoding="utf-8")
+    monkeypatch.setattr(generator, "OUTPUT", stale)
+    monkeypatch.setattr(generator, "REPO", tmp_path)
+    assert generator.main(["--check"]) == 1
+    assert "make_operator_table.py" in capsys.readouterr().err
+    assert stale.read_text(encoding="utf-8") == "# stale\n"  # --check never writes
+    assert generator.main([]) == 0
+    assert generator.main(["--check"]) == 0
