@@ -3,6 +3,9 @@
 External data may only come from files inside the model's own folder: locations are
 checked before a single byte of them is read, so a hostile model cannot make the tool
 read ``../../etc/passwd``.
+
+Constants holding NaN or infinities are refused here, naming them: lwtnn's JSON reader
+cannot read such numbers, and nothing downstream would say which tensor they came from.
 """
 from __future__ import annotations
 
@@ -10,50 +13,136 @@ import os
 from pathlib import Path
 from typing import Union
 
+import numpy as np
 import onnx
-from onnx import external_data_helper
+from onnx import external_data_helper, numpy_helper
 
-from .errors import ModelLoadError
+from .errors import ConversionError, Diagnostic, ModelLoadError
 
 MIN_OPSET = 6
 
 
 def load_model(path: Union[str, os.PathLike]) -> onnx.ModelProto:
-    """Read, check and shape-infer an ONNX model, or raise ModelLoadError."""
+    """Read, check and shape-infer an ONNX model, or raise ModelLoadError (ConversionError
+    for constants holding NaN or infinities, naming each)."""
     path = Path(path)
     _check_readable(path)
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf raises several unrelated types
-        raise ModelLoadError(f"{path}: not an ONNX model ({_first_line(exc)})") from None
-    if not model.HasField("graph") or not model.opset_import:
-        raise ModelLoadError(f"{path}: not an ONNX model (no graph or no opset)")
+        raise ModelLoadError(f"{path}: not an ONNX model ({_one_line(exc)})") from None
     _load_external_data(model, path)
-    _check_opset(model, path)
-    if not _custom_domains(model):
-        try:
-            onnx.checker.check_model(model)
-        except Exception as exc:
-            raise ModelLoadError(f"{path}: invalid ONNX model: {_first_line(exc)}") from None
+    return prepare_model(model, path)
+
+
+def prepare_model(model: onnx.ModelProto,
+                  where: Union[str, os.PathLike] = "<in-memory model>") -> onnx.ModelProto:
+    """Check a model the way a file is checked (structure, opset, finite constants) and
+    shape-infer it; ``where`` names it in errors."""
+    if not model.HasField("graph") or not model.opset_import:
+        raise ModelLoadError(f"{where}: not an ONNX model (no graph or no opset)")
+    _check_opset(model, where)
+    _check_structure(model, where)
+    _check_finite_constants(model)
     return infer_shapes(model)
 
 
 def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Shape inference with data propagation, so Reshape targets built from Shape fold."""
+    """Shape inference with data propagation, so Reshape targets built from Shape fold.
+
+    Shapes the file declares for intermediate tensors (``value_info``) are kept only if
+    they agree with what inference derives from the graph: an exporter's stale or wrong
+    annotation (a dense layer edited out after export, say) would otherwise be trusted by
+    every pass. When they disagree they are dropped and the graph's own shapes are used,
+    as onnxruntime does. The caller's model is never modified.
+    """
+    work = onnx.ModelProto()
+    work.CopyFrom(model)
+    added = _import_undeclared_domains(work)
     try:
-        return onnx.shape_inference.infer_shapes(model, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(work, strict_mode=True, data_prop=True)
     except Exception:
-        return model  # shapes stay unknown; passes that need them refuse with a reason
+        del work.graph.value_info[:]
+        try:
+            inferred = onnx.shape_inference.infer_shapes(work, data_prop=True)
+        except Exception:
+            inferred = work  # shapes stay unknown; passes that need them refuse with a reason
+    _drop_imports(inferred, added)
+    return inferred
 
 
 def default_opset(model: onnx.ModelProto) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
 
 
-def _custom_domains(model: onnx.ModelProto) -> set[str]:
-    """Operator domains the checker cannot know. Their models skip the checker, so that
-    conversion can name every custom node instead of failing on the first."""
-    return {n.domain for n in model.graph.node} - {"", "ai.onnx"}
+def _check_structure(model: onnx.ModelProto, path: Union[str, os.PathLike]) -> None:
+    """The ONNX checker, which build_ir relies on (every input defined, SSA, ...).
+
+    It skips operators of domains it does not know, but refuses domains the model does not
+    import, as exporters such as QONNX write them. Those are imported for the check only,
+    so that conversion can still name every custom node instead of failing on the first.
+    """
+    added = _import_undeclared_domains(model)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:
+        raise ModelLoadError(f"{path}: invalid ONNX model: {_one_line(exc)}") from None
+    finally:
+        _drop_imports(model, added)
+
+
+def _import_undeclared_domains(model: onnx.ModelProto) -> list[str]:
+    """Import (version 1) every custom operator domain the model uses without importing
+    it; returns those domains, for ``_drop_imports``."""
+    imported = {o.domain for o in model.opset_import}
+    missing = sorted({n.domain for n in model.graph.node} - imported - {"", "ai.onnx"})
+    model.opset_import.extend(onnx.helper.make_opsetid(d, 1) for d in missing)
+    return missing
+
+
+def _drop_imports(model: onnx.ModelProto, domains: list[str]) -> None:
+    kept = [o for o in model.opset_import if o.domain not in domains]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+
+
+def _check_finite_constants(model: onnx.ModelProto) -> None:
+    """Refuse, all at once, every used constant (initializer, Constant node, float
+    attribute) holding NaN or an infinity: it would end up in the JSON, which lwtnn
+    cannot read. Unused initializers are left alone (they never reach the output)."""
+    graph = model.graph
+    used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    problems = []
+    for init in graph.initializer:
+        if init.name in used and not _all_finite(init):
+            problems.append(Diagnostic(init.name, "initializer", _NON_FINITE))
+    for index, node in enumerate(graph.node):
+        label = node.name or f"{node.op_type}_{index}"
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.TENSOR:
+                finite = _all_finite(attr.t)
+            elif attr.type in (onnx.AttributeProto.FLOAT, onnx.AttributeProto.FLOATS):
+                finite = bool(np.all(np.isfinite([attr.f, *attr.floats])))
+            else:
+                continue
+            if not finite:
+                problems.append(Diagnostic(label, node.op_type,
+                                           f"attribute '{attr.name}' {_NON_FINITE}"))
+    if problems:
+        raise ConversionError(problems, f"{len(problems)} constant(s) hold NaN or "
+                                        "infinite values")
+
+
+_NON_FINITE = ("holds NaN or infinite values, which lwtnn's JSON reader cannot read "
+               "(JSON has no NaN/Infinity)")
+
+
+def _all_finite(tensor: onnx.TensorProto) -> bool:
+    try:
+        values = numpy_helper.to_array(tensor)
+    except Exception:
+        return True  # unreadable data: build_ir reports it
+    return values.dtype.kind not in "fc" or bool(np.all(np.isfinite(values)))
 
 
 def _check_readable(path: Path) -> None:
@@ -61,13 +150,15 @@ def _check_readable(path: Path) -> None:
         raise ModelLoadError(f"{path}: no such file")
     if path.is_dir():
         raise ModelLoadError(f"{path}: is a directory, not an ONNX file")
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise ModelLoadError(f"{path}: not a regular file")
     if path.stat().st_size == 0:
         raise ModelLoadError(f"{path}: empty file")
     if not os.access(path, os.R_OK):
         raise ModelLoadError(f"{path}: not readable")
 
 
-def _check_opset(model: onnx.ModelProto, path: Path) -> None:
+def _check_opset(model: onnx.ModelProto, path: Union[str, os.PathLike]) -> None:
     opset = default_opset(model)
     newest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= opset <= newest:
@@ -81,22 +172,40 @@ def _load_external_data(model: onnx.ModelProto, path: Path) -> None:
                if external_data_helper.uses_external_data(t)]
     for tensor in tensors:
         location = next((e.value for e in tensor.external_data if e.key == "location"), "")
-        target = (folder / location).resolve()
-        if not location or os.path.isabs(location) or folder not in target.parents:
+        if not location:
             raise ModelLoadError(
-                f"{path}: tensor '{tensor.name}' points to external data '{location}' "
+                f"{path}: tensor '{tensor.name}' is stored as external data but names no "
+                "file (no 'location')")
+        shown = _shorten(repr(location), 120)
+        unusable = ModelLoadError(
+            f"{path}: tensor '{tensor.name}' has an unusable external data location {shown}")
+        try:
+            target = (folder / location).resolve()
+        except (OSError, ValueError, RuntimeError):  # NUL bytes, symlink loops
+            raise unusable from None
+        if os.path.isabs(location) or folder not in target.parents:
+            raise ModelLoadError(
+                f"{path}: tensor '{tensor.name}' points to external data {shown} "
                 "outside the model's folder; refused")
-        if not target.is_file():
+        try:  # stat only: nothing is opened before every location is known to be inside
+            problem = ("" if target.is_file() else "which is not a regular file"
+                       if target.exists() else "which is missing")
+        except (OSError, ValueError):  # names too long
+            raise unusable from None
+        if problem:
             raise ModelLoadError(
-                f"{path}: tensor '{tensor.name}' needs external data file '{location}', "
-                "which is missing")
+                f"{path}: tensor '{tensor.name}' needs external data file {shown}, {problem}")
     if tensors:
         try:
             external_data_helper.load_external_data_for_model(model, str(folder))
         except Exception as exc:
-            raise ModelLoadError(f"{path}: cannot read external data: {_first_line(exc)}") from None
+            raise ModelLoadError(f"{path}: cannot read external data: {_one_line(exc)}") from None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
+def _one_line(exc: BaseException) -> str:
+    """The error's text on one line: the checker spreads one sentence over several."""
+    return _shorten(" ".join(str(exc).split()) or type(exc).__name__, 300)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
