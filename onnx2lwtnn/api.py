@@ -17,7 +17,7 @@ from .errors import ConversionError, ConversionWarning, UsageError
 from .interface import Interface
 from .ir import IRGraph, Port
 from .legalize import legalize
-from .load import infer_shapes, load_model
+from .load import load_model, prepare_model
 from .lwtnn import validate_network
 from .pipeline import run_pipeline
 from .specs import read_spec
@@ -37,7 +37,7 @@ def convert(model: ModelSource, *, format: str = GRAPH,
     does not fit the model, and ConversionError, listing every offending node, for a
     model lwtnn cannot express exactly.
     """
-    proto = infer_shapes(model) if isinstance(model, onnx.ModelProto) else load_model(model)
+    proto = prepare_model(model) if isinstance(model, onnx.ModelProto) else load_model(model)
     ir = build_ir(proto)
     interface = Interface()
     if variables is not None:
@@ -88,19 +88,30 @@ def to_json(document: dict[str, Any]) -> str:
 
 
 def write_json(document: dict[str, Any], path: Union[str, os.PathLike]) -> None:
-    """Write atomically: a temporary file in the same folder, renamed over the target."""
+    """Write atomically: a temporary file in the same folder, renamed over the target, so
+    an interrupted run never leaves a partial file and a failed one changes nothing."""
     path = Path(path)
     text = to_json(document)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                         dir=path.parent if str(path.parent) else ".")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                             dir=path.parent)
+    except OSError as exc:
+        raise _naming(exc, path) from None
     try:
         with os.fdopen(handle, "w") as stream:
             stream.write(text)
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; open() would not
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from None
         raise
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """The error about the file the user asked for, not the temporary one."""
+    return OSError(exc.errno, f"cannot write the output ({exc.strerror})", str(path))
 
 
 def _umask() -> int:

@@ -169,12 +169,16 @@ class _LayerTable:
 
     def index(self, ir: IRGraph, node: str) -> int:
         attrs = ir.attrs(node)
+        # lwtnn builds a layer once, for the input width of its first node: the width is
+        # part of what makes two layers the same (an activation-only layer has no weights).
+        width = ir.features(ir.operand(node, 0)) or ir.shape(ir.operand(node, 0))[-1]
         if ir.op(node) in ("Recurrent", "Conv1d"):  # the JSON layer holds every value
             layer = _layer(ir, node)
-            key = (ir.op(node), np.shape(attrs.get("weights")), json.dumps(layer, sort_keys=True))
+            key = (ir.op(node), width, json.dumps(layer, sort_keys=True))
         else:
             layer = None
-            key = (ir.op(node), repr(attrs.get("activation")), np.shape(attrs["weights"]),
+            key = (ir.op(node), width, repr(attrs.get("activation")),
+                   np.shape(attrs["weights"]),
                    np.asarray(attrs["weights"], dtype=np.float64).tobytes(),
                    np.asarray(attrs["bias"], dtype=np.float64).tobytes())
         if key not in self._seen:

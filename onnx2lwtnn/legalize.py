@@ -7,9 +7,11 @@ vectors, of known width; an input or output a pass refused is reported with its 
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .errors import Diagnostic
 from .ir import LWTNN_KINDS, IRGraph, Port
-from .passes.base import handled_ops
+from .passes.base import STANDARD_DOMAINS, handled_ops
 
 UNSUPPORTED_HINTS = {
     "MaxPool": "lwtnn has no pooling layers",
@@ -34,9 +36,11 @@ def legalize(ir: IRGraph) -> list[Diagnostic]:
     problems += [_interface_problem(ir, node, "output") for node in ir.outputs]
     known = handled_ops()
     for node, data in ir.iter_ops():
+        if data["op"] in LWTNN_KINDS | {"Input"}:
+            problems.append(_non_finite_problem(ir, node))
         if data["op"] in LWTNN_KINDS or data["op"] in ("Input", "Output", "Const"):
             continue
-        if data["domain"] not in ("", "ai.onnx"):
+        if data["domain"] not in STANDARD_DOMAINS:
             reason = f"custom operator domain '{data['domain']}' is unknown to lwtnn"
         elif data["refusal"]:
             reason = data["refusal"]
@@ -56,6 +60,9 @@ def _interface_problem(ir: IRGraph, node: str, role: str):
     name = data["attrs"]["name"]
     if data["refusal"]:
         return Diagnostic(name, role.title(), data["refusal"])
+    if port is not None and ir.op(port.node) == "Const":
+        return Diagnostic(name, "Output", "it is a constant: it depends on no input, and "
+                                          "every lwtnn output is computed from the inputs")
     if role == "input" and not ir.is_float(Port(node)):
         return Diagnostic(name, "Input", "integer or string inputs cannot be fed to lwtnn")
     if shape is None:
@@ -70,3 +77,23 @@ def _interface_problem(ir: IRGraph, node: str, role: str):
                                               "dynamic; lwtnn needs a fixed number of features")
     return None
 
+
+
+def _non_finite_problem(ir: IRGraph, node: str):
+    """lwtnn's JSON reader has no NaN or infinity: a weight folded into one (W / 0) is
+    refused here, naming the layer, instead of failing schema validation later."""
+    bad = sorted(name for name, value in _arrays(ir.attrs(node))
+                 if value.dtype.kind == "f" and not np.isfinite(value).all())
+    if not bad:
+        return None
+    return Diagnostic(ir[node]["label"], ir.op(node), f"its folded {', '.join(bad)} hold NaN or "
+                      "infinite values, which lwtnn's JSON reader cannot read")
+
+
+def _arrays(attrs: dict, prefix: str = ""):
+    """(name, array) for every array in the attributes, nested dicts included."""
+    for key, value in attrs.items():
+        if isinstance(value, np.ndarray):
+            yield prefix + key, value
+        elif isinstance(value, dict):
+            yield from _arrays(value, f"{prefix}{key}.")

@@ -14,6 +14,7 @@ from ..ir import INTERMEDIATE_KINDS, LWTNN_KINDS, IRGraph
 
 Rewrite = Callable[[IRGraph, str], bool]
 ANY_OP = "*"
+STANDARD_DOMAINS = ("", "ai.onnx")
 _IR_KINDS = LWTNN_KINDS | INTERMEDIATE_KINDS | {"Input", "Output", "Const"}
 
 
@@ -29,7 +30,8 @@ class Pass:
             return self.rewrite(ir)
         changed = False
         for node in ir.nodes(*(() if self.ops == (ANY_OP,) else self.ops)):
-            if node in ir and self.rewrite(ir, node):
+            # An op of a custom domain only shares a name with the standard one.
+            if node in ir and ir[node]["domain"] in STANDARD_DOMAINS and self.rewrite(ir, node):
                 changed = True
         return changed
 

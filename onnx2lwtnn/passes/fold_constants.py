@@ -20,7 +20,7 @@ NOT_FOLDABLE = frozenset({
 def fold_constant_node(ir: IRGraph, node: str) -> bool:
     """Any ONNX node with only constant operands -> its computed constant outputs."""
     data = ir[node]
-    if data["op"] in NOT_FOLDABLE or data["domain"] not in ("", "ai.onnx"):
+    if data["op"] in NOT_FOLDABLE:
         return False
     operands = ir.inputs_of(node)
     if any(p is not None and ir.op(p.node) != "Const" for p in operands):
