@@ -41,8 +41,11 @@ def convert(model: ModelSource, *, format: str = GRAPH,
     ir = build_ir(proto)
     interface = Interface()
     if variables is not None:
-        widths = {ir.attrs(node)["name"]: ir.features(Port(node)) for node in ir.inputs}
-        interface = read_spec(variables, variables_convention, widths)
+        shapes = {ir.attrs(node)["name"]: ir.shape(Port(node)) for node in ir.inputs}
+        interface = read_spec(variables, variables_convention,
+                              {name: shape[-1] for name, shape in shapes.items()},
+                              frozenset(name for name, shape in shapes.items()
+                                        if len(shape) == 3))
         _apply_preprocessing(ir, interface)
     run_pipeline(ir)
     problems = legalize(ir)
@@ -60,7 +63,8 @@ def _apply_preprocessing(ir: IRGraph, interface: Interface) -> None:
     """The spec's (x + offset) * scale becomes the inputs' starting preprocessing, which
     normalisation folded from the graph then composes with."""
     for node in ir.inputs:
-        spec = interface.input_variables.get(ir.attrs(node)["name"])
+        name = ir.attrs(node)["name"]
+        spec = interface.input_variables.get(name, interface.sequence_variables.get(name))
         if spec is not None:
             ir.attrs(node)["offset"] = np.array([v.offset for v in spec])
             ir.attrs(node)["scale"] = np.array([v.scale for v in spec])

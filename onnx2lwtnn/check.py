@@ -241,12 +241,13 @@ def _evaluate_onnx(model: OnnxModel, events: Events, interface: Interface,
     """The ONNX outputs, fed what the network expects: the spec's preprocessed values."""
     vectors = {name: _preprocessed(values, interface.input_variables.get(name))
                for name, values in events.vectors.items()}
+    sequences = {name: [_preprocessed(steps, interface.sequence_variables.get(name))
+                        for steps in values] for name, values in events.sequences.items()}
     pieces = []
     for start in range(0, len(events), CHUNK):
         chosen = np.arange(start, min(start + CHUNK, len(events)))
         pieces.append(model.evaluate({k: v[chosen] for k, v in vectors.items()},
-                                     {k: [v[i] for i in chosen]
-                                      for k, v in events.sequences.items()}))
+                                     {k: [v[i] for i in chosen] for k, v in sequences.items()}))
         if progress is not None:
             progress(chosen[-1] + 1, len(events))
     if not pieces:
@@ -280,7 +281,8 @@ def _has_preprocessing(document: dict) -> bool:
 
 
 def _fixed_length(model: OnnxModel) -> Optional[int]:
-    lengths = {s[1] for n, s in model.input_shapes.items() if len(s) == 3}
+    lengths = {s[0 if n in model.time_major else 1]
+               for n, s in model.input_shapes.items() if len(s) == 3}
     return next((t for t in lengths if isinstance(t, int) and t > 0), None)
 
 

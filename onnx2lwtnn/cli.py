@@ -183,8 +183,10 @@ def _report_check(args: argparse.Namespace, model: Path, network, stream) -> boo
     document = network if isinstance(network, dict) else json.loads(Path(network).read_text())
     interface = None
     if args.variables is not None:
-        widths = {n["name"]: len(n["variables"]) for n in document["inputs"]}
-        interface = read_spec(args.variables, args.variables_convention, widths)
+        sequences = document.get("input_sequences", [])
+        widths = {n["name"]: len(n["variables"]) for n in document["inputs"] + sequences}
+        interface = read_spec(args.variables, args.variables_convention, widths,
+                              frozenset(n["name"] for n in sequences))
     progress = print_progress if args.events > 10_000 else None
     report = check(proto, document, events=args.events, inputs=getattr(args, "inputs", None),
                    tolerance=args.tolerance, seed=args.seed, interface=interface,

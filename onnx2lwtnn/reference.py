@@ -25,6 +25,7 @@ class OnnxModel:
         self.input_shapes = {v.name: _dims(v) for v in model.graph.input
                              if v.name not in constants}
         self.output_names = [o.name for o in model.graph.output]
+        self.time_major = _time_major_inputs(model)
         self.backend, self._run = _runner(model, self.output_names, self.input_shapes)
 
     def sequence_inputs(self) -> list[str]:
@@ -43,6 +44,8 @@ class OnnxModel:
             chosen = np.flatnonzero(lengths == length)
             feed = {k: np.asarray(v)[chosen] for k, v in vectors.items()}
             feed.update({k: np.stack([v[i] for i in chosen]) for k, v in sequences.items()})
+            feed.update({k: v.transpose(1, 0, 2) for k, v in feed.items()
+                         if k in self.time_major})
             for name, values in self._run_rectangular(feed, len(chosen)).items():
                 out = results.setdefault(name, np.empty((n_events, values.shape[1])))
                 out[chosen] = values
@@ -50,11 +53,13 @@ class OnnxModel:
 
     def _run_rectangular(self, feed: Feed, n_events: int) -> Feed:
         rank1 = all(len(s) == 1 for s in self.input_shapes.values())
-        batch = None if rank1 else next(iter(self.input_shapes.values()))[0]
+        name, shape = next(iter(self.input_shapes.items()))
+        batch = None if rank1 else shape[1 if name in self.time_major else 0]
         step = 1 if rank1 else (batch if isinstance(batch, int) and batch > 0 else n_events)
         pieces = []
         for start in range(0, n_events, step):
-            chunk = {k: _padded(v[start:start + step], step) for k, v in feed.items()}
+            chunk = {k: _padded(v[:, start:start + step], step, axis=1) if k in self.time_major
+                     else _padded(v[start:start + step], step) for k, v in feed.items()}
             if rank1:
                 chunk = {k: v[0] for k, v in chunk.items()}
             outputs = self._run({k: v.astype(np.float32) for k, v in chunk.items()})
@@ -69,11 +74,20 @@ def _per_event(value: np.ndarray, n_events: int) -> np.ndarray:
     return value.reshape(n_events, -1)
 
 
-def _padded(values: np.ndarray, size: int) -> np.ndarray:
-    if len(values) == size:
+def _padded(values: np.ndarray, size: int, axis: int = 0) -> np.ndarray:
+    missing = size - values.shape[axis]
+    if missing == 0:
         return values
-    padding = np.zeros((size - len(values),) + values.shape[1:], dtype=values.dtype)
-    return np.concatenate([values, padding])
+    shape = list(values.shape)
+    shape[axis] = missing
+    return np.concatenate([values, np.zeros(shape, dtype=values.dtype)], axis=axis)
+
+
+def _time_major_inputs(model: onnx.ModelProto) -> set[str]:
+    """Graph inputs read directly as X by a recurrent node of layout 0: [time, batch, F]."""
+    recurrent = [n for n in model.graph.node if n.op_type in ("LSTM", "GRU", "RNN")]
+    return {n.input[0] for n in recurrent
+            if not any(a.name == "layout" and a.i == 1 for a in n.attribute)}
 
 
 def _dims(value: onnx.ValueInfoProto) -> tuple:
@@ -89,7 +103,8 @@ def _runner(model: onnx.ModelProto, names: list[str],
         options.log_severity_level = 3
         session = ort.InferenceSession(model.SerializeToString(), options,
                                        providers=["CPUExecutionProvider"])
-        probe = {n: np.zeros([d or 1 for d in s], np.float32) for n, s in shapes.items()}
+        # symbolic dimensions get 8: enough steps for a 'valid' dilated conv1d
+        probe = {n: np.zeros([d or 8 for d in s], np.float32) for n, s in shapes.items()}
         session.run(None, probe)  # some models load but fail at run time
         return "onnxruntime", lambda feed: dict(zip(names, session.run(None, feed)))
     except Exception:

@@ -2,7 +2,8 @@
 
 Three forms are read:
 - lwtnn's graph spec, as kerasfunc2json takes it: ``{"inputs": [{"name", "variables":
-  [{"name", "offset", "scale", "default"?}]}], "outputs": [{"name", "labels"}]}``;
+  [{"name", "offset", "scale", "default"?}]}], "input_sequences": [the same, for
+  sequence inputs], "outputs": [{"name", "labels"}]}``;
 - lwtnn's sequential spec, as keras2json takes it: ``{"inputs": [{"name", "offset",
   "scale", "default"?}], "class_labels": [...], "miscellaneous": {...}}``;
 - the parallel arrays analyses publish: ``{"variables": [...], "offset": [...],
@@ -25,14 +26,15 @@ CONVENTIONS = (LWTNN, SUBTRACT_DIVIDE)
 
 
 def read_spec(source: Union[str, os.PathLike, dict], convention: Optional[str],
-              input_widths: dict[str, int]) -> Interface:
-    """Parse a spec against the model's inputs (name -> number of features)."""
+              input_widths: dict[str, int], sequences: frozenset = frozenset()) -> Interface:
+    """Parse a spec against the model's inputs (name -> number of features; the names in
+    ``sequences`` are sequence inputs, whose width is per time step)."""
     spec, where = _load(source)
     if convention is not None and convention not in CONVENTIONS:
         raise UsageError(f"unknown variables convention '{convention}'; use one of "
                          f"{', '.join(CONVENTIONS)}")
     if "variables" in spec and "inputs" not in spec:
-        return _parallel_arrays(spec, where, convention, input_widths)
+        return _parallel_arrays(spec, where, convention, input_widths, sequences)
     if convention == SUBTRACT_DIVIDE:
         raise UsageError(f"{where}: an lwtnn variable spec always means (x + offset) * "
                          "scale; --variables-convention subtract-divide applies only to "
@@ -41,36 +43,43 @@ def read_spec(source: Union[str, os.PathLike, dict], convention: Optional[str],
     if not isinstance(inputs, list):
         raise UsageError(f"{where}: not a variable spec (no 'inputs' list and no "
                          "'variables' list)")
-    if inputs and all(isinstance(i, dict) and "variables" in i for i in inputs):
-        return _graph_spec(spec, where, input_widths)
-    return _sequential_spec(spec, where, input_widths)
+    graph_form = "input_sequences" in spec or "outputs" in spec
+    if graph_form or (inputs and all(isinstance(i, dict) and "variables" in i for i in inputs)):
+        return _graph_spec(spec, where, input_widths, sequences)
+    return _sequential_spec(spec, where, input_widths, sequences)
 
 
-def _graph_spec(spec: dict, where: str, input_widths: dict[str, int]) -> Interface:
+def _graph_spec(spec: dict, where: str, input_widths: dict[str, int],
+                sequences: frozenset) -> Interface:
     interface = Interface()
-    for node in spec["inputs"]:
-        name = node.get("name")
-        variables = [_variable(v, where, LWTNN) for v in node["variables"]]
-        _check_input(where, name, len(variables), input_widths)
-        interface.input_variables[name] = variables
+    for key, is_sequence in (("inputs", False), ("input_sequences", True)):
+        for node in spec.get(key, []):
+            name = node.get("name")
+            variables = [_variable(v, where, LWTNN) for v in node["variables"]]
+            _check_input(where, name, len(variables), input_widths)
+            if (name in sequences) != is_sequence:
+                right = "input_sequences" if name in sequences else "inputs"
+                raise UsageError(f"{where}: input '{name}' belongs under '{right}'")
+            _named_variables(interface, name, sequences)[name] = variables
     for output in spec.get("outputs", []):
         interface.output_labels[output["name"]] = [str(label) for label in output["labels"]]
     return interface
 
 
-def _sequential_spec(spec: dict, where: str, input_widths: dict[str, int]) -> Interface:
+def _sequential_spec(spec: dict, where: str, input_widths: dict[str, int],
+                     sequences: frozenset) -> Interface:
     name = _single_input(where, input_widths)
     variables = [_variable(v, where, LWTNN) for v in spec["inputs"]]
     _check_input(where, name, len(variables), input_widths)
-    interface = Interface(input_variables={name: variables},
-                          miscellaneous=dict(spec.get("miscellaneous", {})))
+    interface = Interface(miscellaneous=dict(spec.get("miscellaneous", {})))
+    _named_variables(interface, name, sequences)[name] = variables
     if "class_labels" in spec:
         interface.default_labels = [str(label) for label in spec["class_labels"]]
     return interface
 
 
 def _parallel_arrays(spec: dict, where: str, convention: Optional[str],
-                     input_widths: dict[str, int]) -> Interface:
+                     input_widths: dict[str, int], sequences: frozenset) -> Interface:
     if convention is None:
         raise UsageError(f"{where}: a {{variables, offset, scale}} spec needs "
                          "--variables-convention: 'subtract-divide' if the analysis computes "
@@ -83,7 +92,14 @@ def _parallel_arrays(spec: dict, where: str, convention: Optional[str],
     name = _single_input(where, input_widths)
     _check_input(where, name, len(names), input_widths)
     entries = [{"name": n, "offset": o, "scale": s} for n, o, s in zip(names, offsets, scales)]
-    return Interface(input_variables={name: [_variable(e, where, convention) for e in entries]})
+    interface = Interface()
+    _named_variables(interface, name, sequences)[name] = [
+        _variable(e, where, convention) for e in entries]
+    return interface
+
+
+def _named_variables(interface: Interface, name: str, sequences: frozenset) -> dict:
+    return interface.sequence_variables if name in sequences else interface.input_variables
 
 
 def _variable(entry: Any, where: str, convention: str) -> Variable:
@@ -135,9 +151,11 @@ def _load(source: Union[str, os.PathLike, dict]) -> tuple[dict, str]:
 
 def template(document: dict) -> dict:
     """A graph-form variable spec to fill in, from a converted lwtnn document."""
-    return {"inputs": [{"name": node["name"],
-                        "variables": [{"name": v["name"], "offset": 0.0, "scale": 1.0}
-                                      for v in node["variables"]]}
-                       for node in document["inputs"]],
+    def nodes(key: str) -> list[dict]:
+        return [{"name": node["name"],
+                 "variables": [{"name": v["name"], "offset": 0.0, "scale": 1.0}
+                               for v in node["variables"]]}
+                for node in document.get(key, [])]
+    return {"inputs": nodes("inputs"), "input_sequences": nodes("input_sequences"),
             "outputs": [{"name": name, "labels": list(output["labels"])}
                         for name, output in document["outputs"].items()]}

@@ -142,3 +142,27 @@ def test_check_feeds_the_onnx_model_the_spec_preprocessed_values(tmp_path, capsy
     assert "PASS" in capsys.readouterr().out
     assert main(["check", str(model), str(network)]) == 1
     assert "give check the same --variables" in capsys.readouterr().out
+
+
+SEQUENCE_FIXTURES = fixture_entries("convert", {5})
+
+
+@pytest.mark.parametrize("entry", SEQUENCE_FIXTURES, ids=[e["name"] for e in SEQUENCE_FIXTURES])
+def test_check_passes_on_every_sequence_fixture_with_random_lengths(entry):
+    document = convert(FIXTURES / entry["file"])
+    report = check(FIXTURES / entry["file"], document, events=200, seed=4)
+    assert report.passed, report.table()
+    assert report.n_events + report.refused_by_lwtnn == 200 and report.n_events > 100
+
+
+def test_sequence_npz_inputs(tmp_path, capsys):
+    model = FIXTURES / "rnnip_lstm.onnx"
+    network = tmp_path / "net.json"
+    write_json(convert(model), network)
+    document = json.loads(network.read_text())
+    (node,) = document["input_sequences"]
+    events = tmp_path / "events.npz"
+    np.savez(events, **{node["name"]: np.random.default_rng(2).normal(
+        size=(30, 7, len(node["variables"])))})
+    assert main(["check", str(model), str(network), "--inputs", str(events)]) == 0
+    assert "PASS: 30 events" in capsys.readouterr().out

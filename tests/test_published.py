@@ -126,3 +126,24 @@ def test_subtract_divide_means_the_opposite_of_lwtnn(tmp_path):
     assert divided["inputs"][0]["variables"][0] == {"name": "v0", "offset": -2.0,
                                                     "scale": 0.25}
     assert added["inputs"][0]["variables"][0] == {"name": "v0", "offset": 2.0, "scale": 4.0}
+
+
+def test_sequence_inputs_take_a_spec_and_check_applies_it(tmp_path, capsys):
+    model = FIXTURES / "rnnip_lstm.onnx"
+    spec = tmp_path / "spec.json"
+    assert main(["template", str(model), "-o", str(spec)]) == 0
+    filled = json.loads(spec.read_text())
+    assert filled["inputs"] == [] and len(filled["input_sequences"]) == 1
+    for i, variable in enumerate(filled["input_sequences"][0]["variables"]):
+        variable.update(name=f"trk_{i}", offset=0.5 * i, scale=1.5)
+    spec.write_text(json.dumps(filled))
+    network = tmp_path / "net.json"
+    assert main([str(model), "-o", str(network), "--variables", str(spec)]) == 0
+    variables = json.loads(network.read_text())["input_sequences"][0]["variables"]
+    assert variables[1] == {"name": "trk_1", "offset": 0.5, "scale": 1.5}
+    assert main(["check", str(model), str(network), "--variables", str(spec)]) == 0
+    filled["inputs"], filled["input_sequences"] = filled["input_sequences"], []
+    spec.write_text(json.dumps(filled))
+    capsys.readouterr()
+    assert main([str(model), "--variables", str(spec)]) == 2
+    assert "belongs under 'input_sequences'" in capsys.readouterr().err
