@@ -279,14 +279,18 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _conversion_message(subject: str, exc: ConversionError) -> str:
-    """All offending nodes, grouped by what is wrong with them."""
+    """All offending nodes, grouped by what is wrong with them; the nodes that only read
+    from other offending nodes come last, as the likely consequences."""
     groups: dict[tuple, list[str]] = defaultdict(list)
-    for diagnostic in exc.diagnostics:
-        groups[(diagnostic.op_type, diagnostic.reason, diagnostic.hint)].append(diagnostic.node)
+    for d in sorted(exc.diagnostics, key=lambda d: d.downstream):
+        groups[(d.downstream, d.op_type, d.reason, d.hint)].append(d.node)
     lines = [f"onnx2lwtnn: {subject}: cannot convert: {exc.summary}"]
-    for (op_type, reason, hint), nodes in groups.items():
+    for (downstream, op_type, reason, hint), nodes in groups.items():
+        if downstream and not any(line.startswith("  then") for line in lines):
+            lines.append("  then, reading from those (fix the above first):")
         names = ", ".join(f"'{n}'" for n in nodes)
-        lines.append(f"  {op_type} {names}: {reason}" + (f" ({hint})" if hint else ""))
+        indent = "    " if downstream else "  "
+        lines.append(f"{indent}{op_type} {names}: {reason}" + (f" ({hint})" if hint else ""))
     return "\n".join(lines)
 
 

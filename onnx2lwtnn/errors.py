@@ -17,6 +17,7 @@ class Diagnostic:
     op_type: str
     reason: str
     hint: str = ""
+    downstream: bool = False  # it reads from another offending node, likely its cause
 
     def __str__(self) -> str:
         text = f"node '{self.node}' ({self.op_type}): {self.reason}"

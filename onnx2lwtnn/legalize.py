@@ -2,11 +2,13 @@
 
 A node left in the graph that is not an lwtnn kind is reported with the reason the pass
 that recognised it recorded, or, for an op no pass handles, with a hint from
-``UNSUPPORTED_HINTS``. Graph inputs must be float vectors or sequences, and outputs float
+``UNSUPPORTED_HINTS``. A known op that reads from an unknown op or an input lwtnn cannot
+take is marked ``downstream``: that is most likely its problem, so it is listed after. Graph inputs must be float vectors or sequences, and outputs float
 vectors, of known width; an input or output a pass refused is reported with its reason.
 """
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 
 from .errors import Diagnostic
@@ -35,11 +37,21 @@ def legalize(ir: IRGraph) -> list[Diagnostic]:
     problems = [_interface_problem(ir, node, "input") for node in ir.inputs]
     problems += [_interface_problem(ir, node, "output") for node in ir.outputs]
     known = handled_ops()
+
+    def unknown(node: str) -> bool:
+        return ir[node]["domain"] not in STANDARD_DOMAINS or ir.op(node) not in known
+
+    leftover = {n for n, data in ir.iter_ops()
+                if data["op"] not in LWTNN_KINDS | {"Input", "Output", "Const"}}
+    # The surest causes: ops lwtnn has no form for, and inputs it cannot take.
+    causes = {n for n in leftover if unknown(n)}
+    causes |= {n for n, p in zip(ir.inputs, problems) if p is not None}
     for node, data in ir.iter_ops():
         if data["op"] in LWTNN_KINDS | {"Input"}:
             problems.append(_non_finite_problem(ir, node))
-        if data["op"] in LWTNN_KINDS or data["op"] in ("Input", "Output", "Const"):
+        if node not in leftover:
             continue
+        unknown_op = unknown(node)
         if data["domain"] not in STANDARD_DOMAINS:
             reason = f"custom operator domain '{data['domain']}' is unknown to lwtnn"
         elif data["refusal"]:
@@ -48,8 +60,9 @@ def legalize(ir: IRGraph) -> list[Diagnostic]:
             reason = "its operands do not match any pattern lwtnn can express"
         else:
             reason = "operator not supported by lwtnn"
+        downstream = not unknown_op and bool(nx.ancestors(ir.g, node) & causes)
         problems.append(Diagnostic(data["label"], data["op"], reason,
-                                   UNSUPPORTED_HINTS.get(data["op"], "")))
+                                   UNSUPPORTED_HINTS.get(data["op"], ""), downstream))
     return [p for p in problems if p is not None]
 
 

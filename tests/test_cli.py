@@ -116,3 +116,10 @@ def test_written_file_is_readable_as_open_would_make_it(tmp_path):
     finally:
         os.umask(previous)
     assert output.stat().st_mode & 0o777 == 0o644
+
+
+def test_refusal_lists_causes_before_the_nodes_that_read_from_them(capsys):
+    assert main([str(FIXTURES / "refuse_custom_domain.onnx")]) == 1
+    err = capsys.readouterr().err
+    cause, consequence = err.index("'dense0/FancyActivation'"), err.index("'dense1/Gemm'")
+    assert cause < err.index("then, reading from those") < consequence
