@@ -71,6 +71,9 @@ class SequenceBatch:
     groups: list[tuple[np.ndarray, np.ndarray]]
 
 
+VECTOR_CHUNK = 4096  # events per pass of a vector-only network (measured best)
+
+
 class Network(ABC):
     """An lwtnn network ready to evaluate.
 
@@ -131,10 +134,23 @@ class Network(ABC):
         if len(set(counts.values())) > 1:
             raise ValueError(f"inputs disagree on the number of events: {counts}")
         n_events = next(iter(counts.values()), 0)
-        outputs, refused = self._run(n_events, vectors, batches)
+        if batches or n_events <= VECTOR_CHUNK:
+            outputs, refused = self._run(n_events, vectors, batches)
+        else:
+            outputs, refused = self._run_in_chunks(n_events, vectors)
         if refused:
             raise EvaluationError(refused, outputs)
         return outputs
+
+    def _run_in_chunks(self, n_events: int, vectors: dict[str, np.ndarray]):
+        """Vector-only networks, a few thousand events at a time: the intermediate
+        arrays stay in cache and their memory is reused, which is faster than one pass
+        over every event. (Vector layers never refuse an event.)"""
+        pieces = []
+        for start in range(0, n_events, VECTOR_CHUNK):
+            chunk = {k: v[start:start + VECTOR_CHUNK] for k, v in vectors.items()}
+            pieces.append(self._run(len(next(iter(chunk.values()))), chunk, {})[0])
+        return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}, {}
 
     def evaluate_event(
         self,
