@@ -279,15 +279,15 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _conversion_message(subject: str, exc: ConversionError) -> str:
-    """All offending nodes, grouped by what is wrong with them; the nodes that only read
-    from other offending nodes come last, as the likely consequences."""
+    """All offending nodes, grouped by what is wrong with them; nodes that most likely
+    fail only because of another (``Diagnostic.downstream``) come last."""
     groups: dict[tuple, list[str]] = defaultdict(list)
     for d in sorted(exc.diagnostics, key=lambda d: d.downstream):
         groups[(d.downstream, d.op_type, d.reason, d.hint)].append(d.node)
     lines = [f"onnx2lwtnn: {subject}: cannot convert: {exc.summary}"]
     for (downstream, op_type, reason, hint), nodes in groups.items():
         if downstream and not any(line.startswith("  then") for line in lines):
-            lines.append("  then, reading from those (fix the above first):")
+            lines.append("  then, failing because of those (fix the above first):")
         names = ", ".join(f"'{n}'" for n in nodes)
         indent = "    " if downstream else "  "
         lines.append(f"{indent}{op_type} {names}: {reason}" + (f" ({hint})" if hint else ""))

@@ -3,7 +3,8 @@
 A node left in the graph that is not an lwtnn kind is reported with the reason the pass
 that recognised it recorded, or, for an op no pass handles, with a hint from
 ``UNSUPPORTED_HINTS``. A known op that reads from an unknown op or an input lwtnn cannot
-take is marked ``downstream``: that is most likely its problem, so it is listed after. Graph inputs must be float vectors or sequences, and outputs float
+take, or a layout op next to an offending op, is marked ``downstream``: that is most
+likely its problem, so it is listed after. Graph inputs must be float vectors or sequences, and outputs float
 vectors, of known width; an input or output a pass refused is reported with its reason.
 """
 from __future__ import annotations
@@ -60,10 +61,23 @@ def legalize(ir: IRGraph) -> list[Diagnostic]:
             reason = "its operands do not match any pattern lwtnn can express"
         else:
             reason = "operator not supported by lwtnn"
-        downstream = not unknown_op and bool(nx.ancestors(ir.g, node) & causes)
+        downstream = not unknown_op and (bool(nx.ancestors(ir.g, node) & causes)
+                                         or _beside_a_cause(ir, node, leftover))
         problems.append(Diagnostic(data["label"], data["op"], reason,
                                    UNSUPPORTED_HINTS.get(data["op"], ""), downstream))
     return [p for p in problems if p is not None]
+
+
+LAYOUT_OPS = frozenset({"Transpose", "Squeeze", "Unsqueeze", "Reshape", "Flatten", "Gather"})
+
+
+def _beside_a_cause(ir: IRGraph, node: str, leftover: set) -> bool:
+    """A layout op next to an offending op that is not one: exporters put Transposes and
+    Squeezes around a recurrent layer, and they fail only because that layer does."""
+    if ir.op(node) not in LAYOUT_OPS:
+        return False
+    neighbours = set(ir.g.predecessors(node)) | set(ir.g.successors(node))
+    return any(n in leftover and ir.op(n) not in LAYOUT_OPS for n in neighbours)
 
 
 def _interface_problem(ir: IRGraph, node: str, role: str):

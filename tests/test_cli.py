@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import onnx
+import pytest
 
 from onnx2lwtnn.cli import main
 from onnx2lwtnn.lwtnn import load_network
@@ -118,8 +119,12 @@ def test_written_file_is_readable_as_open_would_make_it(tmp_path):
     assert output.stat().st_mode & 0o777 == 0o644
 
 
-def test_refusal_lists_causes_before_the_nodes_that_read_from_them(capsys):
-    assert main([str(FIXTURES / "refuse_custom_domain.onnx")]) == 1
+@pytest.mark.parametrize("fixture,cause,consequence", [
+    ("refuse_custom_domain", "'dense0/FancyActivation'", "'dense1/Gemm'"),  # reads from it
+    ("gru_pytorch", "'/gru/GRU'", "'/gru/Transpose'"),  # the exporter's layout around it
+])
+def test_refusal_lists_causes_before_the_nodes_that_fail_because_of_them(
+        fixture, cause, consequence, capsys):
+    assert main([str(FIXTURES / f"{fixture}.onnx")]) == 1
     err = capsys.readouterr().err
-    cause, consequence = err.index("'dense0/FancyActivation'"), err.index("'dense1/Gemm'")
-    assert cause < err.index("then, reading from those") < consequence
+    assert err.index(cause) < err.index("then, failing because of those") < err.index(consequence)
