@@ -19,10 +19,10 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 import onnx
 
-from .errors import UsageError
+from .errors import ModelLoadError, UsageError
 from .interface import Interface
 from .load import load_model
-from .lwtnn import EvaluationError, load_network
+from .lwtnn import EvaluationError, LwtnnFormatError, load_network
 from .reference import OnnxModel
 
 THRESHOLDS = (1e-7, 1e-6, 2e-6, 5e-6, 1e-5, 1e-4)
@@ -103,8 +103,12 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
           progress: Optional[Callable[[int, int], None]] = None) -> CheckReport:
     """Compare the ONNX model and the lwtnn network on the same events."""
     proto = model if isinstance(model, onnx.ModelProto) else load_model(model)
-    document = _read_network(network)
-    net = load_network(document)
+    document = read_network(network)
+    try:
+        net = load_network(document)
+    except LwtnnFormatError as exc:
+        raise ModelLoadError(f"{network if not isinstance(network, dict) else 'network'}: "
+                             f"not a network lwtnn accepts: {exc}") from None
     onnx_model = OnnxModel(proto)
     _check_interfaces(onnx_model, document)
     drawn = (read_events(inputs, document) if inputs is not None
@@ -286,15 +290,16 @@ def _fixed_length(model: OnnxModel) -> Optional[int]:
     return next((t for t in lengths if isinstance(t, int) and t > 0), None)
 
 
-def _read_network(network: Union[PathLike, dict]) -> dict:
+def read_network(network: Union[PathLike, dict]) -> dict:
+    """An lwtnn document from a path (or as given); ModelLoadError names an unreadable file."""
     if isinstance(network, dict):
         return network
     try:
         return json.loads(Path(network).read_text())
     except OSError as exc:
-        raise UsageError(f"{network}: cannot read ({exc.strerror})") from None
+        raise ModelLoadError(f"{network}: cannot read ({exc.strerror})") from None
     except ValueError as exc:
-        raise UsageError(f"{network}: not JSON ({exc})") from None
+        raise ModelLoadError(f"{network}: not JSON ({exc})") from None
 
 
 LWTNN_TEST_STEPS = 20  # lwtnn-test-lightweight-graph's generated sequence length

@@ -19,8 +19,8 @@ from typing import Callable, Optional, Sequence
 
 from . import __version__
 from .api import convert, to_json, write_json
-from .check import (DEFAULT_TOLERANCE, check, lwtnn_test_event, lwtnn_test_inputs,
-                    print_progress, read_events, draw_events)
+from .check import (DEFAULT_TOLERANCE, check, draw_events, lwtnn_test_event,
+                    lwtnn_test_inputs, print_progress, read_events, read_network)
 from .emit import FORMATS, GRAPH
 from .errors import ConversionError, ConversionWarning, Onnx2LwtnnError, UsageError
 from .load import load_model
@@ -180,7 +180,7 @@ def run_check(args: argparse.Namespace) -> int:
 def _report_check(args: argparse.Namespace, model: Path, network, stream) -> bool:
     """Compare and print the table (stream: stderr when the JSON goes to stdout)."""
     proto = load_model(model)
-    document = network if isinstance(network, dict) else json.loads(Path(network).read_text())
+    document = read_network(network)
     interface = None
     if args.variables is not None:
         sequences = document.get("input_sequences", [])

@@ -166,3 +166,19 @@ def test_sequence_npz_inputs(tmp_path, capsys):
         size=(30, 7, len(node["variables"])))})
     assert main(["check", str(model), str(network), "--inputs", str(events)]) == 0
     assert "PASS: 30 events" in capsys.readouterr().out
+
+
+def test_unreadable_or_invalid_network_files_are_clear_errors(network, tmp_path, capsys):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    assert main(["check", str(TWO_OUTPUTS), str(broken)]) == 1
+    assert "not JSON" in capsys.readouterr().err
+    document = json.loads(network.read_text())
+    del document["layers"][0]["bias"]
+    invalid = tmp_path / "invalid.json"
+    invalid.write_text(json.dumps(document))
+    assert main(["check", str(TWO_OUTPUTS), str(invalid)]) == 1
+    err = capsys.readouterr().err
+    assert "not a network lwtnn accepts" in err and "internal error" not in err
+    assert main(["check", str(TWO_OUTPUTS), str(tmp_path / "missing.json")]) == 1
+    assert "cannot read" in capsys.readouterr().err
