@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 
 from .build_ir import build_ir
-from .emit import GRAPH, emit
+from .emit import FORMATS, GRAPH, emit
 from .errors import ConversionError, ConversionWarning, UsageError
 from .interface import Interface
 from .ir import IRGraph, Port
@@ -37,11 +37,14 @@ def convert(model: ModelSource, *, format: str = GRAPH,
     does not fit the model, and ConversionError, listing every offending node, for a
     model lwtnn cannot express exactly.
     """
+    if format not in FORMATS:
+        raise UsageError(f"unknown format '{format}'; use one of {', '.join(FORMATS)}")
     proto = prepare_model(model) if isinstance(model, onnx.ModelProto) else load_model(model)
     ir = build_ir(proto)
     interface = Interface()
     if variables is not None:
-        shapes = {ir.attrs(node)["name"]: ir.shape(Port(node)) for node in ir.inputs}
+        shapes = {ir.attrs(node)["name"]: ir.shape(Port(node)) or (None,)
+                  for node in ir.inputs}
         interface = read_spec(variables, variables_convention,
                               {name: shape[-1] for name, shape in shapes.items()},
                               frozenset(name for name, shape in shapes.items()

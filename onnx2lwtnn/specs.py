@@ -122,7 +122,7 @@ def _check_input(where: str, name: Any, count: int, input_widths: dict[str, int]
     if name not in input_widths:
         raise UsageError(f"{where}: unknown input '{name}'; the model's inputs are "
                          f"{', '.join(repr(n) for n in input_widths)}")
-    if count != input_widths[name]:
+    if input_widths[name] is not None and count != input_widths[name]:  # None: unknown
         raise UsageError(f"{where}: the spec has {count} variables for input '{name}', "
                          f"but the ONNX input has {input_widths[name]} features")
 
