@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy
 import onnx
 import pytest
 
@@ -47,3 +48,22 @@ def test_fixture_is_refused_naming_every_offending_node(entry, tmp_path, capsys)
     assert entry["refuse_reason"] in message
     for node in entry["refuse_nodes"]:
         assert f"'{node}'" in message
+
+
+def test_every_weight_parses_back_to_exactly_its_float32_value():
+    """The interface contract: a weight copied from the file is written so that lwtnn's
+    double parse of the JSON text gives exactly the float32 value in the ONNX file."""
+    import json
+
+    from onnx import numpy_helper
+
+    from onnx2lwtnn import to_json
+    path = FIXTURES / "gemm_transb1.onnx"  # transB=1, alpha=beta=1: weights copied as-is
+    initializers = {i.name: numpy_helper.to_array(i)
+                    for i in onnx.load(str(path)).graph.initializer}
+    layers = json.loads(to_json(convert(path)))["layers"]
+    for layer, prefix in zip(layers, ("dense0", "dense1")):
+        weights = initializers[f"{prefix}/Gemm.weight"]
+        assert layer["weights"] == weights.astype("float64").ravel().tolist()
+        assert layer["bias"] == initializers[f"{prefix}/Gemm.bias"].astype("float64").tolist()
+        assert all(float(numpy.float32(w)) == w for w in layer["weights"])
