@@ -250,12 +250,7 @@ def _guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namesp
              subject: str) -> int:
     """Run a command, turning every failure into one message and an exit code."""
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConversionWarning)
-            code = command(args)
-        for warning in caught:
-            print(f"onnx2lwtnn: warning: {warning.message}", file=sys.stderr)
-        return code
+        return _with_warnings(command, args)
     except UsageError as exc:
         return _fail(args, f"onnx2lwtnn: error: {exc}", EXIT_USAGE)
     except ConversionError as exc:
@@ -269,6 +264,18 @@ def _guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namesp
         return _fail(args, f"onnx2lwtnn: internal error: {type(exc).__name__}: {exc} "
                            "(run with --debug for the traceback and please report it)",
                      EXIT_FAILED)
+
+
+def _with_warnings(command: Callable[[argparse.Namespace], int],
+                   args: argparse.Namespace) -> int:
+    """Run a command and show its conversion warnings, also when it then fails."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConversionWarning)
+        try:
+            return command(args)
+        finally:
+            for warning in caught:
+                print(f"onnx2lwtnn: warning: {warning.message}", file=sys.stderr)
 
 
 def _fail(args: argparse.Namespace, message: str, code: int) -> int:

@@ -36,6 +36,10 @@ class ModelLoadError(Onnx2LwtnnError):
     """The file is not a readable, valid ONNX model."""
 
 
+class ReferenceRunError(Onnx2LwtnnError):
+    """No ONNX runtime here can evaluate the model, so a conversion cannot be checked."""
+
+
 class UsageError(Onnx2LwtnnError):
     """The request itself is inconsistent (bad option values, mismatched specs)."""
 

@@ -14,6 +14,8 @@ from typing import Callable, Mapping, Optional, Sequence
 import numpy as np
 import onnx
 
+from .errors import ReferenceRunError
+
 Feed = dict[str, np.ndarray]
 
 
@@ -62,7 +64,13 @@ class OnnxModel:
                      else _padded(v[start:start + step], step) for k, v in feed.items()}
             if rank1:
                 chunk = {k: v[0] for k, v in chunk.items()}
-            outputs = self._run({k: v.astype(np.float32) for k, v in chunk.items()})
+            try:
+                outputs = self._run({k: v.astype(np.float32) for k, v in chunk.items()})
+            except Exception as exc:  # both runtimes raise many types
+                first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ReferenceRunError(
+                    f"{self.backend} cannot evaluate the ONNX model, so the conversion "
+                    f"cannot be checked here ({first_line[:200]})") from None
             pieces.append({k: _per_event(v, step) for k, v in outputs.items()})
         return {k: np.concatenate([p[k] for p in pieces])[:n_events] for k in pieces[0]}
 
@@ -100,7 +108,7 @@ def _runner(model: onnx.ModelProto, names: list[str],
     try:
         import onnxruntime as ort
         options = ort.SessionOptions()
-        options.log_severity_level = 3
+        options.log_severity_level = 4  # failures are reported by this module
         session = ort.InferenceSession(model.SerializeToString(), options,
                                        providers=["CPUExecutionProvider"])
         # symbolic dimensions get 8: enough steps for a 'valid' dilated conv1d

@@ -104,3 +104,14 @@ def test_unrepresentable_model_is_refused_naming_every_offending_node(relative, 
     assert offending
     for name in offending:
         assert f"'{name}'" in message, f"{name} not named"
+
+
+def test_a_model_no_runtime_can_run_is_converted_but_not_claimed_checked(tmp_path, capsys):
+    path = require_shared("real-models", "hls4ml-example-models", "three_layer_bn_keras.onnx")
+    output = tmp_path / "net.json"
+    assert main([str(path), "-o", str(output), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot be checked here" in err and "internal error" not in err
+    assert "keras2onnx quirk" in err  # the warning that explains the model is shown too
+    assert not output.exists()
+    assert main([str(path), "-o", str(output)]) == 0
