@@ -274,8 +274,9 @@ def _with_warnings(command: Callable[[argparse.Namespace], int],
         try:
             return command(args)
         finally:
-            for warning in caught:
-                print(f"onnx2lwtnn: warning: {warning.message}", file=sys.stderr)
+            for warning in caught:  # numpy's and onnx's own warnings are noise here
+                if issubclass(warning.category, ConversionWarning):
+                    print(f"onnx2lwtnn: warning: {warning.message}", file=sys.stderr)
 
 
 def _fail(args: argparse.Namespace, message: str, code: int) -> int:
