@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 from typing import Any, Optional, Union
 
-import numpy as np
 import onnx
 
 from .build_ir import build_ir
@@ -66,11 +65,9 @@ def _apply_preprocessing(ir: IRGraph, interface: Interface) -> None:
     """The spec's (x + offset) * scale becomes the inputs' starting preprocessing, which
     normalisation folded from the graph then composes with."""
     for node in ir.inputs:
-        name = ir.attrs(node)["name"]
-        spec = interface.input_variables.get(name, interface.sequence_variables.get(name))
-        if spec is not None:
-            ir.attrs(node)["offset"] = np.array([v.offset for v in spec])
-            ir.attrs(node)["scale"] = np.array([v.scale for v in spec])
+        preprocessing = interface.preprocessing(ir.attrs(node)["name"])
+        if preprocessing is not None:
+            ir.attrs(node)["offset"], ir.attrs(node)["scale"] = preprocessing
 
 
 def _check_labels(ir: IRGraph, interface: Interface) -> None:

@@ -152,9 +152,14 @@ def draw_events(document: dict, n_events: int, seed: int,
     return Events(vectors, sequences)
 
 
+def _node_preprocessing(node: dict) -> tuple[np.ndarray, np.ndarray]:
+    """An lwtnn input node's (offsets, scales)."""
+    return (np.array([v["offset"] for v in node["variables"]]),
+            np.array([v["scale"] for v in node["variables"]]))
+
+
 def _raw(values: np.ndarray, node: dict) -> np.ndarray:
-    offsets = np.array([v["offset"] for v in node["variables"]])
-    scales = np.array([v["scale"] for v in node["variables"]])
+    offsets, scales = _node_preprocessing(node)
     safe = np.where(scales == 0, 1.0, scales)
     return (values / safe - offsets).astype(np.float32).astype(np.float64)
 
@@ -243,10 +248,10 @@ def _evaluate_lwtnn(net, events: Events) -> tuple[dict[str, np.ndarray], np.ndar
 def _evaluate_onnx(model: OnnxModel, events: Events, interface: Interface,
                    progress: Optional[Callable[[int, int], None]]) -> dict[str, np.ndarray]:
     """The ONNX outputs, fed what the network expects: the spec's preprocessed values."""
-    vectors = {name: _preprocessed(values, interface.input_variables.get(name))
+    vectors = {name: _preprocessed(values, interface.preprocessing(name))
                for name, values in events.vectors.items()}
-    sequences = {name: [_preprocessed(steps, interface.sequence_variables.get(name))
-                        for steps in values] for name, values in events.sequences.items()}
+    sequences = {name: [_preprocessed(steps, interface.preprocessing(name)) for steps in values]
+                 for name, values in events.sequences.items()}
     pieces = []
     for start in range(0, len(events), CHUNK):
         chosen = np.arange(start, min(start + CHUNK, len(events)))
@@ -259,11 +264,11 @@ def _evaluate_onnx(model: OnnxModel, events: Events, interface: Interface,
     return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
 
 
-def _preprocessed(values: np.ndarray, variables) -> np.ndarray:
-    if variables is None:
+def _preprocessed(values: np.ndarray,
+                  preprocessing: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    if preprocessing is None:
         return values
-    offsets = np.array([v.offset for v in variables])
-    scales = np.array([v.scale for v in variables])
+    offsets, scales = preprocessing
     return (values + offsets) * scales
 
 
@@ -314,8 +319,7 @@ def lwtnn_test_event(document: dict, events: Events) -> Events:
         n_vars = len(node["variables"])
         x_m = np.linspace(-1, 1, n_vars) if n_vars > 1 else np.zeros(1)
         y_m = np.linspace(-1, 1, LWTNN_TEST_STEPS)
-        offsets = np.array([v["offset"] for v in node["variables"]])
-        scales = np.array([v["scale"] for v in node["variables"]])
+        offsets, scales = _node_preprocessing(node)
         sequences[node["name"]] = [np.outer(y_m, x_m) / scales - offsets]
     return Events({k: v[:1] for k, v in events.vectors.items()}, sequences)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -34,6 +36,13 @@ class Interface:
         named = (self.sequence_variables if sequence else self.input_variables).get(input_name)
         return named if named is not None else [
             Variable(f"{input_name}_{i}") for i in range(width)]
+
+    def preprocessing(self, input_name: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """The spec's (offsets, scales) for an input (vector or sequence), if it names one."""
+        named = self.input_variables.get(input_name, self.sequence_variables.get(input_name))
+        if named is None:
+            return None
+        return np.array([v.offset for v in named]), np.array([v.scale for v in named])
 
     def labels(self, output_name: str, width: int) -> list[str]:
         named = self.output_labels.get(output_name, self.default_labels)

@@ -64,7 +64,7 @@ def infer_reshape_shape(ir: IRGraph, node: str) -> bool:
     if target is None or not target or target[0] not in (BATCH, 0, -1):
         return False
     rest = [shape[i] if d == 0 else d for i, d in enumerate(target) if i > 0]
-    known = [d for d in shape[1:]]
+    known = list(shape[1:])
     if not all(isinstance(d, int) for d in rest + known) or rest.count(-1) > 1:
         return False
     total = int(np.prod(known))
