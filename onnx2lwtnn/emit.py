@@ -138,8 +138,7 @@ def _layer(ir: IRGraph, node: str) -> dict[str, Any]:
                 "bias": _numbers(attrs["bias"]), "dilation_rate": attrs["dilation"],
                 "padding": attrs["padding"], "activation": attrs["activation"]}
     layer = {"architecture": "dense" if ir.op(node) == "Dense" else "normalization",
-             "weights": np.asarray(attrs["weights"], dtype=np.float64).ravel().tolist(),
-             "bias": np.asarray(attrs["bias"], dtype=np.float64).ravel().tolist()}
+             "weights": _numbers(attrs["weights"]), "bias": _numbers(attrs["bias"])}
     if ir.op(node) == "Dense":
         layer["activation"] = attrs["activation"]
     return layer
@@ -171,7 +170,7 @@ class _LayerTable:
         attrs = ir.attrs(node)
         # lwtnn builds a layer once, for the input width of its first node: the width is
         # part of what makes two layers the same (an activation-only layer has no weights).
-        width = ir.features(ir.operand(node, 0)) or ir.shape(ir.operand(node, 0))[-1]
+        width = ir.shape(ir.operand(node, 0))[-1]
         if ir.op(node) in ("Recurrent", "Conv1d"):  # the JSON layer holds every value
             layer = _layer(ir, node)
             key = (ir.op(node), width, json.dumps(layer, sort_keys=True))
