@@ -30,9 +30,6 @@ class OnnxModel:
         self.time_major = _time_major_inputs(model)
         self.backend, self._run = _runner(model, self.output_names, self.input_shapes)
 
-    def sequence_inputs(self) -> list[str]:
-        return [n for n, s in self.input_shapes.items() if len(s) == 3]
-
     def evaluate(self, vectors: Mapping[str, np.ndarray],
                  sequences: Optional[Mapping[str, Sequence[np.ndarray]]] = None) -> Feed:
         """Outputs [n_events, width] for vectors [n_events, F] and per-event sequences."""
