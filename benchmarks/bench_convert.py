@@ -27,42 +27,14 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import onnx2lwtnn  # noqa: E402
+from mlp import build_mlp  # noqa: E402  (beside this script)
 
 TARGET = 1.5
 DEFAULT_SIZES = (1000, 2000, 2000, 2000, 100)  # 10.2 M parameters
-
-
-def build_mlp(sizes: tuple[int, ...], seed: int = 0) -> tuple[onnx.ModelProto, list[np.ndarray]]:
-    """Gemm (transB=1, weight [out, in]) + Relu between layers, last layer linear,
-    symbolic batch. Returns the model and its initializers as numpy arrays."""
-    rng = np.random.default_rng(seed)
-    nodes, inits, arrays = [], [], []
-    previous = "x"
-    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        w = (rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)).astype(np.float32)
-        b = (0.1 * rng.standard_normal(n_out)).astype(np.float32)
-        arrays += [w, b]
-        inits += [numpy_helper.from_array(w, f"W{k}"), numpy_helper.from_array(b, f"B{k}")]
-        last = k == len(sizes) - 2
-        gemm_out = "y" if last else f"g{k}"
-        nodes.append(helper.make_node("Gemm", [previous, f"W{k}", f"B{k}"], [gemm_out],
-                                      name=f"dense{k}", transB=1))
-        if not last:
-            nodes.append(helper.make_node("Relu", [gemm_out], [f"r{k}"], name=f"relu{k}"))
-            previous = f"r{k}"
-    graph = helper.make_graph(
-        nodes, "bench_mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", sizes[0]])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", sizes[-1]])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    onnx.checker.check_model(model)
-    return model, arrays
 
 
 def full_conversion(model_path: Path, out: Path) -> None:

@@ -24,41 +24,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import onnx2lwtnn  # noqa: E402
 from onnx2lwtnn.lwtnn import load_network  # noqa: E402
+from mlp import build_mlp  # noqa: E402  (beside this script)
 
 TARGET = 0.5
 SIZES = (65, 100, 100, 100, 1)
-
-
-def build_network(seed: int = 0) -> onnx.ModelProto:
-    rng = np.random.default_rng(seed)
-    nodes, inits = [], []
-    previous = "x"
-    for k, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
-        w = (rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)).astype(np.float32)
-        b = (0.1 * rng.standard_normal(n_out)).astype(np.float32)
-        inits += [numpy_helper.from_array(w, f"W{k}"), numpy_helper.from_array(b, f"B{k}")]
-        last = k == len(SIZES) - 2
-        nodes.append(helper.make_node("Gemm", [previous, f"W{k}", f"B{k}"], [f"g{k}"],
-                                      name=f"dense{k}", transB=1))
-        activation, out = ("Sigmoid", "y") if last else ("Relu", f"r{k}")
-        nodes.append(helper.make_node(activation, [f"g{k}"], [out], name=f"act{k}"))
-        previous = out
-    graph = helper.make_graph(
-        nodes, "bench_runtime",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", SIZES[0]])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", SIZES[-1]])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    onnx.checker.check_model(model)
-    return model
 
 
 def best_of(times: list[float]) -> str:
@@ -73,7 +48,7 @@ def main() -> int:
 
     print(f"python {platform.python_version()}, onnxruntime {ort.__version__}, numpy "
           f"{np.__version__}, {os.cpu_count()} CPUs, {platform.machine()}")
-    model = build_network()
+    model, _ = build_mlp(SIZES, output_activation="Sigmoid")
     doc = onnx2lwtnn.convert(model)
     x = np.random.default_rng(1).standard_normal((args.events, SIZES[0])).astype(np.float32)
     print(f"network {' -> '.join(map(str, SIZES))} (Relu, Sigmoid out), "
