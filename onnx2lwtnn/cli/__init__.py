@@ -1,0 +1,38 @@
+"""Command line: a thin layer over the Python API.
+
+``onnx2lwtnn MODEL.onnx [...]`` converts; every other command is a subcommand, one
+module each in this package with ``parser()`` and ``run(args)``, listed in
+``SUBCOMMANDS``. Exit codes: 0 success, 1 a model that cannot be read or converted (or a
+failed check), 2 a usage error. Errors are short messages on stderr, never a traceback
+(``--debug`` shows it), and no output file is written unless the command succeeded.
+"""
+from __future__ import annotations
+
+import sys
+from functools import partial
+from types import ModuleType
+from typing import Optional, Sequence
+
+from . import check, convert, template
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, guarded
+
+__all__ = ["main", "SUBCOMMANDS", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
+
+SUBCOMMANDS: dict[str, ModuleType] = {
+    "check": check,
+    "template": template,
+}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command, make_parser = convert, partial(convert.parser, ", ".join(SUBCOMMANDS))
+    if argv and argv[0] in SUBCOMMANDS:
+        command, argv = SUBCOMMANDS[argv[0]], argv[1:]
+        make_parser = command.parser
+    try:
+        args = make_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    subject = " ".join(map(str, getattr(args, "models", [getattr(args, "model", "")])))
+    return guarded(command.run, args, subject)

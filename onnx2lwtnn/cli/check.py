@@ -1,0 +1,87 @@
+"""``onnx2lwtnn check MODEL.onnx NET.json``: compare an ONNX model and its lwtnn JSON;
+also the report behind ``onnx2lwtnn MODEL.onnx --check``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..check import (check, draw_events, lwtnn_test_event, lwtnn_test_inputs,
+                     print_progress, read_events, read_network)
+from ..load import load_model
+from ..lwtnn import load_network
+from ..specs import read_spec
+from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options,
+                     new_parser)
+
+EXAMPLES = """\
+examples:
+  onnx2lwtnn check model.onnx model.json                  1000 random events
+  onnx2lwtnn check model.onnx model.json --events 100000 --seed 3
+  onnx2lwtnn check model.onnx model.json --inputs events.npz    arrays named by input
+  onnx2lwtnn check model.onnx model.json --inputs events.csv    a column per variable
+  onnx2lwtnn check model.onnx model.json --write-lwtnn-inputs in.json
+                     then: lwtnn-test-lightweight-graph model.json in.json
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    result = new_parser("onnx2lwtnn check", "Evaluate an ONNX model and its lwtnn JSON on "
+                        "the same events and report, per output label, how far apart they "
+                        "are.", EXAMPLES)
+    result.add_argument("model", type=Path, metavar="MODEL.onnx")
+    result.add_argument("network", type=Path, metavar="NET.json")
+    add_check_options(result)
+    result.add_argument("--inputs", type=Path,
+                        help=".npz with arrays named by ONNX input, or .csv with a column "
+                             "per lwtnn variable (raw units, before lwtnn's offset/scale)")
+    result.add_argument("--json", action="store_true", help="print a JSON report")
+    result.add_argument("--write-lwtnn-inputs", type=Path, metavar="FILE",
+                        help="write event 0 as lwtnn-test-lightweight-graph reads it, and "
+                             "print the outputs our runtime expects for it")
+    add_spec_options(result)
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    passed = report_check(args, args.model, args.network, sys.stdout)
+    return EXIT_OK if passed else EXIT_FAILED
+
+
+def report_check(args: argparse.Namespace, model: Path, network, stream) -> bool:
+    """Compare and print the table (stream: stderr when the JSON goes to stdout)."""
+    proto = load_model(model)
+    document = read_network(network)
+    interface = None
+    if args.variables is not None:
+        sequences = document.get("input_sequences", [])
+        widths = {n["name"]: len(n["variables"]) for n in document["inputs"] + sequences}
+        interface = read_spec(args.variables, args.variables_convention, widths,
+                              frozenset(n["name"] for n in sequences))
+    progress = print_progress if args.events > 10_000 else None
+    report = check(proto, document, events=args.events, inputs=getattr(args, "inputs", None),
+                   tolerance=args.tolerance, seed=args.seed, interface=interface,
+                   progress=progress)
+    if getattr(args, "json", False):
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(report.table(), file=stream)
+    if getattr(args, "write_lwtnn_inputs", None) is not None:
+        _write_lwtnn_inputs(args, document)
+    return report.passed
+
+
+def _write_lwtnn_inputs(args: argparse.Namespace, document: dict) -> None:
+    events = (read_events(args.inputs, document) if args.inputs is not None
+              else draw_events(document, 1, args.seed))
+    event = lwtnn_test_event(document, events)
+    args.write_lwtnn_inputs.write_text(json.dumps(lwtnn_test_inputs(document, event),
+                                                  indent=2) + "\n")
+    outputs = load_network(document).evaluate(event.vectors, event.sequences or None)
+    print(f"\nwrote {args.write_lwtnn_inputs}; lwtnn-test-lightweight-graph "
+          f"{args.network} {args.write_lwtnn_inputs} should print:")
+    for name, labels in document["outputs"].items():
+        print(f"{name}:")
+        for label, value in zip(labels["labels"], outputs[name][0]):
+            print(f"{label} {value:.17g}")

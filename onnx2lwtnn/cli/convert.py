@@ -1,0 +1,94 @@
+"""``onnx2lwtnn MODEL.onnx [...]``: convert one model, or many into a folder."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional
+
+from ..api import convert, to_json, write_json
+from ..emit import FORMATS, GRAPH
+from ..errors import UsageError
+from .check import report_check
+from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options, guarded,
+                     new_parser, same_file)
+
+EXAMPLES = """\
+examples:
+  onnx2lwtnn model.onnx -o model.json          convert to lwtnn graph JSON
+  onnx2lwtnn model.onnx -o model.json --check  convert, then prove it on 1000 events
+  onnx2lwtnn model.onnx --format sequential    LightweightNeuralNetwork JSON on stdout
+  onnx2lwtnn model.onnx -o model.json --variables spec.json
+                                               name variables, add preprocessing
+  onnx2lwtnn model.onnx -o model.json --variables hepdata.json \\
+      --variables-convention subtract-divide   a {variables, offset, scale} spec
+                                               meaning (x - offset) / scale
+  onnx2lwtnn a.onnx b.onnx --output-dir out/   convert many, one summary
+  onnx2lwtnn check model.onnx model.json       compare ONNX and lwtnn outputs
+  onnx2lwtnn template model.onnx -o spec.json  write a variable spec to fill in
+
+subcommands: {subcommands} (see onnx2lwtnn SUBCOMMAND --help)
+exit codes: 0 success, 1 cannot convert or check failed, 2 usage error
+"""
+
+
+def parser(subcommands: str = "") -> argparse.ArgumentParser:
+    result = new_parser("onnx2lwtnn", "Convert ONNX neural networks to lwtnn JSON, exactly: "
+                        "anything lwtnn cannot express is refused, naming every offending "
+                        "node.", EXAMPLES.replace("{subcommands}", subcommands))
+    result.add_argument("models", type=Path, nargs="+", metavar="MODEL.onnx")
+    result.add_argument("-o", "--output", type=Path,
+                        help="where to write the lwtnn JSON (default: stdout)")
+    result.add_argument("--output-dir", type=Path,
+                        help="convert every MODEL into DIR/<model name>.json")
+    result.add_argument("--format", choices=FORMATS, default=GRAPH,
+                        help="lwtnn graph (LightweightGraph, default) or sequential "
+                             "(LightweightNeuralNetwork, single chains only)")
+    add_spec_options(result)
+    result.add_argument("--check", action="store_true",
+                        help="after converting, compare ONNX and lwtnn outputs (as "
+                             "'onnx2lwtnn check'); exit 1 if they differ")
+    add_check_options(result)
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    if len(args.models) > 1 or args.output_dir is not None:
+        return _run_batch(args)
+    model = args.models[0]
+    if args.output is not None and same_file(args.output, model):
+        raise UsageError(f"{args.output}: the output would overwrite the input model")
+    return _convert_one(args, model, args.output)
+
+
+def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path]) -> int:
+    document = convert(model, format=args.format, variables=args.variables,
+                       variables_convention=args.variables_convention)
+    if args.check and not report_check(args, model, document, sys.stderr):
+        return EXIT_FAILED  # nothing written: the conversion is not proven
+    if output is None:
+        sys.stdout.write(to_json(document))
+    else:
+        write_json(document, output)
+        print(f"wrote {output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    if args.output is not None or args.output_dir is None:
+        raise UsageError("several models need --output-dir DIR (and no -o)")
+    if not args.output_dir.is_dir():
+        raise UsageError(f"{args.output_dir}: no such directory")
+    results = []
+    for model in args.models:
+        target = args.output_dir / f"{model.stem}.json"
+        code = guarded(lambda a, m=model, t=target: _convert_one(a, m, t), args, str(model))
+        results.append((model, target, code))
+    width = max(len(str(m)) for m, _, _ in results)
+    print("\nsummary:", file=sys.stderr)
+    for model, target, code in results:
+        status = f"ok -> {target}" if code == EXIT_OK else "FAILED"
+        print(f"  {str(model).ljust(width)}  {status}", file=sys.stderr)
+    failed = sum(code != EXIT_OK for _, _, code in results)
+    print(f"{len(results) - failed} converted, {failed} failed", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
