@@ -1,0 +1,76 @@
+"""What the ONNX model itself costs per event: the yardstick for ``cost.network_cost``.
+
+Counted as ``cost`` counts lwtnn layers, so the two compare: the entries of each weight
+matrix a node multiplies by (Gemm, MatMul, Conv per output step, LSTM/GRU/RNN ``W`` and
+``R`` per time step) and one per element-wise multiplication by a constant
+(BatchNormalization, Mul, Div). Each node is counted once: a runtime that evaluates the
+model once computes every node once, whatever reads it.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import networkx as nx
+import onnx
+
+from .build_ir import build_ir
+from .ir import IRGraph, Port
+from .load import prepare_model
+
+
+def onnx_multiply_adds(model: onnx.ModelProto) -> dict[str, int]:
+    """Per ONNX output, the multiply-adds of the nodes it depends on; key ``None`` holds
+    the whole model's (every node once)."""
+    ir = build_ir(prepare_model(model))
+    own = {node: _COUNTERS.get(ir.op(node), _nothing)(ir, node) for node in ir.nodes()}
+    per_output: dict[Optional[str], int] = {
+        ir.attrs(out)["name"]: sum(own[n] for n in nx.ancestors(ir.g, out))
+        for out in ir.outputs}
+    per_output[None] = sum(own.values())
+    return per_output
+
+
+def _size(ir: IRGraph, port: Optional[Port]) -> int:
+    """Number of elements of a tensor, 0 when its shape is not fully known."""
+    if port is None:
+        return 0
+    value = ir.const_value(port)
+    shape = value.shape if value is not None else ir.shape(port)
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        return 0
+    return math.prod(shape)
+
+
+def _last_dim(ir: IRGraph, port: Optional[Port]) -> int:
+    shape = None if port is None else ir.shape(port)
+    return shape[-1] if shape and isinstance(shape[-1], int) else 0
+
+
+def _weight(slot: int) -> Callable[[IRGraph, str], int]:
+    return lambda ir, node: _size(ir, ir.operand(node, slot))
+
+
+def _matmul(ir: IRGraph, node: str) -> int:
+    """[.., K] x [K, N]: K * N per row (a batched matrix operand counts whole)."""
+    return _size(ir, ir.operand(node, 1)) or (_last_dim(ir, ir.operand(node, 0))
+                                              * _last_dim(ir, Port(node)))
+
+
+def _recurrent(ir: IRGraph, node: str) -> int:
+    return _size(ir, ir.operand(node, 1)) + _size(ir, ir.operand(node, 2))
+
+
+def _elementwise(ir: IRGraph, node: str) -> int:
+    return _last_dim(ir, Port(node))
+
+
+def _nothing(ir: IRGraph, node: str) -> int:
+    return 0
+
+
+_COUNTERS: dict[str, Callable[[IRGraph, str], int]] = {
+    "Gemm": _weight(1), "MatMul": _matmul, "Conv": _weight(1),
+    "LSTM": _recurrent, "GRU": _recurrent, "RNN": _recurrent,
+    "BatchNormalization": _elementwise, "Mul": _elementwise, "Div": _elementwise,
+}
