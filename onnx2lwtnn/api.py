@@ -5,12 +5,14 @@ import json
 import os
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
 import onnx
 
 from .build_ir import build_ir
+from .cost import NetworkCost, cost_line, network_cost
 from .emit import FORMATS, GRAPH, emit
 from .errors import ConversionError, ConversionWarning, UsageError
 from .interface import Interface
@@ -18,16 +20,38 @@ from .ir import IRGraph, Port
 from .legalize import legalize
 from .load import load_model, prepare_model
 from .lwtnn import validate_network
+from .model_cost import ir_multiply_adds
 from .pipeline import run_pipeline
 from .specs import read_spec
 
 ModelSource = Union[str, os.PathLike, onnx.ModelProto]
 
 
-def convert(model: ModelSource, *, format: str = GRAPH,
-            variables: Union[str, os.PathLike, dict, None] = None,
-            variables_convention: Optional[str] = None) -> dict[str, Any]:
-    """Convert an ONNX model (a path or a ModelProto) to an lwtnn document (a dict).
+@dataclass(frozen=True)
+class Conversion:
+    """An lwtnn document and what its ONNX model costs per event, to compare with."""
+
+    document: dict[str, Any]
+    onnx_multiply_adds: dict[Optional[str], int]  # per output name; None: the whole model
+
+    @property
+    def cost(self) -> NetworkCost:
+        return network_cost(self.document)
+
+    def cost_line(self) -> str:
+        return cost_line(self.cost, self.onnx_multiply_adds[None])
+
+
+def convert(model: ModelSource, **options: Any) -> dict[str, Any]:
+    """Convert an ONNX model (a path or a ModelProto) to an lwtnn document (a dict);
+    ``conversion`` tells the options."""
+    return conversion(model, **options).document
+
+
+def conversion(model: ModelSource, *, format: str = GRAPH,
+               variables: Union[str, os.PathLike, dict, None] = None,
+               variables_convention: Optional[str] = None) -> Conversion:
+    """Convert an ONNX model (a path or a ModelProto) to an lwtnn document.
 
     ``variables`` is a variable spec (a path or a parsed dict, see ``specs``) naming the
     inputs' variables and outputs' labels and giving the preprocessing the network
@@ -40,6 +64,7 @@ def convert(model: ModelSource, *, format: str = GRAPH,
         raise UsageError(f"unknown format '{format}'; use one of {', '.join(FORMATS)}")
     proto = prepare_model(model) if isinstance(model, onnx.ModelProto) else load_model(model)
     ir = build_ir(proto)
+    onnx_cost = ir_multiply_adds(ir)
     interface = Interface()
     if variables is not None:
         shapes = {ir.attrs(node)["name"]: ir.shape(Port(node)) or (None,)
@@ -57,8 +82,8 @@ def convert(model: ModelSource, *, format: str = GRAPH,
     document = emit(ir, interface, format)
     validate_network(document)
     for message in ir.warnings:
-        warnings.warn(message, ConversionWarning, stacklevel=2)
-    return document
+        warnings.warn(message, ConversionWarning, stacklevel=3)
+    return Conversion(document, onnx_cost)
 
 
 def _apply_preprocessing(ir: IRGraph, interface: Interface) -> None:

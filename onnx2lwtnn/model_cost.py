@@ -9,20 +9,27 @@ model once computes every node once, whatever reads it.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+import os
+from typing import Callable, Optional, Union
 
 import networkx as nx
 import onnx
 
 from .build_ir import build_ir
 from .ir import IRGraph, Port
-from .load import prepare_model
+from .load import load_model, prepare_model
 
 
-def onnx_multiply_adds(model: onnx.ModelProto) -> dict[str, int]:
+def onnx_multiply_adds(model: Union[str, os.PathLike, onnx.ModelProto]
+                       ) -> dict[Optional[str], int]:
     """Per ONNX output, the multiply-adds of the nodes it depends on; key ``None`` holds
-    the whole model's (every node once)."""
-    ir = build_ir(prepare_model(model))
+    the whole model's (every node once). ``model`` is a path or a ModelProto."""
+    proto = prepare_model(model) if isinstance(model, onnx.ModelProto) else load_model(model)
+    return ir_multiply_adds(build_ir(proto))
+
+
+def ir_multiply_adds(ir: IRGraph) -> dict[Optional[str], int]:
+    """``onnx_multiply_adds`` of an IR fresh from ``build_ir``, before any pass."""
     own = {node: _COUNTERS.get(ir.op(node), _nothing)(ir, node) for node in ir.nodes()}
     per_output: dict[Optional[str], int] = {
         ir.attrs(out)["name"]: sum(own[n] for n in nx.ancestors(ir.g, out))

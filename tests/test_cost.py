@@ -1,12 +1,14 @@
 """The cost model: lwtnn's uncached evaluation counted on documents whose cost is known."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import onnx
 import pytest
 
+from onnx2lwtnn.cli import main
 from onnx2lwtnn.cost import Cost, cost_line, layer_multiply_adds, network_cost, node_costs
 from onnx2lwtnn.model_cost import onnx_multiply_adds
 
@@ -110,3 +112,24 @@ def test_the_document_cost_needs_no_onnx():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=REPO)
     assert done.returncode == 0, done.stderr
+
+
+def test_every_conversion_prints_its_cost_on_stderr(tmp_path, capsys):
+    model = FIXTURES / "multi_two_outputs.onnx"
+    assert main([str(model), "-o", str(tmp_path / "net.json")]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "cost" in line]
+    document = json.loads((tmp_path / "net.json").read_text())
+    total = network_cost(document).total
+    assert lines == [f"lwtnn cost per event: {total.multiply_adds:,} multiply-adds in "
+                     f"{total.node_evaluations:,} node evaluations, "
+                     f"{total.multiply_adds / 80:.1f}x the ONNX model"]
+
+
+def test_check_json_reports_the_cost(tmp_path, capsys):
+    model, network = FIXTURES / "mlp_opset13.onnx", tmp_path / "net.json"
+    assert main([str(model), "-o", str(network)]) == 0
+    capsys.readouterr()
+    assert main(["check", str(model), str(network), "--json", "--events", "10"]) == 0
+    cost = json.loads(capsys.readouterr().out)["cost"]
+    assert cost["multiply_adds"] == cost["onnx_multiply_adds"] == 48 + 64 + 16
+    assert cost["ratio"] == 1.0 and cost["outputs"]["y"]["node_evaluations"] == 4

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from ..check import (check, draw_events, lwtnn_test_event, lwtnn_test_inputs,
                      print_progress, read_events, read_network)
+from ..cost import network_cost
 from ..load import load_model
 from ..lwtnn import load_network
+from ..model_cost import onnx_multiply_adds
 from ..specs import read_spec
 from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options,
                      new_parser)
@@ -64,7 +66,8 @@ def report_check(args: argparse.Namespace, model: Path, network, stream) -> bool
                    tolerance=args.tolerance, seed=args.seed, interface=interface,
                    progress=progress)
     if getattr(args, "json", False):
-        print(json.dumps(report.to_json(), indent=2))
+        cost = network_cost(document).to_json(onnx_multiply_adds(proto)[None])
+        print(json.dumps({**report.to_json(), "cost": cost}, indent=2))
     else:
         print(report.table(), file=stream)
     if getattr(args, "write_lwtnn_inputs", None) is not None:

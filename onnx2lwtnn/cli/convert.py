@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ..api import convert, to_json, write_json
+from ..api import conversion, to_json, write_json
 from ..emit import FORMATS, GRAPH
 from ..errors import UsageError
 from .check import report_check
@@ -62,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path]) -> int:
-    document = convert(model, format=args.format, variables=args.variables,
-                       variables_convention=args.variables_convention)
+    converted = conversion(model, format=args.format, variables=args.variables,
+                           variables_convention=args.variables_convention)
+    document = converted.document
     if args.check and not report_check(args, model, document, sys.stderr):
         return EXIT_FAILED  # nothing written: the conversion is not proven
     if output is None:
@@ -71,6 +72,7 @@ def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path]) 
     else:
         write_json(document, output)
         print(f"wrote {output}", file=sys.stderr)
+    print(converted.cost_line(), file=sys.stderr)
     return EXIT_OK
 
 
