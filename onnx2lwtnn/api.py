@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 import onnx
 
+from . import files
 from .build_ir import build_ir
 from .cost import NetworkCost, cost_line, network_cost
 from .emit import FORMATS, GRAPH, emit
@@ -116,34 +115,8 @@ def to_json(document: dict[str, Any]) -> str:
     return json.dumps(document, allow_nan=False) + "\n"
 
 
-def write_json(document: dict[str, Any], path: Union[str, os.PathLike]) -> None:
-    """Write atomically: a temporary file in the same folder, renamed over the target, so
-    an interrupted run never leaves a partial file and a failed one changes nothing."""
-    path = Path(path)
-    text = to_json(document)
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                             dir=path.parent)
-    except OSError as exc:
-        raise _naming(exc, path) from None
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; open() would not
-        os.replace(temporary, path)
-    except BaseException as exc:
-        os.unlink(temporary)
-        if isinstance(exc, OSError):
-            raise _naming(exc, path) from None
-        raise
-
-
-def _naming(exc: OSError, path: Path) -> OSError:
-    """The error about the file the user asked for, not the temporary one."""
-    return OSError(exc.errno, f"cannot write the output ({exc.strerror})", str(path))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def write_json(document: dict[str, Any], path: Union[str, os.PathLike],
+               inputs: Iterable[Union[str, os.PathLike]] = ()) -> None:
+    """Write atomically under the output policy of ``files``: never onto one of
+    ``inputs``, never a partial file; FileError names the path when it cannot be written."""
+    files.write_text(path, to_json(document), inputs)

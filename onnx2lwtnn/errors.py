@@ -53,3 +53,7 @@ class ConversionError(Onnx2LwtnnError):
         lines = [f"{self.summary}:"]
         lines += [f"  - {d}" for d in self.diagnostics]
         super().__init__("\n".join(lines))
+
+
+class FileError(Onnx2LwtnnError):
+    """A file cannot be read or written as the run needs; the message names it."""

@@ -9,15 +9,17 @@ cannot read such numbers, and nothing downstream would say which tensor they cam
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Union
 
 import numpy as np
 import onnx
-from onnx import external_data_helper, numpy_helper
+from onnx import external_data_helper, helper, numpy_helper
 
-from .errors import ConversionError, Diagnostic, ModelLoadError
+from . import files
+from .errors import ConversionError, Diagnostic, FileError, ModelLoadError
 
 MIN_OPSET = 6
 
@@ -26,11 +28,15 @@ def load_model(path: Union[str, os.PathLike]) -> onnx.ModelProto:
     """Read, check and shape-infer an ONNX model, or raise ModelLoadError (ConversionError
     for constants holding NaN or infinities, naming each)."""
     path = Path(path)
-    _check_readable(path)
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        data = files.read_bytes(path, "ONNX model", files.MODEL_LIMIT)
+    except FileError as exc:
+        raise ModelLoadError(str(exc)) from None
+    try:
+        model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf raises several unrelated types
         raise ModelLoadError(f"{path}: not an ONNX model ({_one_line(exc)})") from None
+    del data
     _load_external_data(model, path)
     return prepare_model(model, path)
 
@@ -145,19 +151,6 @@ def _all_finite(tensor: onnx.TensorProto) -> bool:
     return values.dtype.kind not in "fc" or bool(np.all(np.isfinite(values)))
 
 
-def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise ModelLoadError(f"{path}: no such file")
-    if path.is_dir():
-        raise ModelLoadError(f"{path}: is a directory, not an ONNX file")
-    if not path.is_file():  # a FIFO or a device would block or never end
-        raise ModelLoadError(f"{path}: not a regular file")
-    if path.stat().st_size == 0:
-        raise ModelLoadError(f"{path}: empty file")
-    if not os.access(path, os.R_OK):
-        raise ModelLoadError(f"{path}: not readable")
-
-
 def _check_opset(model: onnx.ModelProto, path: Union[str, os.PathLike]) -> None:
     opset = default_opset(model)
     newest = onnx.defs.onnx_opset_version()
@@ -170,6 +163,7 @@ def _load_external_data(model: onnx.ModelProto, path: Path) -> None:
     folder = path.resolve().parent
     tensors = [t for t in external_data_helper._get_all_tensors(model)
                if external_data_helper.uses_external_data(t)]
+    targets = []
     for tensor in tensors:
         location = next((e.value for e in tensor.external_data if e.key == "location"), "")
         if not location:
@@ -195,11 +189,59 @@ def _load_external_data(model: onnx.ModelProto, path: Path) -> None:
         if problem:
             raise ModelLoadError(
                 f"{path}: tensor '{tensor.name}' needs external data file {shown}, {problem}")
-    if tensors:
-        try:
-            external_data_helper.load_external_data_for_model(model, str(folder))
-        except Exception as exc:
-            raise ModelLoadError(f"{path}: cannot read external data: {_one_line(exc)}") from None
+        targets.append(target)
+    for tensor, target in zip(tensors, targets):
+        _read_external(tensor, target, path)
+
+
+def _read_external(tensor: onnx.TensorProto, target: Path, path: Path) -> None:
+    """Read one tensor's bytes from its (already vetted) file: offset and length are
+    checked against the file and the tensor's declared shape before a byte is read, so a
+    wrong length never reads a whole large file."""
+    entries = {e.key: e.value for e in tensor.external_data}
+    where = f"{path}: tensor '{files.clean(tensor.name)}'"
+    try:
+        offset = int(entries.get("offset") or 0)
+        length = int(entries["length"]) if entries.get("length") else None
+    except ValueError:
+        raise ModelLoadError(f"{where}: external data offset or length is not a "
+                             "number") from None
+    itemsize = _ITEMSIZE.get(tensor.data_type)
+    if itemsize is None:
+        raise ModelLoadError(f"{where}: external data of element type "
+                             f"{onnx.TensorProto.DataType.Name(tensor.data_type)} cannot "
+                             "be read")
+    expected = math.prod(tensor.dims) * itemsize
+    size = target.stat().st_size
+    if offset < 0 or (length is not None and length < 0):
+        raise ModelLoadError(f"{where}: negative external data offset or length")
+    if length is not None and length != expected:
+        raise ModelLoadError(f"{where}: external data length {length} bytes does not match "
+                             f"the declared shape {list(tensor.dims)}, {expected} bytes")
+    if offset + expected > size:
+        raise ModelLoadError(f"{where}: external data needs bytes {offset} to "
+                             f"{offset + expected} of {entries['location']!r}, which has "
+                             f"{size}")
+    try:
+        with open(target, "rb") as stream:
+            stream.seek(offset)
+            tensor.raw_data = stream.read(expected)
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read external data {entries['location']!r} "
+                             f"({exc.strerror})") from None
+    del tensor.external_data[:]
+    tensor.data_location = onnx.TensorProto.DEFAULT
+
+
+# Bytes per element of the types external data can hold (raw little-endian data).
+_ITEMSIZE = {t: np.dtype(helper.tensor_dtype_to_np_dtype(t)).itemsize
+             for t in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE,
+                       onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16,
+                       onnx.TensorProto.INT8, onnx.TensorProto.UINT8,
+                       onnx.TensorProto.INT16, onnx.TensorProto.UINT16,
+                       onnx.TensorProto.INT32, onnx.TensorProto.UINT32,
+                       onnx.TensorProto.INT64, onnx.TensorProto.UINT64,
+                       onnx.TensorProto.BOOL)}
 
 
 def _one_line(exc: BaseException) -> str:

@@ -175,10 +175,11 @@ def test_external_data_fifo_inside_the_folder_is_refused_without_hanging(tmp_pat
 
 
 @pytest.mark.parametrize("entries, problem", [
-    ({"length": 10**6}, "exceeds available data"),
-    ({"offset": 10**6}, "exceeds file size"),
-    ({"offset": "abc"}, "invalid literal"),
-    ({"length": 4}, "too small for the declared shape"),
+    ({"length": 10**6}, "length 1000000 bytes does not match the declared shape"),
+    ({"offset": 10**6}, r"needs bytes 1000000 to 1000080 of 'weights.bin', which has"),
+    ({"offset": "abc"}, "offset or length is not a number"),
+    ({"length": 4}, "length 4 bytes does not match the declared shape"),
+    ({"offset": -8}, "negative external data offset"),
 ])
 def test_external_data_offsets_that_do_not_fit_are_refused(tmp_path, entries, problem):
     path = _relocated(save_external(mlp(), tmp_path), **entries)

@@ -1,0 +1,385 @@
+"""One policy for every file the tool reads or writes, so no command can lose a user's file
+or hang on one.
+
+Reading (``read_bytes``, ``read_text``, ``read_json``): regular files only (a FIFO or a
+device would block or never end), or ``-`` for stdin where a command allows it, each
+kind of file under a size limit checked before anything is read. JSON is read strictly:
+duplicate keys, NaN/Infinity and out-of-range numbers and a wrong top-level type are
+errors naming the file and the key.
+
+Writing (``check_output``, ``write_text``): an output is checked before any work is
+done, and never lands on an input of the run (compared by device and inode, so another
+spelling, a symlink or a hard link of an input is caught). A regular file is written
+atomically: a temporary file in the same folder, renamed over the target, removed on
+any failure and on SIGTERM, SIGHUP or SIGINT. An existing target that is not a regular
+file (a device, a FIFO, ``/proc/self/fd/1``, ``/dev/stdout``) is written into directly,
+never replaced. Every error names the file the user gave.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+import stat
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional, Union
+
+from .errors import FileError, UsageError
+
+PathLike = Union[str, os.PathLike]
+STDIN = "-"
+
+MiB = 1 << 20
+# Size limits, one per kind of file (docs/limits.md explains them).
+MODEL_LIMIT = 2048 * MiB    # protobuf cannot parse a larger message anyway
+NETWORK_LIMIT = 1024 * MiB  # an lwtnn JSON document
+SPEC_LIMIT = 64 * MiB       # a variable spec
+EVENTS_LIMIT = 256 * MiB    # CSV text, or an .npz's arrays once decompressed
+MAX_JSON_DEPTH = 500        # nesting of JSON arrays and objects
+
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT")
+                 if hasattr(signal, name))
+
+
+# -- reading ----------------------------------------------------------------------------
+def read_bytes(path: PathLike, what: str, limit: int, *, stdin: bool = False) -> bytes:
+    """The content of a regular file (or of stdin for ``-`` when ``stdin``), refusing
+    anything else, and anything over ``limit`` bytes, before reading it."""
+    if stdin and str(path) == STDIN:
+        if sys.stdin is None:
+            raise FileError(f"{STDIN}: stdin is closed; cannot read the {what}")
+        data = sys.stdin.buffer.read(limit + 1)
+        _check_size(STDIN, what, len(data), limit)
+        return data
+    try:  # O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise _unreadable(path, what, exc) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > limit or info.st_size == 0:
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise FileError(f"{path}: is a directory, not a{_article(what)} {what}")
+        if not stat.S_ISREG(info.st_mode):
+            raise FileError(f"{path}: not a regular file; the {what} must be one")
+        _check_size(path, what, info.st_size, limit)
+        raise FileError(f"{path}: empty file; expected a{_article(what)} {what}")
+    with os.fdopen(fd, "rb") as stream:
+        try:
+            data = stream.read(limit + 1)
+        except OSError as exc:
+            raise _unreadable(path, what, exc) from None
+    _check_size(path, what, len(data), limit)  # it grew while we read it
+    return data
+
+
+def read_text(path: PathLike, what: str, limit: int, *, stdin: bool = False) -> str:
+    """``read_bytes`` decoded as UTF-8 (a byte-order mark is allowed)."""
+    data = read_bytes(path, what, limit, stdin=stdin)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileError(f"{path}: the {what} is not UTF-8 text (byte {exc.start})") from None
+
+
+def read_json(path: PathLike, what: str, limit: int, *, stdin: bool = False,
+              top: type = dict) -> Any:
+    """A JSON file read strictly (see ``parse_json``)."""
+    return parse_json(read_text(path, what, limit, stdin=stdin), str(path), what, top)
+
+
+def parse_json(text: str, where: str, what: str, top: type = dict) -> Any:
+    """Strict JSON: duplicate keys, NaN, Infinity, numbers beyond float range and nesting
+    deeper than MAX_JSON_DEPTH are errors, and the document must be a ``top``."""
+    depth = _nesting(text)
+    if depth > MAX_JSON_DEPTH:
+        raise FileError(f"{where}: the {what} is nested {depth} levels deep; the limit is "
+                        f"{MAX_JSON_DEPTH}")
+    try:
+        document = json.loads(text, object_pairs_hook=_unique_keys,
+                              parse_constant=_no_constant, parse_float=_finite_float)
+    except _StrictJsonError as exc:
+        raise FileError(f"{where}: {exc}") from None
+    except ValueError as exc:
+        raise FileError(f"{where}: the {what} is not valid JSON ({exc})") from None
+    if not isinstance(document, top):
+        raise FileError(f"{where}: the {what} must be a JSON {_JSON_TYPES[top]}, not "
+                        f"{_JSON_TYPES.get(type(document), type(document).__name__)}")
+    return document
+
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number",
+               float: "number", bool: "boolean", type(None): "null"}
+
+
+class _StrictJsonError(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _StrictJsonError(f"duplicate key {quote(key)} in one JSON object")
+    return document
+
+
+def _no_constant(name: str) -> float:
+    raise _StrictJsonError(f"{name} is not a JSON number (JSON has no NaN or Infinity)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _StrictJsonError(f"the number {text[:40]} is beyond double precision's range")
+    return value
+
+
+_BRACKET_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _nesting(text: str) -> int:
+    """How deep arrays and objects nest, counted without recursion (json.loads itself
+    recurses); brackets inside strings are skipped."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return 0
+    depth = deepest = 0
+    for match in _BRACKET_OR_STRING.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    return deepest
+
+
+def _check_size(path: PathLike, what: str, size: int, limit: int) -> None:
+    if size > limit:
+        raise FileError(f"{path}: the {what} is over the {_megabytes(limit)} limit "
+                        f"({_megabytes(size) if size < 10 * limit else 'much more'})")
+
+
+def _unreadable(path: PathLike, what: str, exc: OSError) -> FileError:
+    if exc.errno is not None and exc.strerror and "No such file" in exc.strerror:
+        return FileError(f"{path}: no such file")
+    return FileError(f"{path}: cannot read the {what} ({exc.strerror or exc})")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / MiB:.0f} MB" if size >= MiB else f"{size} bytes"
+
+
+def _article(word: str) -> str:
+    return "n" if word[:1] in "aeiouAEIOU" else ""
+
+
+# -- writing ----------------------------------------------------------------------------
+def check_output(target: PathLike, inputs: Iterable[PathLike] = ()) -> None:
+    """Refuse, before any work is done, an output that is an input of the run (UsageError)
+    or that cannot be written (FileError naming it and why)."""
+    text = os.fspath(target)
+    if text == "":
+        raise UsageError("the output file name is empty")
+    if text == STDIN:
+        return
+    for source in inputs:
+        if _same_file(target, source):
+            raise UsageError(f"{target}: the output would overwrite an input of this run "
+                             f"({source})")
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise _unwritable(target, exc) from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise _unwritable(target, IsADirectoryError(21, "Is a directory"))
+    if info is not None and _written_in_place(target, info):
+        if not os.access(target, os.W_OK):
+            raise _unwritable(target, PermissionError(13, "Permission denied"))
+        return
+    folder = Path(os.path.realpath(target)).parent
+    if not folder.exists():
+        raise _unwritable(target, FileNotFoundError(2, "No such file or directory"))
+    if not folder.is_dir():
+        raise _unwritable(target, NotADirectoryError(20, "Not a directory"))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _unwritable(target, PermissionError(13, "Permission denied"))
+
+
+def check_distinct_outputs(pairs: Iterable[tuple[PathLike, PathLike]]) -> None:
+    """Refuse (UsageError naming both inputs) two inputs that would write one output."""
+    claimed: dict[str, PathLike] = {}
+    for source, target in pairs:
+        key = os.path.realpath(target)
+        if key in claimed:
+            raise UsageError(f"{claimed[key]} and {source} would both be written to "
+                             f"{target}; convert them into different folders")
+        claimed[key] = source
+
+
+def write_text(target: PathLike, text: str, inputs: Iterable[PathLike] = ()) -> None:
+    """Write ``text`` to ``target`` (``-``: stdout) under the output policy."""
+    write_bytes(target, text.encode("utf-8"), inputs)
+
+
+def write_bytes(target: PathLike, data: bytes, inputs: Iterable[PathLike] = ()) -> None:
+    """Write ``data`` to ``target`` (``-``: stdout) under the output policy."""
+    if os.fspath(target) == STDIN:
+        write_stdout(data)
+        return
+    check_output(target, inputs)
+    info = _stat_or_none(target)
+    if info is not None and _written_in_place(target, info):
+        _write_in_place(target, data)
+    else:
+        _write_atomically(target, Path(os.path.realpath(target)), data, info)
+
+
+def write_stdout(data: Union[str, bytes]) -> None:
+    """Write to stdout, naming it when it is closed or cannot be written."""
+    if sys.stdout is None:
+        raise FileError("stdout is closed; give -o FILE")
+    try:
+        if isinstance(data, bytes):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        sys.stdout.flush()
+    except OSError as exc:
+        raise FileError(f"<stdout>: cannot write ({exc.strerror or exc})") from None
+
+
+def _write_in_place(target: PathLike, data: bytes) -> None:
+    """Devices, FIFOs and /proc's links to open files: written through, never replaced."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+    except OSError as exc:
+        raise _unwritable(target, exc) from None
+
+
+def _write_atomically(target: PathLike, real: Path, data: bytes,
+                      previous: Optional[os.stat_result]) -> None:
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp",
+                                             dir=real.parent)
+    except OSError as exc:
+        raise _unwritable(target, exc) from None
+    with _removed_unless_done(temporary, target):
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+            # mkstemp makes it private: give it the mode the file had, or open()'s mode
+            mode = stat.S_IMODE(previous.st_mode) if previous else 0o666 & ~_umask()
+            os.chmod(temporary, mode)
+            os.replace(temporary, real)
+        except OSError as exc:
+            raise _unwritable(target, exc) from None
+
+
+@contextmanager
+def _removed_unless_done(temporary: str, target: PathLike) -> Iterator[None]:
+    """Remove the temporary file on any failure, and when SIGTERM, SIGHUP or SIGINT
+    arrives (unless ignored, as under nohup); the signal then takes its usual course."""
+    received: list[int] = []
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        raise _Interrupted()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, interrupt) for s in _SIGNALS
+                    if signal.getsignal(s) is not signal.SIG_IGN}
+    try:
+        yield
+    except BaseException:
+        _remove(temporary)
+        if not received:
+            raise
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        signal.raise_signal(received[0])  # returns only if a handler of the caller's does
+        raise FileError(f"{target}: interrupted by signal {received[0]}; nothing written")
+
+
+class _Interrupted(BaseException):
+    """A signal arrived while the temporary file existed."""
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _written_in_place(target: PathLike, info: os.stat_result) -> bool:
+    """Whether an existing target is written into rather than replaced: anything but a
+    regular file, and files reached through /proc's links to open files (replacing
+    those would cut the file away from whoever holds it open)."""
+    if not stat.S_ISREG(info.st_mode):
+        return True
+    path, hops = os.path.abspath(target), 0
+    while hops < 40:
+        if path.startswith("/proc/"):
+            return True
+        if not os.path.islink(path):
+            return False
+        path = os.path.join(os.path.dirname(path), os.readlink(path))
+        hops += 1
+    return True
+
+
+def _same_file(a: PathLike, b: PathLike) -> bool:
+    first, second = _stat_or_none(a), _stat_or_none(b)
+    return (first is not None and second is not None
+            and (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino))
+
+
+def _stat_or_none(path: PathLike) -> Optional[os.stat_result]:
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _unwritable(target: PathLike, exc: OSError) -> FileError:
+    return FileError(f"{target}: cannot write the output ({exc.strerror or exc})")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# -- showing names ----------------------------------------------------------------------
+MAX_NAME_LENGTH = 200
+
+
+def quote(name: Any, limit: int = MAX_NAME_LENGTH) -> str:
+    """A name from a file, safe to print: in quotes, control characters escaped, cut to
+    ``limit`` characters."""
+    return f"'{clean(name, limit)}'"
+
+
+def clean(name: Any, limit: int = MAX_NAME_LENGTH) -> str:
+    """``quote`` without the quotes."""
+    text = str(name)
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                    for c in text[:limit + 1])
+    return shown if len(text) <= limit and len(shown) <= limit else shown[:limit] + "..."
