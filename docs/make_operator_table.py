@@ -3,10 +3,10 @@
     python docs/make_operator_table.py          rewrite docs/operators.md
     python docs/make_operator_table.py --check  exit 1 if docs/operators.md is out of date
 
-Supported operators come from ``onnx2lwtnn.passes.base.handled_ops()`` (op type -> the
-passes that rewrite it, each with the first line of its docstring), the known-unsupported
-ones from ``onnx2lwtnn.legalize.UNSUPPORTED_HINTS``. ``onnx2lwtnn.pipeline`` is imported
-first so that every pass is registered. tests/test_docs.py fails when the committed file
+Everything comes from ``onnx2lwtnn.ops``, which ``onnx2lwtnn ops`` prints too: supported
+operators from the pass registry (op type -> the passes that rewrite it, each with its
+one-line description), the known-unsupported ones from
+``onnx2lwtnn.legalize.UNSUPPORTED_HINTS``. tests/test_docs.py fails when the committed file
 differs from what this script produces.
 """
 from __future__ import annotations
@@ -24,20 +24,9 @@ COMMAND = "python docs/make_operator_table.py"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import onnx2lwtnn.pipeline  # noqa: E402  (registers every pass)
+from onnx2lwtnn import ops  # noqa: E402
 from onnx2lwtnn.legalize import UNSUPPORTED_HINTS  # noqa: E402
-from onnx2lwtnn.passes.base import ANY_OP, REGISTRY, Pass, handled_ops  # noqa: E402
-
-
-def _qualified(registered: Pass) -> str:
-    return f"{registered.name}.{registered.rewrite.__name__}"
-
-
-def _order(registered: Pass) -> tuple[int, str]:
-    """Pipeline position first (the order passes are tried in), then name."""
-    pipeline = onnx2lwtnn.pipeline.PIPELINE
-    position = pipeline.index(registered) if registered in pipeline else len(pipeline)
-    return position, _qualified(registered)
+from onnx2lwtnn.passes.base import ANY_OP, Pass  # noqa: E402
 
 
 def _cell(text: str) -> str:
@@ -45,13 +34,12 @@ def _cell(text: str) -> str:
 
 
 def _pass_cell(registered: Pass) -> str:
-    return f"[`{_qualified(registered)}`](../onnx2lwtnn/passes/{registered.name}.py)"
+    return f"[`{registered.qualified_name}`](../onnx2lwtnn/passes/{registered.name}.py)"
 
 
 def render() -> str:
     """The whole of docs/operators.md, as the code stands now."""
-    table = handled_ops()
-    supported = set(table)
+    table = ops.supported()
     lines = [
         "# ONNX operators",
         "",
@@ -67,13 +55,12 @@ def render() -> str:
         "| ONNX operator | pass | what it matches and does |",
         "| --- | --- | --- |",
     ]
-    for op in sorted(table):
-        for k, registered in enumerate(sorted(table[op], key=_order)):
+    for op, passes in table.items():
+        for k, registered in enumerate(passes):
             shown = f"`{op}`" if k == 0 else ""
             lines.append(f"| {shown} | {_pass_cell(registered)} | {_cell(registered.doc)} |")
 
-    others = sorted((p for p in REGISTRY.values() if not any(op in supported for op in p.ops)),
-                    key=_order)
+    others = ops.other_passes()
     own_kinds = sorted({op for p in others for op in p.ops if op != ANY_OP})
     lines += [
         "",
@@ -87,8 +74,7 @@ def render() -> str:
         "| --- | --- | --- |",
     ]
     for registered in others:
-        kinds = ("any operator" if registered.ops == (ANY_OP,) else
-                 "whole graph" if not registered.ops else
+        kinds = (ops.applies_to(registered) if registered.ops in ((), (ANY_OP,)) else
                  ", ".join(f"`{op}`" for op in registered.ops))
         lines.append(f"| {kinds} | {_pass_cell(registered)} | {_cell(registered.doc)} |")
 

@@ -5,7 +5,7 @@ import json
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Union
 
 import onnx
 
@@ -22,6 +22,7 @@ from .lwtnn import validate_network
 from .model_cost import ir_multiply_adds
 from .pipeline import run_pipeline
 from .specs import read_spec
+from .trace import Change, Trace
 
 ModelSource = Union[str, os.PathLike, onnx.ModelProto]
 
@@ -49,7 +50,8 @@ def convert(model: ModelSource, **options: Any) -> dict[str, Any]:
 
 def conversion(model: ModelSource, *, format: str = GRAPH,
                variables: Union[str, os.PathLike, dict, None] = None,
-               variables_convention: Optional[str] = None) -> Conversion:
+               variables_convention: Optional[str] = None,
+               on_change: Optional[Callable[[Change], None]] = None) -> Conversion:
     """Convert an ONNX model (a path or a ModelProto) to an lwtnn document.
 
     ``variables`` is a variable spec (a path or a parsed dict, see ``specs``) naming the
@@ -57,7 +59,8 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     expects; ``variables_convention`` states what a {variables, offset, scale} spec means.
     Raises ModelLoadError for an unreadable or invalid file, UsageError for a spec that
     does not fit the model, and ConversionError, listing every offending node, for a
-    model lwtnn cannot express exactly.
+    model lwtnn cannot express exactly. ``on_change`` hears of every change a pass makes
+    to the graph (what ``-v`` prints).
     """
     if format not in FORMATS:
         raise UsageError(f"unknown format '{format}'; use one of {', '.join(FORMATS)}")
@@ -73,7 +76,7 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
                               frozenset(name for name, shape in shapes.items()
                                         if len(shape) == 3))
         _apply_preprocessing(ir, interface)
-    run_pipeline(ir)
+    run_pipeline(ir, observe=None if on_change is None else Trace(ir, on_change))
     problems = legalize(ir)
     if problems:
         raise ConversionError(problems)

@@ -20,6 +20,7 @@ from onnx import external_data_helper, helper, numpy_helper
 
 from . import files
 from .errors import ConversionError, Diagnostic, FileError, ModelLoadError
+from .filekind import JSON, LWTNN, SWAPPED_ARGUMENTS, kind_of
 
 MIN_OPSET = 6
 
@@ -32,6 +33,11 @@ def load_model(path: Union[str, os.PathLike]) -> onnx.ModelProto:
         data = files.read_bytes(path, "ONNX model", files.MODEL_LIMIT)
     except FileError as exc:
         raise ModelLoadError(str(exc)) from None
+    kind = kind_of(data)
+    if kind == LWTNN:
+        raise ModelLoadError(f"{path}: {SWAPPED_ARGUMENTS}")
+    if kind == JSON:
+        raise ModelLoadError(f"{path}: a JSON file, not an ONNX model")
     try:
         model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf raises several unrelated types

@@ -7,6 +7,8 @@ last-resort ``materialize_layers`` passes run only when nothing else applies.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from .ir import IRGraph
 from .passes import (drop_dead, drop_masking, drop_noops, fold_affine, fold_constants,
                      fold_select, fold_shapes, fuse_activation, lower_activations,
@@ -14,7 +16,7 @@ from .passes import (drop_dead, drop_masking, drop_noops, fold_affine, fold_cons
                      materialize_layers)
 from .passes import (drop_initial_states, drop_sequence_views, lower_conv1d, lower_last_step,
                      lower_recurrent, lower_reduce_time)
-from .passes.base import Pass
+from .passes.base import Observer, Pass
 
 PIPELINE: tuple[Pass, ...] = (
     fold_constants.fold_constant_node,
@@ -65,7 +67,9 @@ PIPELINE: tuple[Pass, ...] = (
 )
 
 
-def run_pipeline(ir: IRGraph, passes: tuple[Pass, ...] = PIPELINE) -> None:
-    """Apply the first pass that changes anything, then start again, until none does."""
-    while any(p.run(ir) for p in passes):
+def run_pipeline(ir: IRGraph, passes: tuple[Pass, ...] = PIPELINE,
+                 observe: Optional[Observer] = None) -> None:
+    """Apply the first pass that changes anything, then start again, until none does;
+    ``observe`` hears of every change (see ``onnx2lwtnn.trace``)."""
+    while any(p.run(ir, observe) for p in passes):
         pass

@@ -1,18 +1,23 @@
 """What a pass is, and the registry that maps op types to the passes that handle them.
 
 A pass is a rewrite function ``(ir, node) -> changed`` tried on every node of the kinds
-it declares, or (``whole_graph``) a function ``(ir) -> changed`` run once per sweep. The registry is the single source of truth for which ONNX operators the
-converter understands: the CLI's error hints and the supported-operator table in docs/
-are generated from it.
+it declares, or (``whole_graph``) a function ``(ir) -> changed`` run once per sweep.
+The registry is the single source of truth for which ONNX operators the converter
+understands: the CLI's error hints, ``onnx2lwtnn ops`` and the supported-operator table
+in docs/ are generated from it. An observer passed to ``Pass.run`` hears of every
+rewrite that changed the graph (``onnx2lwtnn.trace`` turns that into -v and inspect).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from ..ir import INTERMEDIATE_KINDS, LWTNN_KINDS, IRGraph
 
 Rewrite = Callable[[IRGraph, str], bool]
+# Told (pass, rewritten node or None for a whole-graph pass, that node's out-edges
+# before the rewrite) after each rewrite that changed the graph.
+Observer = Callable[["Pass", Optional[str], list], None]
 ANY_OP = "*"
 STANDARD_DOMAINS = ("", "ai.onnx")
 _IR_KINDS = LWTNN_KINDS | INTERMEDIATE_KINDS | {"Input", "Output", "Const"}
@@ -25,28 +30,42 @@ class Pass:
     rewrite: Rewrite
     doc: str
 
-    def run(self, ir: IRGraph) -> bool:
+    @property
+    def qualified_name(self) -> str:
+        """``module.function``, as the registry, ``ops`` and -v name it."""
+        return f"{self.name}.{self.rewrite.__name__}"
+
+    def run(self, ir: IRGraph, observe: Optional[Observer] = None) -> bool:
         if not self.ops:
-            return self.rewrite(ir)
+            changed = self.rewrite(ir)
+            if changed and observe is not None:
+                observe(self, None, [])
+            return changed
         changed = False
         for node in ir.nodes(*(() if self.ops == (ANY_OP,) else self.ops)):
             # An op of a custom domain only shares a name with the standard one.
-            if node in ir and ir[node]["domain"] in STANDARD_DOMAINS and self.rewrite(ir, node):
+            if node not in ir or ir[node]["domain"] not in STANDARD_DOMAINS:
+                continue
+            readers = [] if observe is None else list(ir.g.out_edges(node, keys=True, data=True))
+            if self.rewrite(ir, node):
                 changed = True
+                if observe is not None:
+                    observe(self, node, readers)
         return changed
 
 
 REGISTRY: dict[str, Pass] = {}
 
 
-def rewrite(*ops: str) -> Callable[[Rewrite], Pass]:
-    """Register a rewrite for nodes of the given kinds, named after its module."""
+def rewrite(*ops: str, doc: str = "") -> Callable[[Rewrite], Pass]:
+    """Register a rewrite for nodes of the given kinds, named after its module; ``doc``
+    (else the docstring's first paragraph) says what it matches, for ``ops`` and docs/."""
 
     def register(func: Rewrite) -> Pass:
         pass_name = func.__module__.rsplit(".", 1)[-1]
-        doc = " ".join((func.__doc__ or pass_name).strip().split("\n\n")[0].split())
-        registered = Pass(pass_name, ops, func, doc)
-        REGISTRY[f"{pass_name}.{func.__name__}"] = registered
+        summary = " ".join((doc or func.__doc__ or pass_name).strip().split("\n\n")[0].split())
+        registered = Pass(pass_name, ops, func, summary)
+        REGISTRY[registered.qualified_name] = registered
         return registered
 
     return register

@@ -28,11 +28,22 @@ def drop_keras_masking(ir: IRGraph, node: str) -> bool:
         if value is not None:
             ir.warnings.append(
                 f"Keras Masking '{ir[node]['label']}' (mask value {value:g}) removed: lwtnn "
-                f"has no vector masking. The one case that changes: an event whose inputs "
-                f"all equal {value:g} is zeroed by the ONNX model, not by lwtnn")
+                f"has no vector masking. The one case that changes: an event whose "
+                f"{_compared(ir, x)} all equal {value:g} is zeroed by the ONNX model, not by "
+                "lwtnn")
             ir.replace(node, x)
             return True
     return False
+
+
+def _compared(ir: IRGraph, x: Port) -> str:
+    """What the mask value is compared with, in the units a user knows."""
+    if ir.op(x.node) != "Input":
+        return f"values of '{ir[x.node]['label']}' (computed inside the network, not raw inputs)"
+    if "offset" in ir.attrs(x.node):
+        return ("normalised inputs (after the variable spec's offset and scale; not the raw "
+                "values given to lwtnn)")
+    return "raw inputs (the values given to lwtnn)"
 
 
 def _mask_value(ir: IRGraph, x: Port, mask: Port) -> Optional[float]:

@@ -28,7 +28,9 @@ def _with_alpha(name: str, default: float) -> Callable:
     return lambda attrs: {"function": name, "alpha": float(attrs.get("alpha", default))}
 
 
-# ONNX op -> function of its attributes giving the lwtnn activation.
+# ONNX op -> function of its attributes giving the lwtnn activation that computes the
+# same function. An entry here is all a new activation needs: the pass, `onnx2lwtnn ops`
+# and docs/operators.md all read this table.
 DIRECT = {
     "Relu": _simple("rectified"),
     "Sigmoid": _simple("sigmoid"),
@@ -36,12 +38,21 @@ DIRECT = {
     "Abs": _simple("abs"),
     "LeakyRelu": _with_alpha("leakyrelu", 0.01),
     "Elu": _with_alpha("elu", 1.0),
+    "Swish": _with_alpha("swish", 1.0),
 }
 
 
-@rewrite(*DIRECT)
+def _direct_doc() -> str:
+    def shown(op: str) -> str:
+        activation = DIRECT[op]({})
+        return activation if isinstance(activation, str) else f"{activation['function']}(alpha)"
+    return ", ".join(f"{op} -> {shown(op)}" for op in DIRECT) + " (the lwtnn activation " \
+        "computing the same function)."
+
+
+@rewrite(*DIRECT, doc=_direct_doc())
 def lower_direct(ir: IRGraph, node: str) -> bool:
-    """Relu, Sigmoid, Tanh, Abs, LeakyRelu, Elu -> the lwtnn activation of that name."""
+    """An ONNX activation lwtnn has under another name -> that lwtnn activation."""
     source = _vector_operand(ir, node)
     if source is None:
         return False

@@ -1,0 +1,285 @@
+"""What is in a model or a network file, without writing anything.
+
+For an ONNX model: producer, opsets, inputs and outputs, parameter count, an operator
+histogram, the lwtnn interface a conversion gives (input nodes and variable names,
+outputs and labels) and, for every node, what it becomes in lwtnn (following the
+passes' changes, see ``trace``) or why it cannot. For an lwtnn JSON file: its
+interface, nodes and layers. ``inspect`` returns plain data (what ``--json`` prints);
+``render`` turns it into text.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from collections import Counter
+from typing import Any, Optional, Union
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from .errors import ConversionError, ConversionWarning, ModelLoadError
+from .filekind import LWTNN, file_kind
+from .interface import Interface
+from .load import default_opset, load_model, prepare_model
+from .lwtnn import SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT
+from .lwtnn.validate import document_kind
+from .trace import Change
+
+Report = dict[str, Any]
+
+# What each IR kind left at the end is, in lwtnn's terms.
+LWTNN_FORMS = {
+    "Dense": "dense layer", "Normalization": "normalization layer",
+    "Concatenate": "concatenate node", "VectorSum": "add node",
+    "Recurrent": "recurrent layer", "Conv1d": "conv1d layer", "SequenceSum": "sum node",
+    "LastStep": "last step of a sequence node", "Input": "input", "Const": "constant",
+}
+ELEMENT_TYPES = {value: name.lower() for name, value in onnx.TensorProto.DataType.items()}
+
+
+def inspect(source: Union[str, os.PathLike, onnx.ModelProto]) -> Report:
+    """Describe an ONNX model (a path or a ModelProto) or an lwtnn JSON file."""
+    if isinstance(source, onnx.ModelProto):
+        return inspect_model(source)
+    if file_kind(source) == LWTNN:
+        return inspect_network(source)
+    return inspect_model(source)
+
+
+def inspect_model(model: Union[str, os.PathLike, onnx.ModelProto]) -> Report:
+    from .api import convert  # the converter, loaded only for ONNX models
+
+    if isinstance(model, onnx.ModelProto):
+        proto, where = prepare_model(model), "<in-memory model>"
+    else:
+        proto, where = load_model(model), str(model)
+    changes: list[Change] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConversionWarning)
+        try:
+            document, problems = convert(proto, on_change=changes.append), []
+        except ConversionError as exc:
+            document, problems = None, exc.diagnostics
+    graph = proto.graph
+    constants = {init.name for init in graph.initializer}
+    return {
+        "file": where,
+        "kind": "onnx",
+        "producer": " ".join(filter(None, (proto.producer_name, proto.producer_version))),
+        "ir_version": proto.ir_version,
+        "opsets": {o.domain or "ai.onnx": o.version for o in proto.opset_import},
+        "inputs": [_tensor(v) for v in graph.input if v.name not in constants],
+        "outputs": [_tensor(v) for v in graph.output],
+        "parameters": int(sum(np.prod(init.dims, dtype=np.int64) for init in graph.initializer)),
+        "initializers": len(graph.initializer),
+        "operators": dict(Counter(node.op_type for node in graph.node).most_common()),
+        "converts": document is not None,
+        "interface": (_document_interface(document) if document is not None
+                      else _default_interface(proto)),
+        "nodes": _fates(proto, changes, problems),
+        "refusals": [str(problem) for problem in problems],
+        "warnings": [str(w.message) for w in caught if issubclass(w.category, ConversionWarning)],
+    }
+
+
+def inspect_network(network: Union[str, os.PathLike, dict]) -> Report:
+    """Describe an lwtnn JSON document: interface, node kinds, layers."""
+    where = "<in-memory network>" if isinstance(network, dict) else str(network)
+    document = (network if isinstance(network, dict) else
+                files.read_json(network, "lwtnn network", files.NETWORK_LIMIT))
+    kind = document_kind(document)
+    layers = [{"architecture": layer.get("architecture", "?"),
+               "activation": _activation(layer.get("activation")),
+               "parameters": _count_numbers(layer)}
+              for layer in document.get("layers", [])]
+    return {
+        "file": where,
+        "kind": f"lwtnn {kind}",
+        "interface": _document_interface(document),
+        "node_types": dict(Counter(n.get("type", "?") for n in document.get("nodes", []))),
+        "layers": layers,
+        "parameters": sum(layer["parameters"] for layer in layers),
+    }
+
+
+# -- the interface -------------------------------------------------------------------
+def _document_interface(document: dict) -> dict:
+    """{inputs, input_sequences: [{name, variables}], outputs: [{name, labels}]}."""
+    if document_kind(document) == "sequential":
+        return {"inputs": [{"name": SEQUENTIAL_INPUT,
+                            "variables": [v["name"] for v in document["inputs"]]}],
+                "input_sequences": [],
+                "outputs": [{"name": SEQUENTIAL_OUTPUT, "labels": list(document["outputs"])}]}
+    nodes = {key: [{"name": node["name"], "variables": [v["name"] for v in node["variables"]]}
+                   for node in document.get(key, [])]
+             for key in ("inputs", "input_sequences")}
+    return {**nodes, "outputs": [{"name": name, "labels": list(output["labels"])}
+                                 for name, output in document["outputs"].items()]}
+
+
+def _default_interface(proto: onnx.ModelProto) -> dict:
+    """The names a conversion would give, for a model that does not convert: from the
+    declared shapes, by the same rule (``Interface``)."""
+    names = Interface()
+    constants = {init.name for init in proto.graph.initializer}
+    interface: dict[str, list] = {"inputs": [], "input_sequences": [], "outputs": []}
+    for value in proto.graph.input:
+        if value.name in constants:
+            continue
+        shape = _tensor(value)["shape"]
+        width = shape[-1] if shape and isinstance(shape[-1], int) else None
+        sequence = shape is not None and len(shape) == 3
+        variables = ([] if width is None else
+                     [v.name for v in names.variables(value.name, width, sequence)])
+        interface["input_sequences" if sequence else "inputs"].append(
+            {"name": value.name, "variables": variables})
+    for value in proto.graph.output:
+        shape = _tensor(value)["shape"]
+        width = shape[-1] if shape and isinstance(shape[-1], int) else None
+        interface["outputs"].append(
+            {"name": value.name, "labels": [] if width is None else names.labels(value.name, width)})
+    return interface
+
+
+# -- what each node becomes ----------------------------------------------------------
+def _fates(proto: onnx.ModelProto, changes: list[Change], problems: list) -> list[dict]:
+    """For each ONNX node (labelled as ``build_ir`` labels it): the lwtnn form it ends
+    in, with the passes that took it there, or why it is refused."""
+    state: dict[str, tuple] = {}  # label -> ("here", op) or ("gone", change)
+    steps: dict[str, list[str]] = {}
+    for change in changes:
+        for label, _ in change.removed:
+            state[label] = ("gone", change)
+        for label, op in change.now_read:
+            state[label] = ("here", op)
+        for label in {change.node} | {label for label, _ in change.removed} - {""}:
+            steps.setdefault(label, []).append(change.step)
+    refused = {problem.node: problem for problem in problems}
+
+    def resolve(label: str, op: str, seen: frozenset = frozenset()) -> Optional[tuple]:
+        where, value = state.get(label, ("here", op))
+        if where == "here" or label in seen:
+            return label, value if where == "here" else op
+        if not value.now_read:
+            return None
+        target, target_op = value.now_read[0]
+        return resolve(target, target_op, seen | {label})
+
+    fates = []
+    for index, node in enumerate(proto.graph.node):
+        label = node.name or f"{node.op_type}_{index}"
+        fate: dict[str, Any] = {"node": label, "op": node.op_type,
+                                "passes": list(dict.fromkeys(steps.get(label, [])))}
+        if label in refused:
+            problem = refused[label]
+            fate["refused"] = problem.reason + (f" ({problem.hint})" if problem.hint else "")
+        else:
+            end = resolve(label, node.op_type)
+            fate["becomes"] = ("nothing (nothing reads it)" if end is None else
+                               _form(end[1]) if end[0] == label else
+                               f"part of {_form(end[1])} '{end[0]}'")
+        fates.append(fate)
+    return fates
+
+
+def _form(op: str) -> str:
+    return LWTNN_FORMS.get(op, op)
+
+
+# -- small readers -------------------------------------------------------------------
+def _tensor(value: onnx.ValueInfoProto) -> dict:
+    tensor_type = value.type.tensor_type
+    shape = None
+    if tensor_type.HasField("shape"):
+        shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                 for d in tensor_type.shape.dim]
+    return {"name": value.name, "type": ELEMENT_TYPES.get(tensor_type.elem_type, "?"),
+            "shape": shape}
+
+
+def _activation(spec: Any) -> Optional[str]:
+    if isinstance(spec, dict):
+        return f"{spec.get('function')}(alpha={spec.get('alpha')})"
+    return spec
+
+
+def _count_numbers(value: Any) -> int:
+    """How many numbers a layer holds (weights, biases, every component's)."""
+    if isinstance(value, dict):
+        return sum(_count_numbers(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(1 if isinstance(v, (int, float)) else _count_numbers(v) for v in value)
+    return 0
+
+
+# -- text ----------------------------------------------------------------------------
+def render(report: Report) -> str:
+    """The report as a person reads it."""
+    kind = "ONNX model" if report["kind"] == "onnx" else f"{report['kind']} network"
+    lines = [f"{report['file']}: {kind}"]
+    if report["kind"] == "onnx":
+        opsets = ", ".join(f"{d} {v}" for d, v in report["opsets"].items())
+        lines[0] += (f" (producer {report['producer'] or 'unknown'}, IR version "
+                     f"{report['ir_version']}, opset {opsets})")
+        lines.append("inputs:")
+        lines += [f"  {_tensor_line(t)}" for t in report["inputs"]]
+        lines.append("outputs:")
+        lines += [f"  {_tensor_line(t)}" for t in report["outputs"]]
+        lines.append(f"parameters: {report['parameters']:,} in {report['initializers']} "
+                     "initializers")
+        lines.append("operators: " + ", ".join(f"{n} {op}" for op, n in
+                                               report["operators"].items()))
+    heading = ("lwtnn interface:" if report["kind"] != "onnx" else
+               "lwtnn interface (graph format):" if report["converts"] else
+               "lwtnn interface it would have (names only; it does not convert):")
+    lines += [heading, *_interface_lines(report["interface"])]
+    if report["kind"] == "onnx":
+        lines.append("nodes (ONNX node -> what it becomes in lwtnn):")
+        lines += _table([(f["op"], f["node"],
+                          f"REFUSED: {f['refused']}" if "refused" in f else
+                          f"-> {f['becomes']}" + (f"  ({', '.join(f['passes'])})"
+                                                  if f["passes"] else ""))
+                         for f in report["nodes"]])
+        lines += [f"warning: {w}" for w in report["warnings"]]
+        lines.append("converts: yes" if report["converts"] else
+                     f"converts: no, {len(report['refusals'])} problem(s):")
+        lines += [f"  - {r}" for r in report["refusals"]]
+    else:
+        lines.append("nodes: " + ", ".join(f"{n} {t}" for t, n in report["node_types"].items()))
+        lines.append(f"layers: {len(report['layers'])}, {report['parameters']:,} parameters")
+        lines += _table([(str(i), layer["architecture"], layer["activation"] or "",
+                          f"{layer['parameters']:,} parameters")
+                         for i, layer in enumerate(report["layers"])])
+    return "\n".join(lines)
+
+
+def _tensor_line(tensor: dict) -> str:
+    shape = "?" if tensor["shape"] is None else \
+        "[" + ", ".join("?" if d is None else str(d) for d in tensor["shape"]) + "]"
+    return f"{tensor['name']}  {tensor['type']} {shape}"
+
+
+def _interface_lines(interface: dict) -> list[str]:
+    lines = []
+    for key, kind in (("inputs", "input"), ("input_sequences", "input sequence")):
+        for node in interface[key]:
+            shown = "''" if node["name"] == SEQUENTIAL_INPUT else f"'{node['name']}'"
+            lines.append(f"  {kind} {shown}: {_names(node['variables'], 'variables')}")
+    for output in interface["outputs"]:
+        lines.append(f"  output '{output['name']}': {_names(output['labels'], 'labels')}")
+    return lines
+
+
+def _names(names: list[str], what: str, shown: int = 4) -> str:
+    if not names:
+        return f"{what} unknown (the width is not fixed)"
+    listed = names if len(names) <= shown + 1 else [*names[:shown - 1], "...", names[-1]]
+    return f"{len(names)} {what[:-1] if len(names) == 1 else what}: {' '.join(listed)}"
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Aligned columns, the last one as long as it is."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)] if rows else []
+    return ["  " + "  ".join([*(c.ljust(w) for c, w in zip(row, widths)), row[-1]]).rstrip()
+            for row in rows]

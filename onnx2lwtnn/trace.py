@@ -1,0 +1,77 @@
+"""What the passes did to a graph, told in the ONNX names a user knows.
+
+A ``Trace`` is the observer ``run_pipeline`` calls after each rewrite that changed the
+graph (see ``passes.base.Observer``). It remembers every node's label and op, so each
+change can say which node a pass rewrote, what that node's readers read now, and which
+other nodes went with it. ``-v`` prints the changes; ``inspect`` follows them to say
+what each ONNX node became.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from .ir import IRGraph, Port
+from .passes.base import Pass
+
+Named = tuple[str, str]  # (label, op)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One rewrite that changed the graph."""
+
+    step: str                      # the pass, ``module.function``
+    doc: str                       # what the pass matches and does
+    node: str                      # label of the node it rewrote ("" for a whole-graph pass)
+    op: str                        # that node's op before the rewrite
+    now_read: tuple[Named, ...]    # what the node's readers read now; () if it stayed
+    removed: tuple[Named, ...]     # every node the rewrite took out (constants aside)
+
+    def __str__(self) -> str:
+        if not self.node:
+            gone = ", ".join(f"{op} '{label}'" for label, op in self.removed)
+            return f"{self.step}: removed {gone or 'unused constants'}"
+        if not self.now_read:
+            return f"{self.step}: {self.op} '{self.node}' rewritten in place"
+        now = ", ".join(op if label == self.node else f"{op} '{label}'"
+                        for label, op in self.now_read)
+        return f"{self.step}: {self.op} '{self.node}' -> {now}"
+
+
+class Trace:
+    """Records the changes made to ``ir``; ``report`` (if given) hears each one."""
+
+    def __init__(self, ir: IRGraph, report: Optional[Callable[[Change], None]] = None):
+        self.ir = ir
+        self.changes: list[Change] = []
+        self._report = report
+        self._known = self._named()
+
+    def __call__(self, step: Pass, node: Optional[str], readers: list) -> None:
+        now = self._named()
+        label, op = self._known.get(node, ("", "")) if node is not None else ("", "")
+        removed = tuple(named for n, named in self._known.items()
+                        if n not in now and named[1] != "Const")
+        change = Change(step.qualified_name, step.doc, label, op,
+                        self._now_read(node, readers, now), removed)
+        self._known = now
+        self.changes.append(change)
+        if self._report is not None:
+            self._report(change)
+
+    def _named(self) -> dict[str, Named]:
+        return {n: (data["label"], data["op"]) for n, data in self.ir.g.nodes(data=True)}
+
+    def _now_read(self, node: Optional[str], readers: list, now: dict) -> tuple[Named, ...]:
+        if node is None:
+            return ()
+        if node in now:  # rewritten in place; only an op change is news
+            return () if now[node] == self._known[node] else (now[node],)
+        sources: dict[str, Named] = {}
+        for _, reader, slot, _ in readers:
+            if reader in self.ir:
+                source: Optional[Port] = self.ir.operand(reader, slot)
+                if source is not None:
+                    sources[source.node] = now[source.node]
+        return tuple(sources.values())
