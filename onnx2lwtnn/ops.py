@@ -64,14 +64,15 @@ def render(report: dict[str, Any]) -> str:
                 "not supported by lwtnn\" (operator names are case-sensitive)")
     width = max((len(op) for op in [*report["supported"], *report["unsupported"]]), default=0)
     lines = [f"supported ({len(report['supported'])}); each pass converts the pattern it "
-             "describes, anything else is refused naming the node:"]
+             "describes, anything else is refused naming the node:"] if report["supported"] else []
     for op, entries in report["supported"].items():
         for k, entry in enumerate(entries):
             lines.append(f"  {(op if k == 0 else '').ljust(width)}  {entry['pass']}: "
                          f"{entry['matches']}")
-    lines.append(f"refused ({len(report['unsupported'])} with a known reason; any other "
-                 "operator is refused as not supported):")
-    lines += [f"  {op.ljust(width)}  {why}" for op, why in report["unsupported"].items()]
+    if report["unsupported"] or "operator" not in report:
+        lines.append(f"refused ({len(report['unsupported'])} with a known reason; any other "
+                     "operator is refused as not supported):")
+        lines += [f"  {op.ljust(width)}  {why}" for op, why in report["unsupported"].items()]
     if "other_passes" in report:
         lines.append("passes on the IR's own kinds or the whole graph:")
         lines += [f"  {entry['pass']} ({entry['applies_to']}): {entry['matches']}"

@@ -110,3 +110,27 @@ def test_a_file_that_is_neither_is_an_error(tmp_path):
     path.write_text(json.dumps({"hello": 1}))
     with pytest.raises(ModelLoadError, match="a JSON file, not an ONNX model"):
         inspect(path)
+
+
+def test_cli_inspect_prints_the_interface_and_the_json_form(capsys):
+    from onnx2lwtnn.cli import main
+    assert main(["inspect", str(REFINE)]) == 0
+    text = capsys.readouterr().out
+    assert "input 'input': 65 variables: input_0 input_1 input_2 ... input_64" in text
+    assert "Relu      Relu_4      -> part of dense layer 'Gemm_3'" in text
+    assert main(["inspect", str(REFINE), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(inspect(REFINE)))
+
+
+def test_cli_inspect_of_a_refused_model_names_the_node(capsys):
+    from onnx2lwtnn.cli import main
+    assert main(["inspect", str(REFUSED)]) == 0
+    out = capsys.readouterr().out
+    assert "dense0/PRelu  REFUSED: operator not supported by lwtnn" in out
+    assert "converts: no, 1 problem(s)" in out
+
+
+def test_cli_inspect_of_a_missing_file_is_a_short_error(tmp_path, capsys):
+    from onnx2lwtnn.cli import main
+    assert main(["inspect", str(tmp_path / "nope.onnx")]) == 1
+    assert capsys.readouterr().err.strip().endswith("nope.onnx: no such file")

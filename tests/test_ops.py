@@ -45,3 +45,16 @@ def test_one_operator():
 
 def test_an_operator_no_pass_handles():
     assert "no pass handles it" in ops.render(ops.operators("Foo"))
+
+
+def test_cli_ops_prints_the_table_and_json(capsys):
+    import json
+
+    from onnx2lwtnn.cli import main
+    assert main(["ops"]) == 0
+    assert capsys.readouterr().out.strip() == ops.render(ops.operators())
+    assert main(["ops", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == ops.operators()
+    assert main(["ops", "Softmax"]) == 0
+    out = capsys.readouterr().out
+    assert "lower_activations.lower_softmax" in out and "Gemm" not in out

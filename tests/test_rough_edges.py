@@ -43,3 +43,77 @@ def test_lwtnn_json_given_as_the_model_says_the_argument_order(tmp_path):
     assert message.endswith("this is an lwtnn JSON file; the model comes first: "
                             "onnx2lwtnn check MODEL.onnx NET.json")
     assert "ModelProto" not in message and "Available Fields" not in message
+
+
+# -- the command line ----------------------------------------------------------------
+from onnx2lwtnn.cli import main  # noqa: E402
+
+CHAIN = FIXTURES / "mlp_opset13.onnx"
+REFUSED = FIXTURES / "refuse_prelu.onnx"
+
+
+def _network(tmp_path):
+    network = tmp_path / "net.json"
+    assert main([str(CHAIN), "-o", str(network)]) == 0
+    return network
+
+
+def test_check_with_swapped_arguments_says_the_order(tmp_path, capsys):
+    network = _network(tmp_path)
+    capsys.readouterr()
+    assert main(["check", str(network), str(CHAIN)]) == 1
+    err = capsys.readouterr().err
+    assert "this is an lwtnn JSON file; the model comes first: onnx2lwtnn check MODEL.onnx " \
+           "NET.json" in err
+    assert "ModelProto" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--variables-convention", "lwtnn"], "--variables-convention needs --variables"),
+    (["--events", "5"], "--events needs --check"),
+    (["--tolerance", "1e-3"], "--tolerance needs --check"),
+])
+def test_an_option_without_the_one_it_needs_is_a_usage_error(argv, message, tmp_path, capsys):
+    output = tmp_path / "out.json"
+    assert main([str(CHAIN), "-o", str(output), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not output.exists()
+
+
+def test_check_subcommand_convention_needs_variables_too(tmp_path, capsys):
+    network = _network(tmp_path)
+    assert main(["check", str(CHAIN), str(network), "--variables-convention", "lwtnn"]) == 2
+    assert "--variables-convention needs --variables" in capsys.readouterr().err
+
+
+def test_batch_names_the_model_of_each_warning_and_the_reason_of_each_failure(tmp_path,
+                                                                              capsys):
+    network = _network(tmp_path)
+    capsys.readouterr()
+    assert main([str(CHAIN), str(MASKED), str(REFUSED), str(network),
+                 "--output-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"onnx2lwtnn: {MASKED}: warning: Keras Masking" in err
+    summary = err[err.index("summary:"):]
+    assert f"{REFUSED}" in summary and \
+        "FAILED: cannot convert: 1 node(s) cannot be expressed in lwtnn" in summary
+    assert "FAILED: this is an lwtnn JSON file; the model comes first" in summary
+    assert "2 converted, 2 failed" in summary
+
+
+def test_quiet_prints_errors_only(tmp_path, capsys):
+    assert main(["-q", str(MASKED), "-o", str(tmp_path / "a.json")]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["-q", str(REFUSED), "-o", str(tmp_path / "b.json")]) == 1
+    assert "cannot convert" in capsys.readouterr().err
+
+
+def test_verbose_shows_each_pass_that_changed_the_graph(tmp_path, capsys):
+    assert main(["-v", str(FIXTURES / "act_selu_then_gemm.onnx"),
+                 "-o", str(tmp_path / "a.json")]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if " pass " in line]
+    assert "onnx2lwtnn: pass lower_dense.lower_gemm: Gemm 'dense0/Gemm' -> Dense" in lines
+    assert ("onnx2lwtnn: pass lower_activations.lower_selu: Selu 'dense0/Selu' -> "
+            "Affine 'dense0/Selu:scale'") in lines
+    assert any("fuse_activation.fuse_activation: Activation 'dense0/Selu:elu' -> Dense "
+               "'dense0/Gemm'" in line for line in lines)

@@ -13,14 +13,16 @@ from functools import partial
 from types import ModuleType
 from typing import Optional, Sequence
 
-from . import check, convert, template
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, guarded
+from . import check, convert, inspect, ops, template
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, check_companions, guarded
 
 __all__ = ["main", "SUBCOMMANDS", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
 
 SUBCOMMANDS: dict[str, ModuleType] = {
     "check": check,
     "template": template,
+    "inspect": inspect,
+    "ops": ops,
 }
 
 
@@ -31,7 +33,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         command, argv = SUBCOMMANDS[argv[0]], argv[1:]
         make_parser = command.parser
     try:
-        args = make_parser().parse_args(argv)
+        parser = make_parser()
+        args = parser.parse_args(argv)
+        check_companions(parser, args)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     subject = " ".join(map(str, getattr(args, "models", [getattr(args, "model", "")])))

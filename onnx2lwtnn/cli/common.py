@@ -3,19 +3,24 @@ guard that turns every failure into one short message and an exit code."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 import warnings
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 from .. import __version__
 from ..check import DEFAULT_TOLERANCE
 from ..errors import ConversionError, ConversionWarning, Onnx2LwtnnError, UsageError
 from ..specs import CONVENTIONS
+from ..trace import Change
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# option -> the option it only means something with (both as argparse dests)
+NEEDS = {"variables_convention": "variables", "events": "check", "tolerance": "check",
+         "seed": "check"}
 
 
 def new_parser(prog: str, description: str, epilog: str) -> argparse.ArgumentParser:
@@ -24,7 +29,37 @@ def new_parser(prog: str, description: str, epilog: str) -> argparse.ArgumentPar
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of any error")
     parser.add_argument("--version", action="version", version=f"onnx2lwtnn {__version__}")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true",
+                          help="also show each pass that changed the graph, and what it did")
+    loudness.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     return parser
+
+
+def check_companions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An option given without the one it needs is a usage error, not silently ignored
+    (``parser.error`` exits 2 with the usage)."""
+    for option, needed in NEEDS.items():
+        given = getattr(args, option, None) != parser.get_default(option)
+        if hasattr(args, needed) and given and not getattr(args, needed):
+            parser.error(f"{_flag(option)} needs {_flag(needed)}")
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def info(args: argparse.Namespace, message: str) -> None:
+    """A progress note on stderr ('wrote x.json'), which -q silences."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def change_printer(args: argparse.Namespace) -> Optional[Callable[[Change], None]]:
+    """With -v, what prints each change a pass makes (``convert(on_change=...)``)."""
+    if not getattr(args, "verbose", False):
+        return None
+    return lambda change: print(f"onnx2lwtnn: pass {change}", file=sys.stderr)
 
 
 def add_spec_options(parser: argparse.ArgumentParser) -> None:
@@ -45,28 +80,40 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
 
 
 def guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespace,
-            subject: str) -> int:
-    """Run a command, turning every failure into one message and an exit code."""
+            subject: str, errors: Optional[list[str]] = None) -> int:
+    """Run a command, turning every failure into one message and an exit code; the
+    message is also appended to ``errors`` when given (batch mode's summary)."""
+    def fail(message: str, code: int) -> int:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(message, file=sys.stderr)
+        if errors is not None:
+            errors.append(message)
+        return code
+
     try:
-        return _with_warnings(command, args)
+        return _with_warnings(command, args, subject)
     except UsageError as exc:
-        return _fail(args, f"onnx2lwtnn: error: {exc}", EXIT_USAGE)
+        return fail(f"onnx2lwtnn: error: {exc}", EXIT_USAGE)
     except ConversionError as exc:
-        return _fail(args, _conversion_message(subject, exc), EXIT_FAILED)
+        return fail(_conversion_message(subject, exc), EXIT_FAILED)
     except Onnx2LwtnnError as exc:
-        return _fail(args, f"onnx2lwtnn: {exc}", EXIT_FAILED)
+        return fail(f"onnx2lwtnn: {exc}", EXIT_FAILED)
+    except BrokenPipeError:  # `| head` stopped reading: nothing worth a message
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
-        return _fail(args, f"onnx2lwtnn: {where}{exc.strerror or exc}", EXIT_FAILED)
+        return fail(f"onnx2lwtnn: {where}{exc.strerror or exc}", EXIT_FAILED)
     except Exception as exc:  # a bug: still no traceback unless asked for
-        return _fail(args, f"onnx2lwtnn: internal error: {type(exc).__name__}: {exc} "
-                           "(run with --debug for the traceback and please report it)",
-                     EXIT_FAILED)
+        return fail(f"onnx2lwtnn: internal error: {type(exc).__name__}: {exc} "
+                    "(run with --debug for the traceback and please report it)", EXIT_FAILED)
 
 
 def _with_warnings(command: Callable[[argparse.Namespace], int],
-                   args: argparse.Namespace) -> int:
-    """Run a command and show its conversion warnings, also when it then fails."""
+                   args: argparse.Namespace, subject: str) -> int:
+    """Run a command and show its conversion warnings, naming the model they are about,
+    also when it then fails; -q silences them."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConversionWarning)
         try:
@@ -74,14 +121,8 @@ def _with_warnings(command: Callable[[argparse.Namespace], int],
         finally:
             for warning in caught:  # numpy's and onnx's own warnings are noise here
                 if issubclass(warning.category, ConversionWarning):
-                    print(f"onnx2lwtnn: warning: {warning.message}", file=sys.stderr)
-
-
-def _fail(args: argparse.Namespace, message: str, code: int) -> int:
-    if getattr(args, "debug", False):
-        traceback.print_exc()
-    print(message, file=sys.stderr)
-    return code
+                    where = f"{subject}: " if subject else ""
+                    info(args, f"onnx2lwtnn: {where}warning: {warning.message}")
 
 
 def _conversion_message(subject: str, exc: ConversionError) -> str:

@@ -10,8 +10,8 @@ from ..api import conversion, to_json, write_json
 from ..emit import FORMATS, GRAPH
 from ..errors import UsageError
 from .check import report_check
-from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options, guarded,
-                     new_parser, same_file)
+from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options,
+                     change_printer, guarded, info, new_parser, same_file)
 
 EXAMPLES = """\
 examples:
@@ -26,6 +26,8 @@ examples:
   onnx2lwtnn a.onnx b.onnx --output-dir out/   convert many, one summary
   onnx2lwtnn check model.onnx model.json       compare ONNX and lwtnn outputs
   onnx2lwtnn template model.onnx -o spec.json  write a variable spec to fill in
+  onnx2lwtnn inspect model.onnx                interface, and what each node becomes
+  onnx2lwtnn ops                               the operators that convert
 
 subcommands: {subcommands} (see onnx2lwtnn SUBCOMMAND --help)
 exit codes: 0 success, 1 cannot convert or check failed, 2 usage error
@@ -63,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path]) -> int:
     converted = conversion(model, format=args.format, variables=args.variables,
-                           variables_convention=args.variables_convention)
+                           variables_convention=args.variables_convention,
+                           on_change=change_printer(args))
     document = converted.document
     if args.check and not report_check(args, model, document, sys.stderr):
         return EXIT_FAILED  # nothing written: the conversion is not proven
@@ -71,8 +74,8 @@ def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path]) 
         sys.stdout.write(to_json(document))
     else:
         write_json(document, output)
-        print(f"wrote {output}", file=sys.stderr)
-    print(converted.cost_line(), file=sys.stderr)
+        info(args, f"wrote {output}")
+    info(args, converted.cost_line())
     return EXIT_OK
 
 
@@ -84,13 +87,22 @@ def _run_batch(args: argparse.Namespace) -> int:
     results = []
     for model in args.models:
         target = args.output_dir / f"{model.stem}.json"
-        code = guarded(lambda a, m=model, t=target: _convert_one(a, m, t), args, str(model))
-        results.append((model, target, code))
+        errors: list[str] = []
+        code = guarded(lambda a, m=model, t=target: _convert_one(a, m, t), args, str(model),
+                       errors)
+        status = (f"ok -> {target}" if code == EXIT_OK else
+                  f"FAILED: {_reason(errors, model)}" if errors else "FAILED: the check failed")
+        results.append((model, code, status))
     width = max(len(str(m)) for m, _, _ in results)
-    print("\nsummary:", file=sys.stderr)
-    for model, target, code in results:
-        status = f"ok -> {target}" if code == EXIT_OK else "FAILED"
-        print(f"  {str(model).ljust(width)}  {status}", file=sys.stderr)
-    failed = sum(code != EXIT_OK for _, _, code in results)
-    print(f"{len(results) - failed} converted, {failed} failed", file=sys.stderr)
+    info(args, "\nsummary:")
+    for model, _, status in results:
+        info(args, f"  {str(model).ljust(width)}  {status}")
+    failed = sum(code != EXIT_OK for _, code, _ in results)
+    info(args, f"{len(results) - failed} converted, {failed} failed")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _reason(errors: list[str], model: Path) -> str:
+    """The first line of the error, without the 'onnx2lwtnn: MODEL: ' it starts with."""
+    first = errors[0].splitlines()[0].removeprefix("onnx2lwtnn: ")
+    return first.removeprefix(f"{model}: ").removeprefix("error: ")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..api import convert
 from ..specs import template
-from .common import EXIT_OK, new_parser
+from .common import EXIT_OK, info, new_parser
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,5 +27,5 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         args.output.write_text(text)
-        print(f"wrote {args.output}", file=sys.stderr)
+        info(args, f"wrote {args.output}")
     return EXIT_OK
