@@ -2,9 +2,9 @@
 
 For an ONNX model: producer, opsets, inputs and outputs, parameter count, an operator
 histogram, the lwtnn interface a conversion gives (input nodes and variable names,
-outputs and labels) and, for every node, what it becomes in lwtnn (following the
-passes' changes, see ``trace``) or why it cannot. For an lwtnn JSON file: its
-interface, nodes and layers. ``inspect`` returns plain data (what ``--json`` prints);
+outputs and labels), lwtnn's cost per event beside the model's (``cost``) and, for every
+node, what it becomes in lwtnn (following the passes' changes, see ``trace``) or why it
+cannot. For an lwtnn JSON file: its interface, nodes, layers and cost. ``inspect`` returns plain data (what ``--json`` prints);
 ``render`` turns it into text.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from .cost import cost_line, network_cost
 from .errors import ConversionError, ConversionWarning, ModelLoadError
 from .filekind import LWTNN, file_kind
 from .interface import Interface
@@ -48,7 +49,8 @@ def inspect(source: Union[str, os.PathLike, onnx.ModelProto]) -> Report:
 
 
 def inspect_model(model: Union[str, os.PathLike, onnx.ModelProto]) -> Report:
-    from .api import convert  # the converter, loaded only for ONNX models
+    from .api import conversion  # the converter, loaded only for ONNX models
+    from .model_cost import onnx_multiply_adds
 
     if isinstance(model, onnx.ModelProto):
         proto, where = prepare_model(model), "<in-memory model>"
@@ -58,9 +60,18 @@ def inspect_model(model: Union[str, os.PathLike, onnx.ModelProto]) -> Report:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConversionWarning)
         try:
-            document, problems = convert(proto, on_change=changes.append), []
+            converted, problems = conversion(proto, on_change=changes.append), []
         except ConversionError as exc:
-            document, problems = None, exc.diagnostics
+            converted, problems = None, exc.diagnostics
+    document = None if converted is None else converted.document
+    if converted is not None:
+        onnx_cost = converted.onnx_multiply_adds[None]
+        cost = {**converted.cost.to_json(onnx_cost), "line": converted.cost_line()}
+    else:
+        onnx_cost = onnx_multiply_adds(proto)[None]
+        cost = {"onnx_multiply_adds": onnx_cost,
+                "line": f"lwtnn cost per event: none, it does not convert (the ONNX model: "
+                        f"{onnx_cost:,} multiply-adds)"}
     graph = proto.graph
     constants = {init.name for init in graph.initializer}
     return {
@@ -77,6 +88,7 @@ def inspect_model(model: Union[str, os.PathLike, onnx.ModelProto]) -> Report:
         "converts": document is not None,
         "interface": (_document_interface(document) if document is not None
                       else _default_interface(proto)),
+        "cost": cost,
         "nodes": _fates(proto, changes, problems),
         "refusals": [str(problem) for problem in problems],
         "warnings": [str(w.message) for w in caught if issubclass(w.category, ConversionWarning)],
@@ -89,6 +101,7 @@ def inspect_network(network: Union[str, os.PathLike, dict]) -> Report:
     document = (network if isinstance(network, dict) else
                 files.read_json(network, "lwtnn network", files.NETWORK_LIMIT))
     kind = document_kind(document)
+    cost = network_cost(document)
     layers = [{"architecture": layer.get("architecture", "?"),
                "activation": _activation(layer.get("activation")),
                "parameters": _count_numbers(layer)}
@@ -100,6 +113,7 @@ def inspect_network(network: Union[str, os.PathLike, dict]) -> Report:
         "node_types": dict(Counter(n.get("type", "?") for n in document.get("nodes", []))),
         "layers": layers,
         "parameters": sum(layer["parameters"] for layer in layers),
+        "cost": {**cost.to_json(), "line": cost_line(cost)},
     }
 
 
@@ -233,7 +247,7 @@ def render(report: Report) -> str:
     heading = ("lwtnn interface:" if report["kind"] != "onnx" else
                "lwtnn interface (graph format):" if report["converts"] else
                "lwtnn interface it would have (names only; it does not convert):")
-    lines += [heading, *_interface_lines(report["interface"])]
+    lines += [heading, *_interface_lines(report["interface"]), report["cost"]["line"]]
     if report["kind"] == "onnx":
         lines.append("nodes (ONNX node -> what it becomes in lwtnn):")
         lines += _table([(f["op"], f["node"],

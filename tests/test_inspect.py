@@ -10,6 +10,7 @@ import pytest
 from onnx import numpy_helper
 
 from onnx2lwtnn import convert
+from onnx2lwtnn.cost import network_cost
 from onnx2lwtnn.errors import ModelLoadError
 from onnx2lwtnn.inspect import inspect, inspect_network, render
 from onnx2lwtnn.load import load_model
@@ -33,6 +34,9 @@ def test_onnx_model_header_counts_and_interface():
     (node,) = report["interface"]["inputs"]
     assert node["variables"] == [f"input_{i}" for i in range(65)]
     document = convert(REFINE)
+    assert report["cost"]["multiply_adds"] == network_cost(document).total.multiply_adds
+    assert report["cost"]["line"].startswith("lwtnn cost per event: ")
+    assert report["cost"]["line"] in render(report)
     assert report["interface"]["outputs"] == [
         {"name": name, "labels": out["labels"]} for name, out in document["outputs"].items()]
 
@@ -60,6 +64,7 @@ def test_refused_node_is_named_with_its_reason_and_the_rest_still_described():
     assert "operator not supported by lwtnn" in fates["dense0/PRelu"]["refused"]
     assert fates["dense0/Gemm"]["becomes"] == "dense layer"
     assert report["refusals"] and "dense0/PRelu" in report["refusals"][0]
+    assert "it does not convert" in report["cost"]["line"]
     # the names a conversion would give, from the declared shapes
     assert report["interface"]["inputs"] == [{"name": "x",
                                               "variables": [f"x_{i}" for i in range(6)]}]
@@ -92,6 +97,7 @@ def test_lwtnn_json_written_by_lwtnns_own_converter():
     dense = document["layers"][2]
     assert report["layers"][2]["parameters"] == len(dense["weights"]) + len(dense["bias"])
     assert report["node_types"] == dict(Counter(n["type"] for n in document["nodes"]))
+    assert report["cost"]["multiply_adds"] == network_cost(document).total.multiply_adds
     text = render(report)
     assert "input sequence 'node_0': 8 variables" in text and "lstm" in text
 
