@@ -16,13 +16,13 @@ from typing import Any, Optional, Union
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
+from . import files
 from .cost import cost_line, network_cost
-from .errors import ConversionError, ConversionWarning, ModelLoadError
+from .errors import ConversionError, ConversionWarning
 from .filekind import LWTNN, file_kind
 from .interface import Interface
-from .load import default_opset, load_model, prepare_model
+from .load import load_model, prepare_model
 from .lwtnn import SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT
 from .lwtnn.validate import document_kind
 from .trace import Change
