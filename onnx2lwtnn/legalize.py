@@ -50,6 +50,8 @@ def legalize(ir: IRGraph) -> list[Diagnostic]:
     for node, data in ir.iter_ops():
         if data["op"] in LWTNN_KINDS | {"Input"}:
             problems.append(_non_finite_problem(ir, node))
+        if data["op"] in LWTNN_KINDS:
+            problems.append(_constant_operand_problem(ir, node))
         if node not in leftover:
             continue
         unknown_op = unknown(node)
@@ -115,6 +117,15 @@ def _non_finite_problem(ir: IRGraph, node: str):
         return None
     return Diagnostic(ir[node]["label"], ir.op(node), f"its folded {', '.join(bad)} hold NaN or "
                       "infinite values, which lwtnn's JSON reader cannot read")
+
+
+def _constant_operand_problem(ir: IRGraph, node: str):
+    """lwtnn nodes read only inputs and other nodes: a constant operand (a Concat with a
+    constant block, say) has no lwtnn source."""
+    if not any(port is not None and ir.op(port.node) == "Const" for port in ir.inputs_of(node)):
+        return None
+    return Diagnostic(ir[node]["label"], ir.op(node), "it reads a constant tensor as data; "
+                      "lwtnn nodes read only the inputs and other nodes")
 
 
 def _arrays(attrs: dict, prefix: str = ""):
