@@ -5,7 +5,7 @@ import json
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import onnx
 
@@ -51,12 +51,15 @@ def convert(model: ModelSource, **options: Any) -> dict[str, Any]:
 def conversion(model: ModelSource, *, format: str = GRAPH,
                variables: Union[str, os.PathLike, dict, None] = None,
                variables_convention: Optional[str] = None,
+               outputs: Optional[Sequence[str]] = None,
                on_change: Optional[Callable[[Change], None]] = None) -> Conversion:
     """Convert an ONNX model (a path or a ModelProto) to an lwtnn document.
 
     ``variables`` is a variable spec (a path or a parsed dict, see ``specs``) naming the
     inputs' variables and outputs' labels and giving the preprocessing the network
     expects; ``variables_convention`` states what a {variables, offset, scale} spec means.
+    ``outputs`` names the graph outputs to keep (all by default): the others, and what
+    only they read, are dropped (a classifier's integer label, say).
     Raises ModelLoadError for an unreadable or invalid file, UsageError for a spec that
     does not fit the model, and ConversionError, listing every offending node, for a
     model lwtnn cannot express exactly. ``on_change`` hears of every change a pass makes
@@ -66,6 +69,8 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
         raise UsageError(f"unknown format '{format}'; use one of {', '.join(FORMATS)}")
     proto = prepare_model(model) if isinstance(model, onnx.ModelProto) else load_model(model)
     ir = build_ir(proto)
+    if outputs is not None:
+        _keep_outputs(ir, outputs)
     onnx_cost = ir_multiply_adds(ir)
     interface = Interface()
     if variables is not None:
@@ -86,6 +91,18 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     for message in ir.warnings:
         warnings.warn(message, ConversionWarning, stacklevel=3)
     return Conversion(document, onnx_cost)
+
+
+def _keep_outputs(ir: IRGraph, names: Sequence[str]) -> None:
+    """Drop every graph output not named (``drop_dead`` then removes what only they read)."""
+    present = [ir.attrs(node)["name"] for node in ir.outputs]
+    unknown = [name for name in names if name not in present]
+    if unknown or not names:
+        raise UsageError(f"outputs: unknown output(s) {', '.join(unknown) or '(none named)'}; "
+                         f"the model's outputs are {', '.join(present)}")
+    for node in [n for n in ir.outputs if ir.attrs(n)["name"] not in names]:
+        ir.outputs.remove(node)
+        ir.remove(node)
 
 
 def _apply_preprocessing(ir: IRGraph, interface: Interface) -> None:

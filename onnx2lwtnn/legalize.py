@@ -31,6 +31,31 @@ UNSUPPORTED_HINTS = {
     "Sqrt": "lwtnn has no element-wise square root",
     "HardSwish": "hard swish is not an lwtnn activation",
     "Mish": "mish is not an lwtnn activation",
+    "ArgMax": "an ArgMax yields an integer index (a classifier's label); lwtnn computes "
+              "float values only",
+}
+ML_DOMAIN = "ai.onnx.ml"
+# What each operator of ONNX's standard machine-learning domain computes, to name it.
+ML_OPERATORS = {
+    "TreeEnsembleClassifier": "a tree ensemble (boosted or random-forest decision trees)",
+    "TreeEnsembleRegressor": "a tree ensemble (boosted or random-forest decision trees)",
+    "TreeEnsemble": "a tree ensemble (boosted or random-forest decision trees)",
+    "ZipMap": "the class probabilities as a list of {class: probability} maps",
+    "ArrayFeatureExtractor": "picks entries by index (a classifier's label from its class "
+                             "list)",
+    "LabelEncoder": "maps labels to other labels",
+    "LinearClassifier": "a linear classifier with its label",
+    "LinearRegressor": "a linear regression",
+    "SVMClassifier": "a support vector machine",
+    "SVMRegressor": "a support vector machine",
+    "Normalizer": "scales each event by its L1, L2 or max norm",
+    "OneHotEncoder": "one-hot encodes categories",
+    "Imputer": "replaces missing values",
+    "Binarizer": "thresholds values to 0 or 1",
+    "CategoryMapper": "maps strings to integers",
+    "DictVectorizer": "turns maps into tensors",
+    "FeatureVectorizer": "concatenates inputs",
+    "Scaler": "(x - offset) * scale",
 }
 
 
@@ -44,8 +69,11 @@ def legalize(ir: IRGraph) -> list[Diagnostic]:
 
     leftover = {n for n, data in ir.iter_ops()
                 if data["op"] not in LWTNN_KINDS | {"Input", "Output", "Const"}}
-    # The surest causes: ops lwtnn has no form for, and inputs it cannot take.
-    causes = {n for n in leftover if unknown(n)}
+    # Causes: ops lwtnn has no form for, inputs it cannot take, and every refused op but
+    # the layout ops around one (an exporter's Transposes fail only because it does).
+    # What reads from a cause is listed under it: Shape arithmetic built on a refused
+    # layer's output serves that layer, and is not a problem of its own.
+    causes = {n for n in leftover if unknown(n) or not _beside_a_cause(ir, n, leftover)}
     causes |= {n for n, p in zip(ir.inputs, problems) if p is not None}
     for node, data in ir.iter_ops():
         if data["op"] in LWTNN_KINDS | {"Input"}:
@@ -55,10 +83,14 @@ def legalize(ir: IRGraph) -> list[Diagnostic]:
         if node not in leftover:
             continue
         unknown_op = unknown(node)
-        if data["domain"] not in STANDARD_DOMAINS:
-            reason = f"custom operator domain '{data['domain']}' is unknown to lwtnn"
-        elif data["refusal"]:
+        if data["refusal"]:
             reason = data["refusal"]
+        elif data["domain"] == ML_DOMAIN:
+            what = ML_OPERATORS.get(data["op"], "a classical machine-learning operator")
+            reason = (f"{data['op']} is an operator of ai.onnx.ml, ONNX's standard domain for "
+                      f"classical machine learning: {what}; lwtnn has no such layer")
+        elif data["domain"] not in STANDARD_DOMAINS:
+            reason = f"custom operator domain '{data['domain']}' is unknown to lwtnn"
         elif data["op"] in known:
             reason = "its operands do not match any pattern lwtnn can express"
         else:
@@ -85,10 +117,10 @@ def _beside_a_cause(ir: IRGraph, node: str, leftover: set) -> bool:
 def _interface_problem(ir: IRGraph, node: str, role: str):
     data = ir[node]
     port = ir.operand(node, 0) if role == "output" else None
-    shape = data["shapes"][0] if role == "input" else (ir.shape(port) or data["shapes"][0])
     name = data["attrs"]["name"]
     if data["refusal"]:
-        return Diagnostic(name, role.title(), data["refusal"])
+        return Diagnostic(name, role.title(), data["refusal"], data.get("hint", ""))
+    shape = data["shapes"][0] if role == "input" else (ir.shape(port) or data["shapes"][0])
     if port is not None and ir.op(port.node) == "Const":
         return Diagnostic(name, "Output", "it is a constant: it depends on no input, and "
                                           "every lwtnn output is computed from the inputs")

@@ -158,6 +158,11 @@ def _all_finite(tensor: onnx.TensorProto) -> bool:
 
 
 def _check_opset(model: onnx.ModelProto, path: Union[str, os.PathLike]) -> None:
+    """The standard opset must be one we know, if any node uses it: a model of only
+    ``ai.onnx.ml`` nodes (old onnxmltools files import nothing else) goes on to have each
+    node named for what it is."""
+    if all(node.domain not in ("", "ai.onnx") for node in model.graph.node):
+        return
     opset = default_opset(model)
     newest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= opset <= newest:

@@ -16,9 +16,11 @@ from .passes import (drop_dead, drop_masking, drop_noops, fold_affine, fold_cons
                      materialize_layers)
 from .passes import (drop_initial_states, drop_sequence_views, lower_conv1d, lower_last_step,
                      lower_recurrent, lower_reduce_time)
+from .passes import classifier_outputs, fold_ml_scaler, squeeze_runtime_reshape
 from .passes.base import Observer, Pass
 
 PIPELINE: tuple[Pass, ...] = (
+    classifier_outputs.refuse_classifier_output,
     fold_constants.fold_constant_node,
     fold_shapes.fold_static_shape,
     fold_shapes.fold_gather_of_shape,
@@ -27,6 +29,7 @@ PIPELINE: tuple[Pass, ...] = (
     drop_noops.drop_dropout,
     drop_noops.drop_float_cast,
     drop_noops.drop_layout_chain,
+    squeeze_runtime_reshape.squeeze_runtime_reshape,
     drop_sequence_views.drop_sequence_view,
     drop_dead.drop_unreachable,
     drop_masking.drop_keras_masking,
@@ -43,6 +46,7 @@ PIPELINE: tuple[Pass, ...] = (
     lower_affine.lower_constant_arithmetic,
     lower_affine.lower_neg,
     lower_affine.lower_batch_norm,
+    fold_ml_scaler.fold_scaler,
     lower_merge.lower_concat,
     lower_merge.lower_sum,
     lower_select.lower_slice,

@@ -29,6 +29,8 @@ class Pass:
     ops: tuple[str, ...]
     rewrite: Rewrite
     doc: str
+    domain: str = ""  # "" for the standard domain; else the one domain it rewrites
+
 
     @property
     def qualified_name(self) -> str:
@@ -42,9 +44,10 @@ class Pass:
                 observe(self, None, [])
             return changed
         changed = False
+        domains = (self.domain,) if self.domain else STANDARD_DOMAINS
         for node in ir.nodes(*(() if self.ops == (ANY_OP,) else self.ops)):
-            # An op of a custom domain only shares a name with the standard one.
-            if node not in ir or ir[node]["domain"] not in STANDARD_DOMAINS:
+            # An op of another domain only shares a name with this one's.
+            if node not in ir or ir[node]["domain"] not in domains:
                 continue
             readers = [] if observe is None else list(ir.g.out_edges(node, keys=True, data=True))
             if self.rewrite(ir, node):
@@ -57,14 +60,15 @@ class Pass:
 REGISTRY: dict[str, Pass] = {}
 
 
-def rewrite(*ops: str, doc: str = "") -> Callable[[Rewrite], Pass]:
-    """Register a rewrite for nodes of the given kinds, named after its module; ``doc``
-    (else the docstring's first paragraph) says what it matches, for ``ops`` and docs/."""
+def rewrite(*ops: str, doc: str = "", domain: str = "") -> Callable[[Rewrite], Pass]:
+    """Register a rewrite for nodes of the given kinds (of the standard domain, or of
+    ``domain``), named after its module; ``doc`` (else the docstring's first paragraph)
+    says what it matches, for ``ops`` and docs/."""
 
     def register(func: Rewrite) -> Pass:
         pass_name = func.__module__.rsplit(".", 1)[-1]
         summary = " ".join((doc or func.__doc__ or pass_name).strip().split("\n\n")[0].split())
-        registered = Pass(pass_name, ops, func, summary)
+        registered = Pass(pass_name, ops, func, summary, domain)
         REGISTRY[registered.qualified_name] = registered
         return registered
 

@@ -129,6 +129,8 @@ def vector_output(ir: IRGraph, node: str) -> bool:
     Only Unsqueeze and Squeeze lie between them (an ONNX Y_h [1, batch, H]), so the
     elements come in the same order."""
     port = current = ir.operand(node, 0)
+    if port is None:  # a refused output, cut from the graph
+        return False
     while (not is_vector(ir, current) and ir.op(current.node) in ("Unsqueeze", "Squeeze")
            and current.index == 0):
         current = ir.operand(current.node, 0)
