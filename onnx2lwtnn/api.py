@@ -98,8 +98,8 @@ def _keep_outputs(ir: IRGraph, names: Sequence[str]) -> None:
     present = [ir.attrs(node)["name"] for node in ir.outputs]
     unknown = [name for name in names if name not in present]
     if unknown or not names:
-        raise UsageError(f"outputs: unknown output(s) {', '.join(unknown) or '(none named)'}; "
-                         f"the model's outputs are {', '.join(present)}")
+        raise UsageError(f"no output named {', '.join(unknown) or '(none named)'}; the "
+                         f"model's outputs are {', '.join(present)}")
     for node in [n for n in ir.outputs if ir.attrs(n)["name"] not in names]:
         ir.outputs.remove(node)
         ir.remove(node)

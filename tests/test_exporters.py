@@ -98,5 +98,16 @@ def test_outputs_keeps_only_the_named_outputs():
 def test_outputs_naming_an_unknown_output_is_a_usage_error():
     with pytest.raises(UsageError) as caught:
         convert(FIXTURES / "skl2onnx_mlp_classifier.onnx", outputs=["probs"])
-    assert str(caught.value) == ("outputs: unknown output(s) probs; the model's outputs are "
-                                 "label, probabilities")
+    assert str(caught.value) == ("no output named probs; the model's outputs are label, "
+                                 "probabilities")
+
+
+def test_cli_outputs_flag_converts_the_probabilities_and_names_an_unknown_one(tmp_path,
+                                                                              capsys):
+    model, output = FIXTURES / "skl2onnx_mlp_classifier.onnx", tmp_path / "clf.json"
+    assert main([str(model), "-o", str(output), "--outputs", "probabilities", "--check"]) == 0
+    assert "PASS" in capsys.readouterr().err
+    assert main([str(model), "-o", str(tmp_path / "x.json"), "--outputs", "label,prob"]) == 2
+    assert capsys.readouterr().err == (
+        "onnx2lwtnn: error: no output named prob; the model's outputs are label, "
+        "probabilities\n")

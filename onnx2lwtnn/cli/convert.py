@@ -23,6 +23,8 @@ examples:
   onnx2lwtnn model.onnx -o model.json --variables hepdata.json \\
       --variables-convention subtract-divide   a {variables, offset, scale} spec
                                                meaning (x - offset) / scale
+  onnx2lwtnn clf.onnx -o clf.json --outputs probabilities
+                                               keep only that output (not the label)
   onnx2lwtnn a.onnx b.onnx --output-dir out/   convert many, one summary
   onnx2lwtnn check model.onnx model.json       compare ONNX and lwtnn outputs
   onnx2lwtnn template model.onnx -o spec.json  write a variable spec to fill in
@@ -46,6 +48,9 @@ def parser(subcommands: str = "") -> argparse.ArgumentParser:
     result.add_argument("--format", choices=FORMATS, default=GRAPH,
                         help="lwtnn graph (LightweightGraph, default) or sequential "
                              "(LightweightNeuralNetwork, single chains only)")
+    result.add_argument("--outputs", type=_names, metavar="NAME[,NAME]",
+                        help="convert only these graph outputs (and what they read), e.g. a "
+                             "classifier's probabilities without its integer label")
     add_spec_options(result)
     result.add_argument("--check", action="store_true",
                         help="after converting, compare ONNX and lwtnn outputs (as "
@@ -66,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path]) -> int:
     converted = conversion(model, format=args.format, variables=args.variables,
                            variables_convention=args.variables_convention,
-                           on_change=change_printer(args))
+                           outputs=args.outputs, on_change=change_printer(args))
     document = converted.document
     if args.check and not report_check(args, model, document, sys.stderr):
         return EXIT_FAILED  # nothing written: the conversion is not proven
@@ -77,6 +82,13 @@ def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path]) 
         info(args, f"wrote {output}")
     info(args, converted.cost_line())
     return EXIT_OK
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one output")
+    return names
 
 
 def _run_batch(args: argparse.Namespace) -> int:
