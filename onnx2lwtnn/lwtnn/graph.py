@@ -1,9 +1,11 @@
 """The graph format (lwtnn's ``LightweightGraph``), evaluated a batch at a time.
 
-Nodes are built the way lwtnn's ``Graph::build_node`` builds them: sources first,
-recursively (so a node may name a later node as its source; cycles were rejected
-by validation), each layer compiled once per kind of use for the input width of
-the first node that uses it.
+Nodes are built in the order lwtnn's ``Graph::build_node`` builds them, sources
+first (so a node may name a later node as its source; cycles were rejected by
+validation), each layer compiled once per kind of use for the input width of the
+first node that uses it. lwtnn recurses for this; here an explicit stack does it, and
+evaluation follows a precomputed order, so the depth of a graph is never limited by
+Python's recursion limit.
 
 Values flow between nodes as whole batches: a vector is an array
 (n_events, size); a sequence is a list of equal-length groups
@@ -25,6 +27,9 @@ from .layers import SEQUENCE_LAYERS, VECTOR_LAYERS, Refusal, SequenceLayer, Vect
 from .network import InputSpec, Network, SequenceBatch
 
 
+VECTOR, SEQUENCE = "vector", "sequence"
+
+
 @dataclass(frozen=True)
 class _Vector:
     data: np.ndarray      # (n_events, size), NaN rows for refused events
@@ -38,7 +43,12 @@ class _Sequence:
 
 
 class _Context:
-    """One evaluation: the preprocessed inputs, values computed so far, refusals."""
+    """One evaluation: the preprocessed inputs, values computed so far, refusals.
+
+    Values are computed in a precomputed order (``_schedule``), sources first, so a
+    node's ``vector``/``sequence`` only reads values that already exist: no recursion,
+    however deep the graph.
+    """
 
     def __init__(self, nodes: list["_Node"], n_events: int,
                  vectors: Mapping[str, np.ndarray], sequences: Mapping[str, SequenceBatch]):
@@ -50,14 +60,17 @@ class _Context:
         self._vectors: dict[int, _Vector] = {}
         self._sequences: dict[int, _Sequence] = {}
 
+    def compute(self, schedule: list[tuple[int, str]]) -> None:
+        for index, kind in schedule:
+            if kind == VECTOR:
+                self._vectors[index] = self.nodes[index].vector(self)
+            else:
+                self._sequences[index] = self.nodes[index].sequence(self)
+
     def vector(self, index: int) -> _Vector:
-        if index not in self._vectors:
-            self._vectors[index] = self.nodes[index].vector(self)
         return self._vectors[index]
 
     def sequence(self, index: int) -> _Sequence:
-        if index not in self._sequences:
-            self._sequences[index] = self.nodes[index].sequence(self)
         return self._sequences[index]
 
     def no_refusals(self) -> np.ndarray:
@@ -189,11 +202,14 @@ class _Builder:
         self.vector_layers: dict[int, VectorLayer] = {}
         self.sequence_layers: dict[int, SequenceLayer] = {}
 
-    def node(self, index: int) -> _Node:
-        if self.nodes[index] is None:
-            spec = self.doc["nodes"][index]
-            self.nodes[index] = NODE_TYPES[spec["type"]](self, index, spec)
-        return self.nodes[index]
+    def build(self) -> list[_Node]:
+        """Every node, sources first in lwtnn's order (``Graph::build_node`` for nodes
+        0, 1, ... each after its sources), without recursion."""
+        specs = self.doc["nodes"]
+        for index, _ in _postorder([(i, None) for i in range(len(specs))],
+                                   lambda item: [(s, None) for s in _node_sources(specs[item[0]])]):
+            self.nodes[index] = NODE_TYPES[specs[index]["type"]](self, index, specs[index])
+        return self.nodes
 
     def vector_layer(self, layer_index: int, n_in: int) -> VectorLayer:
         if layer_index not in self.vector_layers:
@@ -208,7 +224,12 @@ class _Builder:
         return self.sequence_layers[layer_index]
 
     def sizes(self, spec: Mapping[str, Any]) -> list[int]:
-        return [self.node(s).size for s in spec["sources"]]
+        return [self.nodes[s].size for s in spec["sources"]]
+
+
+def _node_sources(spec: Mapping[str, Any]) -> list[int]:
+    """The nodes a node reads (an input node's sources index ``inputs``, not nodes)."""
+    return [] if spec["type"] in ("input", "input_sequence") else spec["sources"]
 
 
 def _input(b: _Builder, index: int, spec: Mapping[str, Any]) -> _Input:
@@ -275,9 +296,10 @@ class GraphNetwork(Network):
     kind = "graph"
 
     def __init__(self, doc: Mapping[str, Any]):
-        builder = _Builder(doc)
-        self._nodes = [builder.node(i) for i in range(len(doc["nodes"]))]
+        self._nodes = _Builder(doc).build()
         self._outputs = {name: out["node_index"] for name, out in doc["outputs"].items()}
+        self._schedule = _postorder([(i, VECTOR) for i in self._outputs.values()],
+                                    lambda item: _requires(self._nodes[item[0]], item[1]))
         reached = self._upstream(self._outputs.values())
         super().__init__(
             inputs=_input_specs(doc["inputs"]),
@@ -304,11 +326,50 @@ class GraphNetwork(Network):
              sequences: dict[str, SequenceBatch]
              ) -> tuple[dict[str, np.ndarray], dict[int, str]]:
         ctx = _Context(self._nodes, n_events, vectors, sequences)
+        ctx.compute(self._schedule)
         results = {name: ctx.vector(index) for name, index in self._outputs.items()}
         refused = reduce(np.logical_or, [r.refused for r in results.values()],
                          ctx.no_refusals())
         reasons = {int(e): ctx.reasons[int(e)] for e in np.flatnonzero(refused)}
         return {name: _nan_rows(r) for name, r in results.items()}, reasons
+
+
+# what each node type reads from its sources (a sequence node's own vector value is
+# the last step of its sequence value: see ``_requires``)
+_READS: dict[type, str] = {
+    _Input: VECTOR, _InputSequence: SEQUENCE, _FeedForward: VECTOR,
+    _TimeDistributed: SEQUENCE, _SequenceNode: SEQUENCE, _Sum: SEQUENCE,
+    _Concatenate: VECTOR, _Add: VECTOR,
+}
+
+
+def _requires(node: _Node, kind: str) -> list[tuple[int, str]]:
+    """The (node, kind) values that computing ``node``'s value of ``kind`` reads."""
+    if isinstance(node, _SequenceNode) and kind == VECTOR:
+        return [(node.index, SEQUENCE)]
+    return [(s, _READS[type(node)]) for s in node.sources]
+
+
+Item = tuple[int, Any]
+
+
+def _postorder(roots: list[Item], requires: Callable[[Item], list[Item]]) -> list[Item]:
+    """Every item reachable from ``roots``, each after the items it requires (depth
+    first, in the given order), with an explicit stack: graphs of any depth."""
+    order: list[Item] = []
+    done: set[Item] = set()
+    stack: list[tuple[Item, bool]] = [(root, False) for root in reversed(roots)]
+    while stack:
+        item, expanded = stack.pop()
+        if item in done:
+            continue
+        if expanded:
+            done.add(item)
+            order.append(item)
+            continue
+        stack.append((item, True))
+        stack.extend((dep, False) for dep in reversed(requires(item)) if dep not in done)
+    return order
 
 
 def _nan_rows(value: _Vector) -> np.ndarray:

@@ -79,7 +79,8 @@ class Network(ABC):
 
     Attributes: ``input_names`` (vector input nodes, in document order),
     ``input_variables`` (node -> variable names, in the order of an input array's
-    columns), ``sequence_names``, ``sequence_variables`` (the same for sequence
+    columns), ``input_defaults`` (node -> {variable: default}, for ``NanReplacer``),
+    ``sequence_names``, ``sequence_variables`` (the same for sequence
     inputs) and ``output_labels`` (output name -> labels, the columns of that
     output's array).
     """
@@ -95,6 +96,7 @@ class Network(ABC):
         self._required_sequences = list(required_sequences)
         self.input_names = [spec.name for spec in inputs]
         self.input_variables = {spec.name: list(spec.variables) for spec in inputs}
+        self.input_defaults = {spec.name: dict(spec.defaults) for spec in inputs}
         self.sequence_names = [spec.name for spec in sequences]
         self.sequence_variables = {spec.name: list(spec.variables) for spec in sequences}
         self.output_labels = {name: list(labels) for name, labels in output_labels.items()}

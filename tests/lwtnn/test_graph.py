@@ -337,3 +337,20 @@ def test_event_form_refusals_and_defaults():
     filled = net.evaluate_event({"jet": jet}, {"trk": trk}, replace_nan=True)
     same = net.evaluate_event({"jet": {**jet, "pt": 7.0}}, {"trk": trk})
     assert filled == same
+
+
+def test_a_5000_node_chain_loads_and_evaluates_without_recursion():
+    """Graph depth is the user's to choose: building and evaluating must not recurse."""
+    depth = 5000
+    doc = {
+        "inputs": [{"name": "in", "variables": [{"name": "a", "offset": 0, "scale": 1}]}],
+        "input_sequences": [],
+        "nodes": [{"type": "input", "sources": [0], "size": 1}]
+        + [{"type": "feed_forward", "sources": [i], "layer_index": 0} for i in range(depth)],
+        "layers": [{"architecture": "dense", "weights": [1.0], "bias": [1.0],
+                    "activation": "linear"}],
+        "outputs": {"out": {"node_index": depth, "labels": ["y"]}},
+    }
+    net = load_network(doc)
+    out = net.evaluate({"in": np.array([[0.0], [2.0]])})["out"]
+    np.testing.assert_array_equal(out, [[depth], [depth + 2.0]])
