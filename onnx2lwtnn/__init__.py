@@ -1,21 +1,22 @@
 """onnx2lwtnn: convert ONNX neural networks to lwtnn JSON, exactly, and prove it.
 
-The converter (``convert``, ``to_json``, ``write_json``) is imported on first use, so
-that ``onnx2lwtnn.lwtnn`` can read and run lwtnn files without loading onnx.
+The converter (``convert``, ``to_json``, ``write_json``) and ``run`` (an lwtnn network
+on a file of events) are imported on first use, so that ``onnx2lwtnn.lwtnn`` can read
+and run lwtnn files without loading onnx.
 """
 from .errors import (ConversionError, ConversionWarning, Diagnostic, ModelLoadError,
                      Onnx2LwtnnError, UsageError)
 from .interface import Interface, Variable
 
-__all__ = ["convert", "to_json", "write_json", "ConversionError", "ConversionWarning",
+__all__ = ["convert", "to_json", "write_json", "run", "ConversionError", "ConversionWarning",
            "Diagnostic", "ModelLoadError", "Onnx2LwtnnError", "UsageError", "Interface",
            "Variable"]
 __version__ = "0.1.0"
-_API = ("convert", "to_json", "write_json")
+_API = {"convert": "api", "to_json": "api", "write_json": "api", "run": "runner"}
 
 
 def __getattr__(name: str):
     if name in _API:
-        from . import api
-        return getattr(api, name)
+        from importlib import import_module
+        return getattr(import_module(f".{_API[name]}", __name__), name)
     raise AttributeError(f"module 'onnx2lwtnn' has no attribute '{name}'")

@@ -31,12 +31,14 @@ import csv
 import io
 import json
 import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 
+from . import files
 from .errors import UsageError
 from .lwtnn import Network
 
@@ -70,20 +72,23 @@ def read_events(path: Path, network: Network) -> Events:
     if reader is None:
         raise UsageError(f"{path}: inputs must be .npz, .csv or JSON lines (.jsonl, "
                          f".ndjson, .json), not '{path.suffix or 'no suffix'}'")
-    try:
-        events = reader(path, network)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    events = reader(path, network)
     if len(events) == 0:
         raise UsageError(f"{path}: no events")
     return events
 
 
 def _read_npz(path: Path, network: Network) -> Events:
+    content = io.BytesIO(files.read_bytes(path, "events file", files.EVENTS_LIMIT))
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with zipfile.ZipFile(content) as archive:
+            size = sum(entry.file_size for entry in archive.infolist())
+        if size > files.EVENTS_LIMIT:
+            raise UsageError(f"{path}: its arrays take {size >> 20} MiB; the limit is "
+                             f"{files.EVENTS_LIMIT >> 20} MiB")
+        with np.load(content, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (ValueError, EOFError) as exc:
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
         raise UsageError(f"{path}: not a readable .npz file ({exc})") from None
     names = network.input_names + network.sequence_names
     if len(names) == 1 and len(arrays) == 1 and names[0] not in arrays:
@@ -150,10 +155,9 @@ def _read_csv(path: Path, network: Network) -> Events:
     if network.sequence_names:
         raise UsageError(f"{path}: a CSV holds vector inputs only; give this network's "
                          f"sequences in a .npz or JSON lines file")
-    with path.open(newline="", encoding="utf-8") as stream:
-        rows = list(csv.reader(stream))
+    rows = list(csv.reader(io.StringIO(_text(path), newline="")))
     if not rows:
-        raise UsageError(f"{path}: empty file (it needs a header of variable names)")
+        raise UsageError(f"{path}: no header of variable names")
     header, body = rows[0], [row for row in rows[1:] if row]
     columns = column_names(network.input_variables)
     wanted = [columns[key] for key in _vector_keys(network)]
@@ -196,28 +200,31 @@ def _read_json_lines(path: Path, network: Network) -> Events:
     vector_nodes, sequence_nodes = network.input_names, list(network.sequence_names)
     rows: dict[str, list] = {n: [] for n in vector_nodes}
     steps: dict[str, list] = {n: [] for n in sequence_nodes}
-    with path.open(encoding="utf-8") as stream:
-        for line_number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}: line {line_number}"
-            try:
-                event = json.loads(line)
-            except ValueError as exc:
-                raise UsageError(f"{where}: not valid JSON ({exc.msg})") from None
-            if not isinstance(event, dict):
-                raise UsageError(f"{where}: an event must be a JSON object")
-            vectors, sequences = _split_event(event, network)
-            for node in vector_nodes:
-                values = _node_map(vectors, node, where)
-                rows[node].append([_json_number(values, var, node, where)
-                                   for var in network.input_variables[node]])
-            for node in sequence_nodes:
-                steps[node].append(_json_sequence(_node_map(sequences, node, where),
-                                                  network.sequence_variables[node],
-                                                  node, where))
+    for line_number, line in enumerate(_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}: line {line_number}"
+        try:
+            event = json.loads(line)
+        except ValueError as exc:
+            raise UsageError(f"{where}: not valid JSON ({exc.msg})") from None
+        if not isinstance(event, dict):
+            raise UsageError(f"{where}: an event must be a JSON object")
+        vectors, sequences = _split_event(event, network)
+        for node in vector_nodes:
+            values = _node_map(vectors, node, where)
+            rows[node].append([_json_number(values, var, node, where)
+                               for var in network.input_variables[node]])
+        for node in sequence_nodes:
+            steps[node].append(_json_sequence(_node_map(sequences, node, where),
+                                              network.sequence_variables[node],
+                                              node, where))
     return Events({n: np.array(r, dtype=np.float64).reshape(len(r), len(
         network.input_variables[n])) for n, r in rows.items()}, steps)
+
+
+def _text(path: Path) -> str:
+    return files.read_text(path, "events file", files.EVENTS_LIMIT)
 
 
 def _split_event(event: dict, network: Network) -> tuple[dict, dict]:

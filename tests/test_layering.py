@@ -45,3 +45,12 @@ def test_passes_and_emitter_never_see_protobufs_or_the_cli():
         assert "onnx2lwtnn.cli" not in imports, path.name
         if path.name != "fold_constants.py":  # evaluates nodes with the onnx reference
             assert not {n for n in imports if n.split(".")[0] == "onnx"}, path.name
+
+
+def test_run_needs_no_onnx():
+    """``run`` reads and evaluates lwtnn files: it must work, and start fast, without onnx."""
+    code = ("import sys, onnx2lwtnn, onnx2lwtnn.runner; onnx2lwtnn.run; "
+            "assert 'onnx' not in sys.modules, 'onnx imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=PACKAGE.parent)
+    assert done.returncode == 0, done.stderr

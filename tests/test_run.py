@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from onnx2lwtnn.errors import ModelLoadError, UsageError
+from onnx2lwtnn.errors import FileError, ModelLoadError, Onnx2LwtnnError, UsageError
 from onnx2lwtnn.event_files import Events
-from onnx2lwtnn.run import read_network, run
+from onnx2lwtnn.runner import read_network, run
 
 from .lwtnn.conformance_data import expected_path, load_events, network_params
 
@@ -169,7 +169,8 @@ BAD_INPUTS = [
     ("in.csv", "pt,eta\n1\n", "row 1 has 1 cells"),
     ("in.csv", "", "empty file"),
     ("in.csv", "pt,eta\n", "no events"),
-    ("in.jsonl", "", "no events"),
+    ("in.jsonl", "", "empty file"),
+    ("in.jsonl", "\n\n", "no events"),
     ("in.jsonl", '{"jet": {"pt": 1}\n', "line 1: not valid JSON"),
     ("in.jsonl", '[1, 2]\n', "line 1: an event must be a JSON object"),
     ("in.jsonl", '{"jet": {"pt": 1, "eta": 1}}\n{"jet": {"pt": 1}}\n',
@@ -187,7 +188,7 @@ def test_bad_inputs_are_one_line_errors_and_write_nothing(tmp_path, name, conten
     inputs = tmp_path / name
     inputs.write_text(content)
     output = tmp_path / "out.csv"
-    with pytest.raises(UsageError) as info:
+    with pytest.raises(Onnx2LwtnnError) as info:
         run(NET, inputs, output)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
@@ -230,9 +231,9 @@ def test_bad_sequence_inputs(tmp_path):
 def test_unreadable_networks(tmp_path):
     bad = tmp_path / "net.json"
     bad.write_text("{")
-    with pytest.raises(ModelLoadError, match="not JSON"):
+    with pytest.raises(FileError, match="not valid JSON"):
         read_network(bad)
-    with pytest.raises(ModelLoadError, match="cannot read"):
+    with pytest.raises(FileError, match="absent.json"):
         read_network(tmp_path / "absent.json")
     bad.write_text(json.dumps(dict(NET, nodes=[])))
     with pytest.raises(ModelLoadError, match="problem"):
@@ -264,3 +265,55 @@ def test_conformance_expected_files_exist_for_every_network():
         network = param.values[0]
         if network is not None:
             assert expected_path(network).is_file()
+
+
+def test_cli_run_to_stdout_and_files(tmp_path, capsys):
+    from onnx2lwtnn.cli import main
+    network = tmp_path / "net.json"
+    network.write_text(json.dumps(NET))
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("pt,eta\n1,2\n,3\n")
+    assert main(["run", str(network), "--inputs", str(inputs)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "a,b" and len(out) == 3
+    np.testing.assert_allclose([[float(c) for c in line.split(",")] for line in out[1:]],
+                               expected_rows(np.array([[1.0, 2.0], [7.0, 3.0]])))
+    assert main(["run", str(network), "--inputs", str(inputs), "-o", str(tmp_path / "o.npz")]) == 0
+    assert "1 value(s) replaced by defaults" in capsys.readouterr().err
+    assert np.load(tmp_path / "o.npz")["out"].shape == (2, 2)
+
+
+def test_cli_run_bad_inputs_exit_2_with_one_line_and_no_output(tmp_path, capsys):
+    from onnx2lwtnn.cli import main
+    network = tmp_path / "net.json"
+    network.write_text(json.dumps(NET))
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("pt,eta\n1,nan\n")
+    output = tmp_path / "out.csv"
+    assert main(["run", str(network), "--inputs", str(inputs), "-o", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'eta' of 'jet' in event(s) 0" in err
+    assert not output.exists()
+    assert main(["run", str(network), "--inputs", str(inputs), "-o", str(inputs)]) == 2
+    assert main(["run", str(network), "--inputs", str(tmp_path / "x.csv")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_cli_run_lists_refused_rows(tmp_path, capsys):
+    from onnx2lwtnn.cli import main
+    network = tmp_path / "net.json"
+    network.write_text(json.dumps({
+        "inputs": [], "input_sequences": [{"name": "s", "variables": [
+            {"name": "v", "offset": 0, "scale": 1}]}],
+        "nodes": [{"type": "input_sequence", "sources": [0], "size": 1},
+                  {"type": "sequence", "sources": [0], "layer_index": 0}],
+        "layers": [{"architecture": "conv1d", "weights": [1.0, 1.0], "bias": [0.0],
+                    "activation": "linear", "dilation_rate": 1, "padding": "valid"}],
+        "outputs": {"o": {"node_index": 1, "labels": ["y"]}}}))
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(json_lines([{"s": {"v": [1, 2]}}, {"s": {"v": [1]}}, {"s": {"v": []}}]))
+    assert main(["run", str(network), "--inputs", str(inputs)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["y", "3.0", "nan", "nan"]
+    assert "lwtnn refuses 2 of 3 event(s)" in captured.err
+    assert "event(s) 1 (1)" in captured.err and "event(s) 2 (1)" in captured.err

@@ -13,7 +13,7 @@ from functools import partial
 from types import ModuleType
 from typing import Optional, Sequence
 
-from . import check, convert, inspect, ops, template
+from . import check, convert, inspect, ops, run, template
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, check_companions, guarded
 
 __all__ = ["main", "SUBCOMMANDS", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, ModuleType] = {
     "template": template,
     "inspect": inspect,
     "ops": ops,
+    "run": run,
 }
 
 

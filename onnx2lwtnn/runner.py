@@ -3,7 +3,8 @@
 ``run(NET.json, events.csv, "out.npz")`` reads the network (ours, or one written by
 lwtnn's own converters; graph or sequential format), reads the events
 (``event_files``), evaluates them with the numpy lwtnn runtime and writes the outputs,
-all of them or nothing: the output is rendered in memory and then written atomically.
+all of them or nothing: the output is rendered in memory and then written under the
+file policy of ``files`` (atomically, never onto an input).
 
 Absent values (``default`` semantics). lwtnn itself never fills in a missing
 variable: ``LightweightGraph::compute`` throws for it, so a missing column, array or
@@ -22,16 +23,15 @@ and ``RunResult.refused`` says which and why.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Union
 
 import numpy as np
 
+from . import files
 from .errors import ModelLoadError, UsageError
 from .event_files import Events, output_format, read_events, render_outputs
 from .lwtnn import EvaluationError, LwtnnFormatError, Network, load_network
@@ -63,39 +63,37 @@ def run(network: Union[PathLike, dict, Network], inputs: Union[PathLike, Events]
     (.npz, .csv, .jsonl) or ``Events``; ``output`` (optional): a .csv, .npz or .jsonl
     path (``format`` overrides the suffix); ``replace``: which values NanReplacer
     replaces by defaults ("nan" or "all"); ``progress(done, total)`` is called after
-    each chunk of events. Raises ``ModelLoadError`` for a network that cannot be read
-    and ``UsageError`` for events that do not fit it; then nothing is written.
+    each chunk of events. Raises ``FileError`` for a file that cannot be read or
+    written, ``ModelLoadError`` for an invalid network and ``UsageError`` for events
+    that do not fit it; then nothing is written.
     """
     if replace not in REPLACE:
         raise UsageError(f"unknown replace mode '{replace}'; use one of {', '.join(REPLACE)}")
-    fmt = output_format(Path(output), format) if output is not None else None
+    sources = [p for p in (network, inputs) if isinstance(p, (str, os.PathLike))]
+    fmt = None
+    if output is not None:
+        fmt = output_format(Path(output), format)
+        files.check_output(output, sources)
     net = network if isinstance(network, Network) else read_network(network)
     events = inputs if isinstance(inputs, Events) else read_events(Path(inputs), net)
     replaced = apply_defaults(events, net, replace)
     outputs, refused = evaluate(net, events, progress)
     result = RunResult(outputs, net.output_labels, refused, replaced)
     if output is not None:
-        write_atomically(Path(output), render(result, fmt))
+        files.write_bytes(output, render(result, fmt), sources)
     return result
 
 
 def read_network(source: Union[PathLike, dict]) -> Network:
-    """A runnable network; ``ModelLoadError`` names an unreadable or invalid document."""
+    """A runnable network; ``ModelLoadError`` names an invalid document (``FileError``
+    an unreadable file)."""
     where = "the lwtnn document" if isinstance(source, dict) else str(source)
+    document = source if isinstance(source, dict) else files.read_json(
+        source, "lwtnn network", files.NETWORK_LIMIT)
     try:
-        if isinstance(source, dict):
-            return load_network(source)
-        with open(source, encoding="utf-8") as stream:
-            document = json.load(stream)
-        if not isinstance(document, dict):
-            raise ModelLoadError(f"{where}: not an lwtnn document (a JSON object)")
         return load_network(document)
-    except OSError as exc:
-        raise ModelLoadError(f"{where}: cannot read ({exc.strerror or exc})") from None
     except LwtnnFormatError as exc:
         raise ModelLoadError(f"{where}: {exc}") from None
-    except ValueError as exc:  # json's decoding errors
-        raise ModelLoadError(f"{where}: not JSON ({exc})") from None
 
 
 def apply_defaults(events: Events, network: Network, replace: str = "nan") -> int:
@@ -173,26 +171,6 @@ def evaluate(network: Network, events: Events, progress: Optional[Progress] = No
 def render(result: RunResult, fmt: str) -> bytes:
     """The output file's content in one of ``event_files.OUTPUT_FORMATS``."""
     return render_outputs(fmt, result.labels, result.outputs, result.refused)
-
-
-def write_atomically(path: Path, content: bytes) -> None:
-    """Write via a temporary file in the same folder renamed over the target: a failed
-    or interrupted run leaves nothing behind and changes nothing."""
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                             dir=path.parent)
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot write the output ({exc.strerror})", str(path)) from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def print_progress(done: int, total: int) -> None:
