@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import files
 from ..event_files import OUTPUT_FORMATS
 from ..runner import CHUNK, REPLACE, print_progress, refusal_summary, render, run as run_network
-from .common import EXIT_OK, new_parser
+from .common import EXIT_OK, info, new_parser
 
 EXAMPLES = """\
 examples:
@@ -40,8 +40,6 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument("--replace", choices=tuple(REPLACE), default="nan",
                         help="values replaced by defaults: 'nan' (NanReplacer's default) or "
                              "'all' (also +-inf, as lwtnn's test tools do)")
-    result.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress or summary on stderr")
     return result
 
 
@@ -57,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
               "event(s); their outputs are NaN:", file=sys.stderr)
         for line in refusal_summary(result.refused):
             print(f"  {line}", file=sys.stderr)
-    if not args.quiet and args.output is not None:
+    if args.output is not None:
         replaced = f", {result.replaced} value(s) replaced by defaults" if result.replaced else ""
-        print(f"ran {n_events} event(s){replaced}; wrote {args.output}", file=sys.stderr)
+        info(args, f"ran {n_events} event(s){replaced}; wrote {args.output}")
     return EXIT_OK
 
 
