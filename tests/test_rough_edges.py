@@ -117,3 +117,21 @@ def test_verbose_shows_each_pass_that_changed_the_graph(tmp_path, capsys):
             "Affine 'dense0/Selu:scale'") in lines
     assert any("fuse_activation.fuse_activation: Activation 'dense0/Selu:elu' -> Dense "
                "'dense0/Gemm'" in line for line in lines)
+
+
+def test_without_shared_the_skips_are_one_summary_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from .support import REPO
+    env = {**os.environ, "ONNX2LWTNN_SHARED": str(tmp_path / "absent")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests/lwtnn/test_conformance.py"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:]
+    skipped = [line for line in done.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert len(skipped) == 1, skipped
+    assert "shared material is absent" in skipped[0] and "ONNX2LWTNN_SHARED" in skipped[0]
+    count = int(skipped[0].split("[")[1].split("]")[0])
+    assert count > 1 and f"{count} skipped" in done.stdout
