@@ -22,6 +22,7 @@ from .lwtnn import validate_network
 from .model_cost import ir_multiply_adds
 from .pipeline import run_pipeline
 from .specs import read_spec
+from .specs.lwtnn_forms import RENAMED_FROM
 from .trace import Change, Trace
 
 ModelSource = Union[str, os.PathLike, onnx.ModelProto]
@@ -119,7 +120,12 @@ def _check_labels(ir: IRGraph, interface: Interface) -> None:
     unknown = set(interface.output_labels) - set(widths)
     if unknown:
         raise UsageError(f"variable spec: unknown output(s) {', '.join(sorted(unknown))}; "
-                         f"the model's outputs are {', '.join(widths)}")
+                         f"the model's outputs are {', '.join(widths)} (to rename one, add "
+                         f"\"{RENAMED_FROM}\": \"<its ONNX name>\" to the spec's entry)")
+    names = [interface.output_name(name) for name in widths]
+    if len(set(names)) != len(names):
+        raise UsageError(f"variable spec: two outputs would both be named "
+                         f"{next(n for n in names if names.count(n) > 1)!r}")
     if interface.default_labels is not None and len(widths) != 1:
         raise UsageError(f"variable spec: class_labels name one output, but the model has "
                          f"{len(widths)}")

@@ -110,13 +110,15 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
         raise ModelLoadError(f"{network if not isinstance(network, dict) else 'network'}: "
                              f"not a network lwtnn accepts: {exc}") from None
     onnx_model = OnnxModel(proto)
-    _check_interfaces(onnx_model, document)
+    names = interface or Interface()  # the spec's preprocessing and output names
+    _check_interfaces(onnx_model, document, names)
     drawn = (read_events(inputs, document) if inputs is not None
              else draw_events(document, events, seed, _fixed_length(onnx_model)))
     ours, refused = _evaluate_lwtnn(net, drawn)
     kept = np.setdiff1d(np.arange(len(drawn)), refused)
     drawn, ours = drawn.select(kept), {k: v[kept] for k, v in ours.items()}
-    reference = _evaluate_onnx(onnx_model, drawn, interface or Interface(), progress)
+    reference = {names.output_name(name): values for name, values in
+                 _evaluate_onnx(onnx_model, drawn, names, progress).items()}
     report = CheckReport(len(drawn), onnx_model.backend, tolerance, refused_by_lwtnn=len(refused),
                          preprocessed=interface is None and _has_preprocessing(document))
     for name, labels in net.output_labels.items():
@@ -272,16 +274,20 @@ def _preprocessed(values: np.ndarray,
     return (values + offsets) * scales
 
 
-def _check_interfaces(model: OnnxModel, document: dict) -> None:
+def _check_interfaces(model: OnnxModel, document: dict, interface: Interface) -> None:
+    """Same inputs, and lwtnn outputs among the ONNX ones (as the spec renames them)."""
     onnx_inputs = set(model.input_shapes)
     lwtnn_inputs = {n["name"] for n in document["inputs"]} | {
         n["name"] for n in document.get("input_sequences", [])}
-    onnx_outputs, lwtnn_outputs = set(model.output_names), set(document["outputs"])
+    onnx_outputs = {interface.output_name(name) for name in model.output_names}
+    lwtnn_outputs = set(document["outputs"])
     if onnx_inputs != lwtnn_inputs or not lwtnn_outputs <= onnx_outputs:
         raise UsageError(
             "the lwtnn network does not belong to this ONNX model: inputs "
             f"{sorted(lwtnn_inputs)} vs {sorted(onnx_inputs)}, outputs "
-            f"{sorted(lwtnn_outputs)} vs {sorted(onnx_outputs)}")
+            f"{sorted(lwtnn_outputs)} vs {sorted(onnx_outputs)}"
+            + ("" if lwtnn_outputs <= onnx_outputs or interface.output_names else
+               " (if a variable spec renamed outputs, give it: --variables SPEC)"))
 
 
 def _has_preprocessing(document: dict) -> bool:

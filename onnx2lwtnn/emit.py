@@ -59,7 +59,7 @@ def _graph(ir: IRGraph, interface: Interface) -> dict[str, Any]:
     for node in ir.outputs:
         name = ir.attrs(node)["name"]
         source = ir.operand(node, 0).node
-        outputs[name] = {"node_index": index[source],
+        outputs[interface.output_name(name)] = {"node_index": index[source],
                          "labels": interface.labels(name, ir.features(Port(source)))}
     return {"inputs": [_input_node(ir, node, interface) for node in vectors],
             "input_sequences": [_input_node(ir, node, interface) for node in sequences],

@@ -2,8 +2,8 @@
 
 By default input ``x`` of width n (a vector, or a sequence of steps of n features) has
 variables ``x_0 .. x_{n-1}`` and output ``y`` has
-labels ``y_0 ..``; a variable spec (see ``specs``) can name them, add defaults, and give
-the preprocessing lwtnn applies first, ``(x + offset) * scale``.
+labels ``y_0 ..``; a variable spec (see ``specs``) can name them, add defaults, give
+the preprocessing lwtnn applies first, ``(x + offset) * scale``, and rename outputs.
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ class Interface:
 
     input_variables: dict[str, list[Variable]] = field(default_factory=dict)
     sequence_variables: dict[str, list[Variable]] = field(default_factory=dict)  # per step
-    output_labels: dict[str, list[str]] = field(default_factory=dict)
+    output_labels: dict[str, list[str]] = field(default_factory=dict)  # by ONNX name
+    output_names: dict[str, str] = field(default_factory=dict)  # ONNX name -> lwtnn name
     default_labels: Optional[list[str]] = None  # keras2json's class_labels: any one output
     miscellaneous: dict[str, str] = field(default_factory=dict)
 
@@ -43,6 +44,10 @@ class Interface:
         if named is None:
             return None
         return np.array([v.offset for v in named]), np.array([v.scale for v in named])
+
+    def output_name(self, onnx_name: str) -> str:
+        """The lwtnn name of an ONNX graph output (its own, unless the spec renames it)."""
+        return self.output_names.get(onnx_name, onnx_name)
 
     def labels(self, output_name: str, width: int) -> list[str]:
         named = self.output_labels.get(output_name, self.default_labels)

@@ -135,3 +135,35 @@ def test_without_shared_the_skips_are_one_summary_line(tmp_path):
     assert "shared material is absent" in skipped[0] and "ONNX2LWTNN_SHARED" in skipped[0]
     count = int(skipped[0].split("[")[1].split("]")[0])
     assert count > 1 and f"{count} skipped" in done.stdout
+
+
+# -- a spec may rename an output node --------------------------------------------------
+RENAME = {"inputs": [], "outputs": [{"name": "score", "onnx_output": "y",
+                                     "labels": ["signal", "background"]}]}
+
+
+def test_a_spec_renames_an_output_node_and_check_follows_it(tmp_path, capsys):
+    from onnx2lwtnn.check import check
+    document = convert(CHAIN, variables=RENAME)
+    assert list(document["outputs"]) == ["score"]
+    assert document["outputs"]["score"]["labels"] == ["signal", "background"]
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(RENAME))
+    network = tmp_path / "net.json"
+    assert main([str(CHAIN), "-o", str(network), "--variables", str(spec), "--check"]) == 0
+    assert json.loads(network.read_text())["outputs"].keys() == {"score"}
+    from onnx2lwtnn.specs import read_spec
+    report = check(CHAIN, document, events=50, interface=read_spec(RENAME, None, {"x": 4}))
+    assert report.passed and {row.output for row in report.rows} == {"score"}
+    capsys.readouterr()
+    assert main(["check", str(CHAIN), str(network)]) == 2
+    assert "if a variable spec renamed outputs, give it: --variables SPEC" in \
+        capsys.readouterr().err
+
+
+def test_an_unknown_output_name_says_how_to_rename():
+    from onnx2lwtnn.errors import UsageError
+    spec = {"inputs": [], "outputs": [{"name": "score", "labels": ["a", "b"]}]}
+    with pytest.raises(UsageError, match=r'unknown output\(s\) score; the model\'s outputs '
+                                         r'are y \(to rename one, add "onnx_output"'):
+        convert(CHAIN, variables=spec)

@@ -2,7 +2,8 @@
 
 - lwtnn's graph spec, as kerasfunc2json takes it: ``{"inputs": [{"name", "variables":
   [{"name", "offset", "scale", "default"?}]}], "input_sequences": [the same, for
-  sequence inputs], "outputs": [{"name", "labels"}]}``;
+  sequence inputs], "outputs": [{"name", "labels"}]}``; an output entry with
+  ``"onnx_output": "39"`` renames ONNX output ``39`` to its ``name``;
 - lwtnn's sequential spec, as keras2json takes it: ``{"inputs": [{"name", "offset",
   "scale", "default"?}], "class_labels": [...], "miscellaneous": {...}}``;
 - ``{"variables": [...], "offset": [...], "scale": [...]}``, whose meaning must be
@@ -17,6 +18,8 @@ from ..errors import UsageError
 from ..interface import Interface
 from .common import (LWTNN, SUBTRACT_DIVIDE, check_input, named_variables, one_input,
                      single_input, variable)
+
+RENAMED_FROM = "onnx_output"  # in a graph spec's output entry: the ONNX output it renames
 
 
 def is_lwtnn_spec(spec: dict) -> bool:
@@ -55,7 +58,10 @@ def _graph_spec(spec: dict, where: str, input_widths: dict[str, int],
                 raise UsageError(f"{where}: input '{name}' belongs under '{right}'")
             named_variables(interface, name, sequences)[name] = variables
     for output in spec.get("outputs", []):
-        interface.output_labels[output["name"]] = [str(label) for label in output["labels"]]
+        onnx_name = output.get(RENAMED_FROM, output["name"])
+        interface.output_labels[onnx_name] = [str(label) for label in output["labels"]]
+        if onnx_name != output["name"]:
+            interface.output_names[onnx_name] = output["name"]
     return interface
 
 
