@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from importlib import resources
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from onnx2lwtnn.lwtnn import LwtnnFormatError, load_network, validate_network
+from onnx2lwtnn.lwtnn import validate
 from onnx2lwtnn.lwtnn.validate import SAMPLE, document_kind
 
 from .conformance_data import network_params
@@ -241,12 +241,26 @@ def big_dense_doc(n_in, n_out):
     }
 
 
-def test_long_weight_lists_are_not_iterated_by_jsonschema():
+def test_long_weight_lists_are_not_iterated_by_jsonschema(monkeypatch):
+    """jsonschema sees a sample of each long weight list, never the million weights; the
+    finiteness of the rest is decided in bulk (a structural check: timings belong in
+    benchmarks, where a loaded machine cannot fail them)."""
+    seen = []
+    validators = validate._validators()
+
+    class Recording:
+        def __init__(self, validator):
+            self.validator = validator
+
+        def iter_errors(self, view):
+            seen.append(len(view["layers"][0]["weights"]))
+            return self.validator.iter_errors(view)
+
+    monkeypatch.setattr(validate, "_validators",
+                        lambda: {kind: Recording(v) for kind, v in validators.items()})
     doc = big_dense_doc(1000, 1000)  # a million weights
-    start = time.perf_counter()
     validate_network(doc)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 0.5, f"validating 1e6 weights took {elapsed:.2f} s"
+    assert seen == [SAMPLE]
     doc["layers"][0]["weights"][999_998] = float("nan")
     doc["layers"][0]["weights"][999_999] = float("nan")
     assert_problem(doc, "$.layers[0].weights[999998]", "this list has 2 non-finite entries")
