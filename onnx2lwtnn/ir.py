@@ -71,6 +71,10 @@ class IRGraph:
         self.outputs: list[str] = []   # Output node ids, in ONNX graph-output order
         self.warnings: list[str] = []  # exact rewrites the user should still know about
         self._ids = itertools.count()
+        # node -> {slot: producer}: finds the edge feeding a slot without scanning the
+        # node's other operands (a Sum of 50,000 inputs); kept by connect and remove.
+        self._sources: dict[str, dict[int, str]] = {}
+        self._order: Optional[list[str]] = None  # topological order until the next change
 
     # -- building -----------------------------------------------------------------
     def new_id(self, hint: str) -> str:
@@ -86,6 +90,8 @@ class IRGraph:
         node = self.new_id(label or op)
         self.g.add_node(node, op=op, domain=domain, attrs=dict(attrs or {}),
                         shapes=list(shapes or [None]), label=label or node, refusal=None, **data)
+        self._sources[node] = {}
+        self._order = None
         for slot, src in enumerate(inputs):
             if src is not None:
                 self.connect(src, node, slot)
@@ -97,17 +103,18 @@ class IRGraph:
 
     def disconnect(self, node: str, slot: int) -> None:
         """Make an operand absent (an omitted optional ONNX input)."""
-        for pred, _, key in list(self.g.in_edges(node, keys=True)):
-            if key == slot:
-                self.g.remove_edge(pred, node, key=slot)
+        pred = self._sources[node].pop(slot, None)
+        if pred is not None:
+            self.g.remove_edge(pred, node, key=slot)
+            self._order = None
 
     def connect(self, src: Port, node: str, slot: int) -> None:
-        if self.g.has_edge(src.node, node, key=slot):
-            self.g.remove_edge(src.node, node, key=slot)
-        for pred, _, key in list(self.g.in_edges(node, keys=True)):
-            if key == slot:
-                self.g.remove_edge(pred, node, key=slot)
+        """Feed ``src`` into the node's ``slot``, replacing what fed it; costs the same
+        however many operands the node has."""
+        self.disconnect(node, slot)
         self.g.add_edge(src.node, node, key=slot, port=src.index)
+        self._sources[node][slot] = src.node
+        self._order = None
 
     # -- queries ------------------------------------------------------------------
     def __getitem__(self, node: str) -> dict:
@@ -123,16 +130,20 @@ class IRGraph:
         return self.g.nodes[node]["attrs"]
 
     def nodes(self, *ops: str) -> list[str]:
-        """Node ids in topological order, optionally only those of the given ops."""
-        order = list(nx.topological_sort(self.g))
-        return [n for n in order if not ops or self.g.nodes[n]["op"] in ops]
+        """Node ids in topological order, optionally only those of the given ops. The
+        order is kept until the graph changes: passes that match nothing cost no sort."""
+        if self._order is None:
+            self._order = list(nx.topological_sort(self.g))
+        if not ops:
+            return list(self._order)
+        data = self.g._node  # networkx's own dict: its NodeView costs more than the sort
+        return [n for n in self._order if data[n]["op"] in ops]
 
     def inputs_of(self, node: str) -> list[Optional[Port]]:
         """The node's operands by slot; None for an absent optional input."""
-        edges = {key: Port(src, data["port"])
-                 for src, _, key, data in self.g.in_edges(node, keys=True, data=True)}
-        count = max(edges, default=-1) + 1
-        return [edges.get(slot) for slot in range(count)]
+        sources, edges = self._sources[node], self.g._pred[node]
+        return [Port(sources[slot], edges[sources[slot]][slot]["port"]) if slot in sources
+                else None for slot in range(max(sources, default=-1) + 1)]
 
     def operand(self, node: str, slot: int) -> Optional[Port]:
         operands = self.inputs_of(node)
@@ -186,7 +197,11 @@ class IRGraph:
         self.remove(node)
 
     def remove(self, node: str) -> None:
+        for _, dst, slot in self.g.out_edges(node, keys=True):
+            self._sources[dst].pop(slot, None)
+        del self._sources[node]
         self.g.remove_node(node)
+        self._order = None
 
     def refuse(self, node: str, reason: str) -> None:
         """Record why a recognised node cannot be expressed (reported at the end)."""

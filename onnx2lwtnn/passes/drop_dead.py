@@ -15,5 +15,6 @@ def drop_unreachable(ir: IRGraph) -> bool:
     for output in ir.outputs:
         live |= nx.ancestors(ir.g, output)
     dead = [n for n in ir.g if n not in live]
-    ir.g.remove_nodes_from(dead)
+    for node in dead:
+        ir.remove(node)
     return bool(dead)
