@@ -54,9 +54,14 @@ def read_bytes(path: PathLike, what: str, limit: int, *, stdin: bool = False) ->
     if stdin and str(path) == STDIN:
         if sys.stdin is None:
             raise FileError(f"{STDIN}: stdin is closed; cannot read the {what}")
-        data = sys.stdin.buffer.read(limit + 1)
+        data = bytearray()
+        while len(data) <= limit:  # in pieces: read(limit) would allocate the limit
+            piece = sys.stdin.buffer.read(min(MiB, limit + 1 - len(data)))
+            if not piece:
+                break
+            data += piece
         _check_size(STDIN, what, len(data), limit)
-        return data
+        return bytes(data)
     try:  # O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
@@ -72,10 +77,12 @@ def read_bytes(path: PathLike, what: str, limit: int, *, stdin: bool = False) ->
         raise FileError(f"{path}: empty file; expected a{_article(what)} {what}")
     with os.fdopen(fd, "rb") as stream:
         try:
-            data = stream.read(limit + 1)
+            data = stream.read(info.st_size)
+            grew = stream.read(1)
         except OSError as exc:
             raise _unreadable(path, what, exc) from None
-    _check_size(path, what, len(data), limit)  # it grew while we read it
+    if grew:
+        raise FileError(f"{path}: the {what} changed while it was read")
     return data
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 import onnx
 from onnx import external_data_helper, helper, numpy_helper
 
-from . import files
+from . import files, limits
 from .errors import ConversionError, Diagnostic, FileError, ModelLoadError
 from .filekind import JSON, LWTNN, SWAPPED_ARGUMENTS, kind_of
 
@@ -56,6 +56,7 @@ def prepare_model(model: onnx.ModelProto,
     _check_opset(model, where)
     _check_structure(model, where)
     _check_finite_constants(model)
+    _check_sizes(model)
     return infer_shapes(model)
 
 
@@ -81,6 +82,84 @@ def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
             inferred = work  # shapes stay unknown; passes that need them refuse with a reason
     _drop_imports(inferred, added)
     return inferred
+
+
+def _check_sizes(model: onnx.ModelProto) -> None:
+    """Refuse, naming each node, what would make shape inference or constant folding
+    compute too much (``limits``): sized from the constants and from a shape inference
+    without data propagation (which computes shapes, never values), run on a copy whose
+    large weights are only declared, so it costs no copy of them."""
+    graph = model.graph
+    constants = {init.name: init for init in graph.initializer}
+    constants.update({n.output[0]: a.t for n in graph.node if n.op_type == "Constant"
+                      for a in n.attribute if a.name == "value"})
+    problems: dict[int, str] = {}  # node index -> the first reason found
+    for index, node in enumerate(graph.node):
+        if node.op_type in limits.SIZED_OPS and node.domain in ("", "ai.onnx"):
+            values = [_small_value(constants.get(name)) for name in node.input]
+            problem = limits.folding_problem(node.op_type, _plain_attrs(node), values)
+            if problem:
+                problems[index] = problem
+    producers = {out: index for index, node in enumerate(graph.node) for out in node.output}
+    for name, shape in _declared_shapes(model):
+        problem = limits.shape_problem(shape)
+        if problem and name in producers:
+            problems.setdefault(producers[name], f"output '{files.clean(name)}' {problem}")
+    if problems:
+        flagged = {out for index in problems for out in graph.node[index].output}
+        diagnostics = [Diagnostic(_label(graph.node[i], i), graph.node[i].op_type, reason,
+                                  downstream=bool(flagged & set(graph.node[i].input)))
+                       for i, reason in sorted(problems.items())]
+        raise ConversionError(diagnostics, f"{len(diagnostics)} node(s) would compute more "
+                                           "than the converter's limits allow")
+
+
+def _label(node: onnx.NodeProto, index: int) -> str:
+    return files.clean(node.name or f"{node.op_type}_{index}")
+
+
+def _small_value(tensor) -> Optional[np.ndarray]:
+    """The value of a small constant (the operands that size an op), else None."""
+    if tensor is None or math.prod(tensor.dims) > 64:
+        return None
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception:
+        return None
+
+
+def _plain_attrs(node: onnx.NodeProto) -> dict:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute
+            if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.INTS,
+                          onnx.AttributeProto.FLOAT)}
+
+
+def _declared_shapes(model: onnx.ModelProto) -> list[tuple[str, Optional[tuple]]]:
+    """(tensor name, shape) of every intermediate tensor, from shape inference without
+    data propagation, on a copy of the graph whose weights over 1024 values are only
+    declared (as graph inputs) and whose own shape annotations are left out."""
+    graph, light = model.graph, onnx.ModelProto()
+    light.ir_version = model.ir_version
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    light.graph.node.extend(graph.node)
+    light.graph.input.extend(graph.input)
+    light.graph.output.extend(graph.output)
+    declared = {v.name for v in graph.input}
+    for init in graph.initializer:
+        if math.prod(init.dims) <= 1024:
+            light.graph.initializer.append(init)
+        elif init.name not in declared:
+            light.graph.input.append(helper.make_tensor_value_info(
+                init.name, init.data_type, list(init.dims)))
+    _import_undeclared_domains(light)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(light)
+    except Exception:
+        return []
+    return [(v.name, tuple(d.dim_value if d.HasField("dim_value") else None
+                           for d in v.type.tensor_type.shape.dim))
+            for v in inferred.graph.value_info if v.type.tensor_type.HasField("shape")]
 
 
 def default_opset(model: onnx.ModelProto) -> int:

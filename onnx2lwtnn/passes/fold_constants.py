@@ -1,6 +1,7 @@
 """Evaluate every node whose operands are all constants (Constant, Transpose of a weight,
 Shape arithmetic on static shapes, ConstantOfShape, ...) with the onnx package's
-reference evaluator, and replace its outputs by constants."""
+reference evaluator, and replace its outputs by constants. What a node would compute is
+sized first (``limits``), and a node over the limits is refused, never computed."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +9,7 @@ from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from ..ir import IRGraph, Port
+from ..limits import folding_problem, shape_problem
 from .base import ANY_OP, rewrite
 
 NOT_FOLDABLE = frozenset({
@@ -25,8 +27,14 @@ def fold_constant_node(ir: IRGraph, node: str) -> bool:
     operands = ir.inputs_of(node)
     if any(p is not None and ir.op(p.node) != "Const" for p in operands):
         return False
+    values = [ir.const_value(p) for p in operands]
+    problem = (folding_problem(data["op"], data["attrs"], values)
+               or next(filter(None, map(shape_problem, data["shapes"])), None))
+    if problem:  # sized before computing: a Range of 10^12 values is never attempted
+        ir.refuse(node, f"cannot be computed ahead: it {problem}")
+        return False
     try:
-        outputs = _evaluate(ir, node, [ir.const_value(p) for p in operands])
+        outputs = _evaluate(ir, node, values)
     except Exception:
         return False  # left for the passes that know the op, or reported as unsupported
     for index, value in enumerate(outputs):
