@@ -100,7 +100,7 @@ def _check_sizes(model: onnx.ModelProto) -> None:
             problem = limits.folding_problem(node.op_type, _plain_attrs(node), values)
             if problem:
                 problems[index] = problem
-    producers = {out: index for index, node in enumerate(graph.node) for out in node.output}
+    producers = _constant_producers(graph, set(constants))
     for name, shape in _declared_shapes(model):
         problem = limits.shape_problem(shape)
         if problem and name in producers:
@@ -112,6 +112,17 @@ def _check_sizes(model: onnx.ModelProto) -> None:
                        for i, reason in sorted(problems.items())]
         raise ConversionError(diagnostics, f"{len(diagnostics)} node(s) would compute more "
                                            "than the converter's limits allow")
+
+
+def _constant_producers(graph: onnx.GraphProto, constants: set[str]) -> dict[str, int]:
+    """Tensor name -> index of the node making it, for tensors computed from constants
+    alone (what folding would compute); run-time tensors may be large with a fixed batch."""
+    producers = {}
+    for index, node in enumerate(graph.node):
+        if all(name in constants for name in node.input if name):
+            constants.update(node.output)
+            producers.update((out, index) for out in node.output)
+    return producers
 
 
 def _label(node: onnx.NodeProto, index: int) -> str:
