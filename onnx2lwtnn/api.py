@@ -5,7 +5,7 @@ import json
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 import onnx
 
@@ -14,6 +14,7 @@ from .build_ir import build_ir
 from .cost import NetworkCost, cost_line, network_cost
 from .emit import FORMATS, GRAPH, emit
 from .errors import ConversionError, ConversionWarning, UsageError
+from .fix import fix_inputs
 from .interface import Interface
 from .ir import IRGraph, Port
 from .legalize import legalize
@@ -53,7 +54,9 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
                variables: Union[str, os.PathLike, dict, None] = None,
                variables_convention: Optional[str] = None,
                outputs: Optional[Sequence[str]] = None,
-               on_change: Optional[Callable[[Change], None]] = None) -> Conversion:
+               on_change: Optional[Callable[[Change], None]] = None,
+               tmva_weights: Union[str, os.PathLike, None] = None,
+               fix: Optional[Mapping[str, float]] = None) -> Conversion:
     """Convert an ONNX model (a path or a ModelProto) to an lwtnn document.
 
     ``variables`` is a variable spec (a path or a parsed dict, see ``specs``) naming the
@@ -61,6 +64,10 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     expects; ``variables_convention`` states what a {variables, offset, scale} spec means.
     ``outputs`` names the graph outputs to keep (all by default): the others, and what
     only they read, are dropped (a classifier's integer label, say).
+    ``tmva_weights`` is a TMVA weights file whose input transformations (and a
+    regression's inverse target transformation) are folded in: the ONNX network reads
+    TMVA's transformed variables, the lwtnn one the raw ones. ``fix`` freezes the named
+    input variables (a parametrised network's signal hypothesis) at these raw values.
     Raises ModelLoadError for an unreadable or invalid file, UsageError for a spec that
     does not fit the model, and ConversionError, listing every offending node, for a
     model lwtnn cannot express exactly. ``on_change`` hears of every change a pass makes
@@ -74,6 +81,12 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
         _keep_outputs(ir, outputs)
     onnx_cost = ir_multiply_adds(ir)
     interface = Interface()
+    if tmva_weights is not None and variables is not None:
+        raise UsageError("--tmva-weights and --variables both give the inputs' names and "
+                         "preprocessing; use one")
+    if tmva_weights is not None:
+        from .tmva.fold import insert_transformations
+        interface = insert_transformations(ir, tmva_weights)
     if variables is not None:
         shapes = {ir.attrs(node)["name"]: ir.shape(Port(node)) or (None,)
                   for node in ir.inputs}
@@ -83,9 +96,14 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
                                         if len(shape) == 3))
         _apply_preprocessing(ir, interface)
     run_pipeline(ir, observe=None if on_change is None else Trace(ir, on_change))
+    if tmva_weights is not None:
+        from .tmva.fold import fold_transformations
+        fold_transformations(ir)
     problems = legalize(ir)
     if problems:
         raise ConversionError(problems)
+    if fix:
+        fix_inputs(ir, interface, fix)
     _check_labels(ir, interface)
     document = emit(ir, interface, format)
     validate_network(document)

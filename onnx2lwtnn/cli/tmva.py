@@ -1,0 +1,88 @@
+"""``onnx2lwtnn tmva WEIGHTS.xml``: a TMVA MLP weights file to lwtnn JSON, proven
+against a float64 reference of TMVA's response and compared with TMVA's own."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+import numpy as np
+
+from ..api import to_json, write_json
+from ..check import read_events
+from ..emit import FORMATS, GRAPH
+from ..errors import UsageError
+from ..tmva import TmvaNetwork, check_tmva, convert_tmva, read_network
+from ..tmva.convert import INPUT
+from .common import EXIT_FAILED, EXIT_OK, add_check_options, info, new_parser, same_file
+
+EXAMPLES = """\
+examples:
+  onnx2lwtnn tmva TMVAClassification_MLP.weights.xml -o mlp.json
+  onnx2lwtnn tmva regression.weights.xml -o reg.json --inputs events.npz
+                      check on your events: a 'raw_inputs' array, an array named
+                      'variables', or a CSV with a column per variable
+
+The network reads the raw variables (TMVA's <Variables>, in order) as the input node
+'variables'; TMVA's Normalize, Decorrelation and PCA transformations and a regression's
+inverse target transformation are part of it. Every conversion is checked (1000 events
+inside the training ranges by default) against a float64 reference of TMVA's response
+and against TMVA's response itself; nothing is written if the check fails.
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    result = new_parser("onnx2lwtnn tmva", "Convert a TMVA MLP (MethodMLP) weights file to "
+                        "lwtnn JSON, without ROOT.", EXAMPLES)
+    result.add_argument("model", type=Path, metavar="WEIGHTS.xml")
+    result.add_argument("-o", "--output", type=Path,
+                        help="where to write the lwtnn JSON (default: stdout)")
+    result.add_argument("--format", choices=FORMATS, default=GRAPH,
+                        help="lwtnn graph (default) or sequential")
+    result.add_argument("--inputs", type=Path, metavar="EVENTS",
+                        help="check on these raw events (.npz or .csv) instead of random ones")
+    result.add_argument("--json", action="store_true", help="print the check as JSON")
+    add_check_options(result)
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.output is not None and same_file(args.output, args.model):
+        raise UsageError(f"{args.output}: the output would overwrite the weights file")
+    network = read_network(args.model)
+    document = convert_tmva(network, format=args.format)
+    raw = None if args.inputs is None else _raw_events(args.inputs, network, args.format)
+    report = check_tmva(network, document, raw, events=args.events, seed=args.seed,
+                        tolerance=args.tolerance)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2), file=sys.stderr)
+    else:
+        info(args, report.table())
+    if not report.passed:
+        return EXIT_FAILED  # nothing written: the conversion is not proven
+    if args.output is None:
+        sys.stdout.write(to_json(document))
+    else:
+        write_json(document, args.output)
+        info(args, f"wrote {args.output}")
+    return EXIT_OK
+
+
+def _raw_events(path: Path, network: TmvaNetwork, format: str) -> np.ndarray:
+    """A 'raw_inputs' array (as TMVA's Reader takes them), or what ``check`` reads."""
+    width = len(network.method.variables)
+    if path.suffix == ".npz":
+        try:
+            with np.load(path) as data:
+                if "raw_inputs" in data.files:
+                    raw = np.asarray(data["raw_inputs"], dtype=np.float64)
+                    if raw.ndim != 2 or raw.shape[1] != width:
+                        raise UsageError(f"{path}: 'raw_inputs' has shape {raw.shape}; the "
+                                         f"network reads [events, {width}]")
+                    return raw
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{path}: cannot read ({exc})") from None
+    if format != GRAPH:
+        raise UsageError(f"{path}: with --format {format}, --inputs takes a .npz holding "
+                         "'raw_inputs'")
+    return read_events(path, convert_tmva(network)).vectors[INPUT]

@@ -1,0 +1,71 @@
+"""Parametrised networks: freeze inputs that are signal-hypothesis parameters (``--fix
+mGluino=1900``) into the first dense layers' biases, so the lwtnn network takes only the
+event variables.
+
+A fixed variable's value goes through the input's own preprocessing first (a
+parametrised network usually standardises its parameters too), then its column of every
+dense layer reading the input, times that value, joins the layer's bias.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from .errors import UsageError
+from .interface import Interface
+from .ir import IRGraph, Port
+from .passes.common import reads_through_matrix
+
+
+def fix_inputs(ir: IRGraph, interface: Interface, values: Mapping[str, float]) -> None:
+    """Remove the named variables from their inputs, folding their values in."""
+    where = _locate(ir, interface, values)
+    for node, indices in where.items():
+        _fix_one_input(ir, interface, node, indices, [values[name] for name in indices.values()])
+
+
+def _locate(ir: IRGraph, interface: Interface, values: Mapping[str, float]) -> dict:
+    """{input node: {index: variable name}} for every fixed variable."""
+    found: dict[str, dict[int, str]] = {}
+    known = []
+    for node in ir.inputs:
+        name, shape = ir.attrs(node)["name"], ir.shape(Port(node))
+        if shape is None or len(shape) != 2:
+            continue
+        names = [v.name for v in interface.variables(name, shape[-1])]
+        known += names
+        for index, variable in enumerate(names):
+            if variable in values:
+                found.setdefault(node, {})[index] = variable
+    unknown = [name for name in values if name not in known]
+    if unknown:
+        listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+        raise UsageError(f"--fix: unknown parameter(s) {', '.join(repr(u) for u in unknown)}; "
+                         f"the inputs' variables are {listed}")
+    return found
+
+
+def _fix_one_input(ir: IRGraph, interface: Interface, node: str, indices: dict[int, str],
+                   raw: list[float]) -> None:
+    name = ir.attrs(node)["name"]
+    readers = ir.consumers(Port(node))
+    others = [r for r, _ in readers if not reads_through_matrix(ir, r)]
+    if others:
+        raise UsageError(f"--fix: input '{name}' is also read by '{ir[others[0]]['label']}' "
+                         f"({ir.op(others[0])}), not only by dense layers, so its "
+                         f"{', '.join(indices.values())} cannot be folded into a bias")
+    attrs, shape = ir.attrs(node), ir.shape(Port(node))
+    width = shape[-1]
+    offset = np.asarray(attrs.get("offset", np.zeros(width)), dtype=np.float64)
+    scale = np.asarray(attrs.get("scale", np.ones(width)), dtype=np.float64)
+    columns = list(indices)
+    value = (np.asarray(raw, dtype=np.float64) + offset[columns]) * scale[columns]
+    for reader, _ in readers:
+        reader_attrs = ir.attrs(reader)
+        reader_attrs["bias"] = reader_attrs["bias"] + reader_attrs["weights"][:, columns] @ value
+        reader_attrs["weights"] = np.delete(reader_attrs["weights"], columns, axis=1)
+    attrs["offset"], attrs["scale"] = np.delete(offset, columns), np.delete(scale, columns)
+    ir[node]["shapes"][0] = tuple(shape[:-1]) + (width - len(columns),)
+    kept = [v for i, v in enumerate(interface.variables(name, width)) if i not in indices]
+    interface.input_variables[name] = kept
