@@ -10,6 +10,7 @@ from ..api import conversion, to_json, write_json
 from ..emit import FORMATS, GRAPH
 from ..errors import UsageError
 from .check import report_check
+from . import preprocessing
 from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options,
                      change_printer, guarded, info, new_parser, same_file)
 
@@ -52,6 +53,7 @@ def parser(subcommands: str = "") -> argparse.ArgumentParser:
                         help="convert only these graph outputs (and what they read), e.g. a "
                              "classifier's probabilities without its integer label")
     add_spec_options(result)
+    preprocessing.add_options(result)
     result.add_argument("--check", action="store_true",
                         help="after converting, compare ONNX and lwtnn outputs (as "
                              "'onnx2lwtnn check'); exit 1 if they differ")
@@ -60,6 +62,9 @@ def parser(subcommands: str = "") -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    preprocessing.refuse_check(args)
+    if args.fix_from is not None:
+        return _run_fix_from(args)
     if len(args.models) > 1 or args.output_dir is not None:
         return _run_batch(args)
     model = args.models[0]
@@ -71,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
 def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path]) -> int:
     converted = conversion(model, format=args.format, variables=args.variables,
                            variables_convention=args.variables_convention,
-                           outputs=args.outputs, on_change=change_printer(args))
+                           outputs=args.outputs, on_change=change_printer(args),
+                           tmva_weights=args.tmva_weights, fix=preprocessing.fixed(args))
     document = converted.document
     if args.check and not report_check(args, model, document, sys.stderr):
         return EXIT_FAILED  # nothing written: the conversion is not proven
@@ -81,6 +87,24 @@ def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path]) 
         write_json(document, output)
         info(args, f"wrote {output}")
     info(args, converted.cost_line())
+    return EXIT_OK
+
+
+def _run_fix_from(args: argparse.Namespace) -> int:
+    if len(args.models) != 1:
+        raise UsageError("--fix-from takes one model")
+
+    def convert_one(model: Path, spec: Path, values: dict) -> dict:
+        return conversion(model, format=args.format, variables=spec,
+                          variables_convention=args.variables_convention,
+                          outputs=args.outputs, tmva_weights=args.tmva_weights,
+                          fix=values).document
+
+    def write(document: dict, target: Path) -> None:
+        write_json(document, target)
+        info(args, f"wrote {target}")
+
+    preprocessing.run_fix_from(args, args.models[0], convert_one, write)
     return EXIT_OK
 
 

@@ -52,7 +52,17 @@ def insert_transformations(ir: IRGraph, path: Union[str, os.PathLike]) -> Interf
             ir.connect(Port(dense), reader, slot)
     interface = Interface(input_variables={name: [Variable(v) for v in method.variables]})
     _undo_targets(ir, method, transforms, interface)
+    _name_classes(ir, method, interface)
     return interface
+
+
+def _name_classes(ir: IRGraph, method, interface: Interface) -> None:
+    """A multiclass network's single output of one value per class is labelled by class."""
+    if method.analysis != "Multiclass" or len(ir.outputs) != 1:
+        return
+    output = ir.outputs[0]
+    if ir.features(ir.operand(output, 0)) == len(method.classes):
+        interface.output_labels[ir.attrs(output)["name"]] = list(method.classes)
 
 
 def _undo_targets(ir: IRGraph, method, transforms: list, interface: Interface) -> None:

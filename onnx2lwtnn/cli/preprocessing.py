@@ -1,0 +1,88 @@
+"""Conversion options for preprocessing kept outside the network: a TMVA weights file's
+transformations (``--tmva-weights``) and a parametrised network's fixed parameters
+(``--fix NAME=VALUE``, or one network per point of a config's ``parameters`` list with
+``--fix-from``)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Callable, Optional
+
+from ..errors import UsageError
+from ..specs import load, parameter_names
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tmva-weights", type=Path, metavar="WEIGHTS.xml",
+                        help="fold a TMVA weights file's input transformations (Normalize, "
+                             "Decorrelation, PCA) and a regression's inverse target "
+                             "transformation in: the ONNX network reads TMVA's transformed "
+                             "variables, the lwtnn one the raw ones")
+    parser.add_argument("--fix", type=_assignment, action="append", metavar="NAME=VALUE",
+                        help="freeze input variable NAME (a signal-hypothesis parameter) at "
+                             "the raw VALUE; repeatable")
+    parser.add_argument("--fix-from", type=Path, metavar="CONFIG.json",
+                        help="one network per point of the config's 'parameters' list, "
+                             "written to --output-dir as <model>_<name><value>....json; the "
+                             "config is also the variable spec unless --variables is given")
+
+
+def fixed(args: argparse.Namespace) -> dict[str, float]:
+    return dict(args.fix or [])
+
+
+def refuse_check(args: argparse.Namespace) -> None:
+    if getattr(args, "check", False) and (args.tmva_weights or args.fix or args.fix_from):
+        raise UsageError("--check compares with the ONNX model, which reads other inputs "
+                         "than a network with --tmva-weights or fixed parameters; check the "
+                         "conversion without them, or a TMVA MLP with 'onnx2lwtnn tmva'")
+
+
+def run_fix_from(args: argparse.Namespace, model: Path,
+                 convert_one: Callable[[Path, Optional[Path], dict], dict],
+                 write: Callable[[dict, Path], None]) -> None:
+    """Convert every parameter point first, then write them all: a failure writes nothing."""
+    if args.output_dir is None or args.output is not None:
+        raise UsageError("--fix-from writes one network per parameter point: it needs "
+                         "--output-dir DIR (and no -o)")
+    if not args.output_dir.is_dir():
+        raise UsageError(f"{args.output_dir}: no such directory")
+    config, where = load(args.fix_from)
+    parameter_names(config, where)  # validates the list
+    points = config.get("parameters")
+    if not points:
+        raise UsageError(f"{where}: no 'parameters' list of points to fix")
+    spec = args.variables if args.variables is not None else args.fix_from
+    documents = []
+    for point in points:
+        values = {**fixed(args), **{name: _number(where, name, v) for name, v in point.items()}}
+        target = args.output_dir / f"{model.stem}_{_point_name(point)}.json"
+        documents.append((convert_one(model, spec, values), target))
+    for document, target in documents:
+        write(document, target)
+
+
+def _point_name(point: dict) -> str:
+    return "_".join(f"{name}{_text(value)}" for name, value in point.items())
+
+
+def _text(value) -> str:
+    return json.dumps(value).replace("/", "-")
+
+
+def _number(where: str, name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{where}: parameter '{name}' has value {value!r}, not a number")
+    return float(value)
+
+
+def _assignment(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep or not name.strip():
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with a number, got {text!r}") \
+            from None
