@@ -11,8 +11,9 @@ import onnx
 
 from . import files
 from .build_ir import build_ir
+from .carry import carry_shared_values
 from .cost import NetworkCost, cost_line, network_cost
-from .emit import FORMATS, GRAPH, emit
+from .emit import FORMATS, GRAPH, SEQUENTIAL, emit
 from .errors import ConversionError, ConversionWarning, UsageError
 from .fix import fix_inputs
 from .interface import Interface
@@ -27,6 +28,8 @@ from .specs.lwtnn_forms import RENAMED_FROM
 from .trace import Change, Trace
 
 ModelSource = Union[str, os.PathLike, onnx.ModelProto]
+CHEAPEST, LITERAL = "cheapest", "literal"
+LAYOUTS = (CHEAPEST, LITERAL)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
                variables: Union[str, os.PathLike, dict, None] = None,
                variables_convention: Optional[str] = None,
                outputs: Optional[Sequence[str]] = None,
+               layout: str = CHEAPEST,
                on_change: Optional[Callable[[Change], None]] = None,
                tmva_weights: Union[str, os.PathLike, None] = None,
                fix: Optional[Mapping[str, float]] = None) -> Conversion:
@@ -75,6 +79,8 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     """
     if format not in FORMATS:
         raise UsageError(f"unknown format '{format}'; use one of {', '.join(FORMATS)}")
+    if layout not in LAYOUTS:
+        raise UsageError(f"unknown layout '{layout}'; use one of {', '.join(LAYOUTS)}")
     proto = prepare_model(model) if isinstance(model, onnx.ModelProto) else load_model(model)
     ir = build_ir(proto)
     if outputs is not None:
@@ -105,6 +111,8 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     if fix:
         fix_inputs(ir, interface, fix)
     _check_labels(ir, interface)
+    if layout == CHEAPEST:
+        carry_shared_values(ir, free_inputs=format != SEQUENTIAL)
     document = emit(ir, interface, format)
     validate_network(document)
     for message in ir.warnings:

@@ -66,19 +66,22 @@ def network_cost(document: Mapping[str, Any]) -> NetworkCost:
         return NetworkCost({"outputs": Cost(sum(map(layer_multiply_adds, layers)),
                                             len(layers))})
     nodes, layers = document["nodes"], document["layers"]
-    costs = _node_costs(nodes, [layer_multiply_adds(layer) for layer in layers])
+    costs = graph_costs(nodes, [layer_multiply_adds(layer) for layer in layers])
     return NetworkCost({name: costs[output["node_index"]]
                         for name, output in document["outputs"].items()})
 
 
 def node_costs(document: Mapping[str, Any]) -> list[Cost]:
     """Per graph node: what one evaluation of it costs, its sources' recomputation included."""
-    return _node_costs(document["nodes"],
+    return graph_costs(document["nodes"],
                        [layer_multiply_adds(layer) for layer in document["layers"]])
 
 
-def _node_costs(nodes: list[dict], layer_costs: list[int]) -> list[Cost]:
+def graph_costs(nodes: list[dict], layer_costs: list[int]) -> list[Cost]:
     """Cost(node) = its own cost + the cost of each source, once per time it is read.
+
+    ``nodes`` are graph-format nodes (``type``, ``sources``, ``layer_index`` into
+    ``layer_costs``, the multiply-adds of each layer).
 
     Sources may name later nodes (lwtnn builds them on demand), so the nodes are
     resolved depth-first without recursion; validation has rejected cycles.

@@ -24,9 +24,11 @@ from .ir import IRGraph, Port
 GRAPH, SEQUENTIAL = "graph", "sequential"
 FORMATS = (GRAPH, SEQUENTIAL)
 NODE_TYPES = {"Dense": "feed_forward", "Normalization": "feed_forward",
+              "Highway": "feed_forward",
               "Concatenate": "concatenate", "VectorSum": "add",
               "Recurrent": "sequence", "Conv1d": "sequence", "SequenceSum": "sum"}
 LAYER_NODE_TYPES = ("feed_forward", "time_distributed", "sequence")
+LAYER_KINDS = ("Dense", "Normalization", "Highway", "Recurrent", "Conv1d")
 
 
 def emit(ir: IRGraph, interface: Interface, fmt: str = GRAPH) -> dict[str, Any]:
@@ -39,12 +41,12 @@ def _graph(ir: IRGraph, interface: Interface) -> dict[str, Any]:
     layers = _LayerTable()
     nodes: list[dict] = []
     index: dict[str, int] = {}
-    vectors = [node for node in ir.inputs if not _is_sequence(ir, node)]
-    sequences = [node for node in ir.inputs if _is_sequence(ir, node)]
+    vectors = [node for node in ir.inputs if not is_sequence(ir, node)]
+    sequences = [node for node in ir.inputs if is_sequence(ir, node)]
     for kind, group in (("input", vectors), ("input_sequence", sequences)):
         for position, node in enumerate(group):
             index[node] = len(nodes)
-            nodes.append({"type": kind, "sources": [position], "size": _width(ir, node)})
+            nodes.append({"type": kind, "sources": [position], "size": width(ir, node)})
     for node in ir.nodes(*NODE_TYPES, "LastStep"):
         if ir.op(node) == "LastStep":  # the sequence node, read as a vector
             index[node] = index[ir.operand(node, 0).node]
@@ -66,26 +68,26 @@ def _graph(ir: IRGraph, interface: Interface) -> dict[str, Any]:
             "nodes": nodes, "layers": layers.layers, "outputs": outputs}
 
 
-def _is_sequence(ir: IRGraph, node: str) -> bool:
+def is_sequence(ir: IRGraph, node: str) -> bool:
     """Whether a node's output is a [batch, time, features] sequence."""
     shape = ir[node]["shapes"][0]
     return shape is not None and len(shape) == 3
 
 
-def _width(ir: IRGraph, node: str) -> int:
+def width(ir: IRGraph, node: str) -> int:
     return ir[node]["shapes"][0][-1]
 
 
 def _node_type(ir: IRGraph, node: str) -> str:
     kind = NODE_TYPES[ir.op(node)]
-    return "time_distributed" if kind == "feed_forward" and _is_sequence(ir, node) else kind
+    return "time_distributed" if kind == "feed_forward" and is_sequence(ir, node) else kind
 
 
 def _sequential(ir: IRGraph, interface: Interface) -> dict[str, Any]:
     chain = _single_chain(ir)
     (input_node,), (output_node,) = ir.inputs, ir.outputs
     variables = _input_node(ir, input_node, interface)["variables"]
-    return {"inputs": variables, "layers": [_layer(ir, node) for node in chain],
+    return {"inputs": variables, "layers": [layer_json(ir, node) for node in chain],
             "outputs": interface.labels(ir.attrs(output_node)["name"],
                                         ir.features(ir.operand(output_node, 0))),
             "defaults": {v["name"]: v["default"] for v in variables if "default" in v},
@@ -104,7 +106,7 @@ def _single_chain(ir: IRGraph) -> list[str]:
         problem = f"node '{ir[merges[0]]['label']}' merges branches"
     if problem is None and any(len(ir.consumers(Port(n))) != 1 for n in [*ir.inputs, *chain]):
         problem = "a tensor is read by more than one layer"
-    if problem is None and any(_is_sequence(ir, n) for n in [*ir.inputs, *chain]):
+    if problem is None and any(is_sequence(ir, n) for n in [*ir.inputs, *chain]):
         problem = "it reads a sequence; the sequential format takes one vector input"
     if problem:
         raise ConversionError([Diagnostic("<graph>", "Graph", problem,
@@ -116,11 +118,11 @@ def _single_chain(ir: IRGraph) -> list[str]:
 
 def _input_node(ir: IRGraph, node: str, interface: Interface) -> dict[str, Any]:
     attrs = ir.attrs(node)
-    width = _width(ir, node)
-    offsets = attrs.get("offset", np.zeros(width))
-    scales = attrs.get("scale", np.ones(width))
+    size = width(ir, node)
+    offsets = attrs.get("offset", np.zeros(size))
+    scales = attrs.get("scale", np.ones(size))
     variables = []
-    specs = interface.variables(attrs["name"], width, sequence=_is_sequence(ir, node))
+    specs = interface.variables(attrs["name"], size, sequence=is_sequence(ir, node))
     for spec, offset, scale in zip(specs, offsets, scales):
         variable = {"name": spec.name, "offset": float(offset), "scale": float(scale)}
         if spec.default is not None:
@@ -129,8 +131,16 @@ def _input_node(ir: IRGraph, node: str, interface: Interface) -> dict[str, Any]:
     return {"name": attrs["name"], "variables": variables}
 
 
-def _layer(ir: IRGraph, node: str) -> dict[str, Any]:
+def layer_json(ir: IRGraph, node: str) -> dict[str, Any]:
+    """The lwtnn layer object of a layer node."""
     attrs = ir.attrs(node)
+    if ir.op(node) == "Highway":
+        return {"architecture": "highway", "activation": attrs["activation"],
+                "components": {
+                    "t": {"weights": _numbers(attrs["t_weights"]),
+                          "bias": _numbers(attrs["t_bias"])},
+                    "carry": {"weights": _numbers(attrs["carry_weights"]),
+                              "bias": _numbers(attrs["carry_bias"])}}}
     if ir.op(node) == "Recurrent":
         return _recurrent_layer(attrs)
     if ir.op(node) == "Conv1d":
@@ -171,8 +181,8 @@ class _LayerTable:
         # lwtnn builds a layer once, for the input width of its first node: the width is
         # part of what makes two layers the same (an activation-only layer has no weights).
         width = ir.shape(ir.operand(node, 0))[-1]
-        if ir.op(node) in ("Recurrent", "Conv1d"):  # the JSON layer holds every value
-            layer = _layer(ir, node)
+        if ir.op(node) in ("Recurrent", "Conv1d", "Highway"):  # the JSON holds every value
+            layer = layer_json(ir, node)
             key = (ir.op(node), width, json.dumps(layer, sort_keys=True))
         else:
             layer = None
@@ -182,5 +192,5 @@ class _LayerTable:
                    np.asarray(attrs["bias"], dtype=np.float64).tobytes())
         if key not in self._seen:
             self._seen[key] = len(self.layers)
-            self.layers.append(layer or _layer(ir, node))
+            self.layers.append(layer or layer_json(ir, node))
         return self._seen[key]

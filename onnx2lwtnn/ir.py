@@ -33,6 +33,8 @@ LWTNN_KINDS = frozenset({
     "Normalization",  # attrs: weights [n], bias [n]; computes (x + bias) * weights
     "Concatenate",    # vectors, in slot order
     "VectorSum",      # element-wise sum of equal-size vectors (lwtnn "add")
+    "Highway",        # attrs: t_weights, t_bias, carry_weights, carry_bias [n, n] / [n],
+                      # activation: c * act(W_t x + b_t) + (1 - c) * x, c = sigmoid(W_c x + b_c)
     # Sequences are [batch, time, features] ("canonical"): an Input of rank 3, and every
     # kind here that reads one. Dense and Normalization on a sequence are applied per time
     # step (lwtnn "time_distributed").
