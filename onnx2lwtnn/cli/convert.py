@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ..api import conversion, to_json, write_json
+from ..api import CHEAPEST, LAYOUTS, conversion, to_json, write_json
 from ..emit import FORMATS, GRAPH
 from ..errors import UsageError
 from .check import report_check
@@ -19,6 +19,7 @@ examples:
   onnx2lwtnn model.onnx -o model.json          convert to lwtnn graph JSON
   onnx2lwtnn model.onnx -o model.json --check  convert, then prove it on 1000 events
   onnx2lwtnn model.onnx --format sequential    LightweightNeuralNetwork JSON on stdout
+  onnx2lwtnn model.onnx --layout literal       one lwtnn node per ONNX construct
   onnx2lwtnn model.onnx -o model.json --variables spec.json
                                                name variables, add preprocessing
   onnx2lwtnn model.onnx -o model.json --variables hepdata.json \\
@@ -52,6 +53,11 @@ def parser(subcommands: str = "") -> argparse.ArgumentParser:
     result.add_argument("--outputs", type=_names, metavar="NAME[,NAME]",
                         help="convert only these graph outputs (and what they read), e.g. a "
                              "classifier's probabilities without its integer label")
+    result.add_argument("--layout", choices=LAYOUTS, default=CHEAPEST,
+                        help="cheapest (default): values read twice are passed along a "
+                             "chain of layers, exactly, when lwtnn (which caches nothing) "
+                             "would otherwise compute them twice; literal: one node per "
+                             "ONNX construct, to read against the ONNX file")
     add_spec_options(result)
     preprocessing.add_options(result)
     result.add_argument("--check", action="store_true",
@@ -76,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
 def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path]) -> int:
     converted = conversion(model, format=args.format, variables=args.variables,
                            variables_convention=args.variables_convention,
-                           outputs=args.outputs, on_change=change_printer(args),
+                           outputs=args.outputs, layout=args.layout,
+                           on_change=change_printer(args),
                            tmva_weights=args.tmva_weights, fix=preprocessing.fixed(args))
     document = converted.document
     if args.check and not report_check(args, model, document, sys.stderr):
