@@ -64,8 +64,10 @@ def test_sequential_format_matches_onnx(tmp_path):
 
 
 def test_sequential_format_refuses_a_graph(tmp_path, capsys):
+    """Two outputs are not a chain (branches that merge again become one: test_carry)."""
     output = tmp_path / "seq.json"
-    assert main([str(BRANCHING), "-o", str(output), "--format", "sequential"]) == 1
+    two_outputs = FIXTURES / "multi_two_outputs.onnx"
+    assert main([str(two_outputs), "-o", str(output), "--format", "sequential"]) == 1
     message = capsys.readouterr().err
     assert "not a single chain" in message and "graph format" in message
     assert not output.exists()

@@ -63,10 +63,12 @@ def test_masked_network_warns_naming_the_mask_value_and_the_changed_case():
     assert_close(load_network(document).evaluate(events), onnx_reference(model, events))
 
 
-def test_published_refinement_network_holds_the_shared_matrices_once():
-    document = convert(FIXTURES / "published_pytorch_refine.onnx")
+@pytest.mark.parametrize("layout, rows", [("literal", 100), ("cheapest", 102)])
+def test_published_refinement_network_holds_the_shared_matrices_once(layout, rows):
+    """In the cheapest layout the layer also passes the running score on, as a relu pair."""
+    document = convert(FIXTURES / "published_pytorch_refine.onnx", layout=layout)
     model = onnx.load(str(FIXTURES / "published_pytorch_refine.onnx"))
-    shared = [layer for layer in document["layers"] if len(layer["weights"]) == 100 * 3]
+    shared = [layer for layer in document["layers"] if len(layer["weights"]) == rows * 3]
     assert len(shared) == 1, "the 3 -> 100 refinement layer must be written once"
     index = document["layers"].index(shared[0])
     users = [n for n in document["nodes"] if n.get("layer_index") == index]
