@@ -35,6 +35,7 @@ import numpy as np
 from . import emit
 from .cost import Cost, graph_costs, layer_multiply_adds
 from .ir import IRGraph, Port
+from .passes.drop_dead import drop_unreachable
 
 GATE_BIAS = 50.0  # nn_sigmoid returns exactly 0 below -30 and exactly 1 above +30
 REGION = ("Dense", "Normalization", "Concatenate", "VectorSum")
@@ -65,10 +66,12 @@ def carry_shared_values(ir: IRGraph, *, free_inputs: bool = True) -> None:
         if not _recomputes(ir, source.node, free_inputs):
             continue
         _choose(ir, output, free_inputs)
-    live = set(ir.inputs) | set(ir.outputs)
-    for output in ir.outputs:
-        live |= nx.ancestors(ir.g, output)
-    ir.g.remove_nodes_from([n for n in list(ir.g) if n not in live])
+    drop_unreachable.run(ir)  # what the literal graph computed and no output reads now
+
+
+def _remove(ir: IRGraph, nodes: list[str]) -> None:
+    for node in nodes:
+        ir.remove(node)
 
 
 def _recomputes(ir: IRGraph, node: str, free_inputs: bool = True) -> bool:
@@ -105,10 +108,10 @@ def _choose(ir: IRGraph, output: str, free_inputs: bool) -> None:
         cost = _uncached_cost(ir, built.port.node)
         if best_cost is None or _cheaper(cost, best_cost):
             if best is not None:
-                ir.g.remove_nodes_from(best.created)
+                _remove(ir, best.created)
             best, best_cost, recomputed = built, cost, recomputed | trial
         else:
-            ir.g.remove_nodes_from(built.created)
+            _remove(ir, built.created)
     if best is not None:
         ir.connect(best.port, output, 0)
 
@@ -171,7 +174,7 @@ def _build(ir: IRGraph, root: str, recomputed: set[str], free_inputs: bool
     try:
         return chain.build()
     except _Inexact:
-        ir.g.remove_nodes_from(chain.created)
+        _remove(ir, chain.created)
         return None
 
 
