@@ -1,18 +1,19 @@
 """onnx2lwtnn: convert ONNX neural networks to lwtnn JSON, exactly, and prove it.
 
-The converter (``convert``, ``to_json``, ``write_json``) and ``run`` (an lwtnn network
-on a file of events) are imported on first use, so that ``onnx2lwtnn.lwtnn`` can read
+The converter (``convert``, ``to_json``, ``write_json``), ``run`` (an lwtnn network on
+a file of events) and ``export`` (lwtnn -> ONNX) are imported on first use, so that ``onnx2lwtnn.lwtnn`` can read
 and run lwtnn files without loading onnx.
 """
 from .errors import (ConversionError, ConversionWarning, Diagnostic, ModelLoadError,
                      Onnx2LwtnnError, UsageError)
 from .interface import Interface, Variable
 
-__all__ = ["convert", "to_json", "write_json", "run", "ConversionError", "ConversionWarning",
+__all__ = ["convert", "to_json", "write_json", "run", "export", "ConversionError", "ConversionWarning",
            "Diagnostic", "ModelLoadError", "Onnx2LwtnnError", "UsageError", "Interface",
            "Variable"]
 __version__ = "0.1.0"
-_API = {"convert": "api", "to_json": "api", "write_json": "api", "run": "runner"}
+_API = {"convert": "api", "to_json": "api", "write_json": "api", "run": "runner",
+        "export": "exporter"}
 
 
 def __getattr__(name: str):

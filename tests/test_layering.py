@@ -54,3 +54,14 @@ def test_run_needs_no_onnx():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=PACKAGE.parent)
     assert done.returncode == 0, done.stderr
+
+
+def test_exporter_sits_beside_the_runtime():
+    """lwtnn -> ONNX reads lwtnn documents through the runtime, never the other way round,
+    and needs nothing of the converter (IR, passes, emitter)."""
+    for path in (PACKAGE / "lwtnn").glob("*.py"):
+        assert not {n for n in _imports(path) if n.startswith("onnx2lwtnn.exporter")}, path.name
+    converter = ("onnx2lwtnn.ir", "onnx2lwtnn.passes", "onnx2lwtnn.emit", "onnx2lwtnn.api",
+                 "onnx2lwtnn.pipeline", "onnx2lwtnn.cli")
+    for path in (PACKAGE / "exporter").glob("*.py"):
+        assert not {n for n in _imports(path) if n.startswith(converter)}, path.name

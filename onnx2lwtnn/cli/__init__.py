@@ -13,7 +13,7 @@ from functools import partial
 from types import ModuleType
 from typing import Optional, Sequence
 
-from . import check, convert, inspect, ops, run, template, tmva
+from . import check, convert, export, inspect, ops, run, template, tmva
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, check_companions, guarded
 
 __all__ = ["main", "SUBCOMMANDS", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, ModuleType] = {
     "ops": ops,
     "run": run,
     "tmva": tmva,
+    "export": export,
 }
 
 
