@@ -9,6 +9,7 @@ cannot read such numbers, and nothing downstream would say which tensor they cam
 """
 from __future__ import annotations
 
+import heapq
 import math
 import os
 from pathlib import Path
@@ -54,10 +55,49 @@ def prepare_model(model: onnx.ModelProto,
     if not model.HasField("graph") or not model.opset_import:
         raise ModelLoadError(f"{where}: not an ONNX model (no graph or no opset)")
     _check_opset(model, where)
+    model = sorted_topologically(model)
     _check_structure(model, where)
     _check_finite_constants(model)
     _check_sizes(model)
     return infer_shapes(model)
+
+
+def sorted_topologically(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with its nodes in an order where each comes after what it reads.
+
+    ONNX requires that order, but some published files lack it (a CMS DeepDoubleB model
+    that onnxruntime, which sorts for itself, runs): the nodes are reordered, keeping
+    their order wherever it already is right. A model already sorted is returned as is;
+    one with a cycle or an undefined tensor is left for the checker to name.
+    """
+    nodes = model.graph.node
+    producer = {name: index for index, node in enumerate(nodes) for name in node.output if name}
+    waits_for = [{producer[name] for name in node.input if name in producer} - {index}
+                 for index, node in enumerate(nodes)]
+    if all(all(p < index for p in deps) for index, deps in enumerate(waits_for)):
+        return model
+    readers: dict[int, list[int]] = {index: [] for index in range(len(nodes))}
+    for index, deps in enumerate(waits_for):
+        for dep in deps:
+            readers[dep].append(index)
+    pending = [len(deps) for deps in waits_for]
+    ready = [index for index, count in enumerate(pending) if count == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        index = heapq.heappop(ready)
+        order.append(index)
+        for reader in readers[index]:
+            pending[reader] -= 1
+            if pending[reader] == 0:
+                heapq.heappush(ready, reader)
+    if len(order) != len(nodes):
+        return model  # a cycle: the checker says so
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    del result.graph.node[:]
+    result.graph.node.extend(nodes[index] for index in order)
+    return result
 
 
 def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -16,7 +16,8 @@ from .passes import (drop_dead, drop_masking, drop_noops, fold_affine, fold_cons
                      materialize_layers)
 from .passes import (drop_initial_states, drop_sequence_views, lower_conv1d, lower_last_step,
                      lower_recurrent, lower_reduce_time)
-from .passes import classifier_outputs, fold_ml_scaler, squeeze_runtime_reshape
+from .passes import (classifier_outputs, flatten_input, fold_ml_scaler, lower_channels_first,
+                     squeeze_runtime_reshape)
 from .passes.base import Observer, Pass
 
 PIPELINE: tuple[Pass, ...] = (
@@ -32,6 +33,7 @@ PIPELINE: tuple[Pass, ...] = (
     squeeze_runtime_reshape.squeeze_runtime_reshape,
     drop_sequence_views.drop_sequence_view,
     drop_dead.drop_unreachable,
+    flatten_input.flatten_input,
     drop_masking.drop_keras_masking,
     drop_initial_states.drop_zero_initial_states,
     lower_recurrent.lower_recurrent,
@@ -45,6 +47,7 @@ PIPELINE: tuple[Pass, ...] = (
     lower_activations.lower_selu,
     lower_affine.lower_constant_arithmetic,
     lower_affine.lower_neg,
+    lower_channels_first.batch_norm_of_channels_first_sequence,
     lower_affine.lower_batch_norm,
     fold_ml_scaler.fold_scaler,
     lower_merge.lower_concat,

@@ -33,6 +33,7 @@ class OnnxModel:
     def evaluate(self, vectors: Mapping[str, np.ndarray],
                  sequences: Optional[Mapping[str, Sequence[np.ndarray]]] = None) -> Feed:
         """Outputs [n_events, width] for vectors [n_events, F] and per-event sequences."""
+        vectors = {k: self._as_declared(k, np.asarray(v)) for k, v in vectors.items()}
         sequences = dict(sequences or {})
         n_events = len(next(iter({**vectors, **sequences}.values())))
         if not sequences:
@@ -49,6 +50,15 @@ class OnnxModel:
                 out = results.setdefault(name, np.empty((n_events, values.shape[1])))
                 out[chosen] = values
         return results
+
+    def _as_declared(self, name: str, values: np.ndarray) -> np.ndarray:
+        """A flat vector [n, F] of an input the graph declares [N, d1, d2, ...] (that it
+        only flattens, so lwtnn takes it flat) in the declared shape."""
+        dims = self.input_shapes.get(name, ())
+        if (len(dims) < 3 or values.ndim != 2 or not all(dims[1:])
+                or int(np.prod(dims[1:])) != values.shape[1]):
+            return values
+        return values.reshape((len(values),) + tuple(dims[1:]))
 
     def _run_rectangular(self, feed: Feed, n_events: int) -> Feed:
         rank1 = all(len(s) == 1 for s in self.input_shapes.values())

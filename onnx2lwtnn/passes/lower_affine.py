@@ -34,7 +34,7 @@ def lower_constant_arithmetic(ir: IRGraph, node: str) -> bool:
         ir.refuse(node, "the constant does not apply per feature of a [batch, features] "
                         "vector (it varies along the batch or the tensor is not a vector)")
         return False
-    scale, shift = _affine_of(ir.op(node), constant, const_first)
+    scale, shift = affine_of(ir.op(node), constant, const_first)
     if scale is None:
         ir.refuse(node, "dividing a constant by the network's values is not an lwtnn layer")
         return False
@@ -42,7 +42,8 @@ def lower_constant_arithmetic(ir: IRGraph, node: str) -> bool:
     return True
 
 
-def _affine_of(op: str, c: np.ndarray, const_first: bool):
+def affine_of(op: str, c: np.ndarray, const_first: bool):
+    """(scale, shift) of x op c (c op x when ``const_first``); (None, None) for c / x."""
     ones, zeros = np.ones_like(c), np.zeros_like(c)
     if op == "Mul":
         return c, zeros
@@ -68,16 +69,11 @@ def lower_neg(ir: IRGraph, node: str) -> bool:
 @rewrite("BatchNormalization")
 def lower_batch_norm(ir: IRGraph, node: str) -> bool:
     """BatchNormalization at inference -> Affine(gamma / sqrt(var + eps), beta - mean * s)."""
-    attrs = ir.attrs(node)
-    if attrs.get("training_mode", 0) or attrs.get("is_test", 1) == 0:
-        ir.refuse(node, "BatchNormalization in training mode uses batch statistics")
+    affine = batch_norm_affine(ir, node)
+    if affine is None:
         return False
-    params = [ir.const_value(p) for p in ir.inputs_of(node)[1:5]]
-    if len(params) < 4 or any(p is None for p in params):
-        ir.refuse(node, "BatchNormalization parameters are not constants")
-        return False
-    gamma, beta, mean, var = (np.asarray(p, dtype=np.float64).reshape(-1) for p in params)
-    wrapped = _wrapped_vector(ir, node, gamma.size)
+    scale, shift = affine
+    wrapped = _wrapped_vector(ir, node, scale.size)
     if wrapped is None:
         ir.refuse(node, "BatchNormalization input is not a [batch, features] vector (or one "
                         "wrapped in Unsqueeze/Squeeze or Transpose/Transpose)")
@@ -88,11 +84,26 @@ def lower_batch_norm(ir: IRGraph, node: str) -> bool:
             f"BatchNormalization '{ir[node]['label']}' normalises a transposed [features, "
             "batch] tensor with per-feature parameters (an old keras2onnx quirk that ONNX "
             "runtimes reject); converted as the per-feature normalisation Keras computes")
-    scale = gamma / np.sqrt(var + attrs.get("epsilon", 1e-5))
-    ir.replace(last, add_affine(ir, vector, scale, beta - mean * scale, ir[node]["label"]))
+    ir.replace(last, add_affine(ir, vector, scale, shift, ir[node]["label"]))
     if last != node:
         ir.remove(node)
     return True
+
+
+def batch_norm_affine(ir: IRGraph, node: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """A BatchNormalization at inference as per-channel (scale, shift); None, with the
+    node refused, in training mode or with parameters computed at run time."""
+    attrs = ir.attrs(node)
+    if attrs.get("training_mode", 0) or attrs.get("is_test", 1) == 0:
+        ir.refuse(node, "BatchNormalization in training mode uses batch statistics")
+        return None
+    params = [ir.const_value(p) for p in ir.inputs_of(node)[1:5]]
+    if len(params) < 4 or any(p is None for p in params):
+        ir.refuse(node, "BatchNormalization parameters are not constants")
+        return None
+    gamma, beta, mean, var = (np.asarray(p, dtype=np.float64).reshape(-1) for p in params)
+    scale = gamma / np.sqrt(var + attrs.get("epsilon", 1e-5))
+    return scale, beta - mean * scale
 
 
 def _wrapped_vector(ir: IRGraph, node: str, width: int) -> Optional[tuple[Port, str]]:

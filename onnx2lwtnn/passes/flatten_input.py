@@ -1,0 +1,110 @@
+"""A graph input of rank 3 or more that the network only flattens -> a flat vector input.
+
+``torch.flatten`` of a [N, 4, 5] input, or Keras' Flatten of a [N, 1, 5] input after a
+per-channel BatchNormalization, read the input as one vector of 20 (or 5) features in
+row-major order: that is an lwtnn input of that many variables. Element-wise constant
+arithmetic and BatchNormalization (on axis 1) before the flatten, and Transposes that
+keep the batch axis first, are followed through: each becomes per-feature arithmetic
+on the flat input (an ``Affine``) and the Transposes a reordering (a ``Select``), both
+exact. Variables are named ``<input>_<i>`` in the order of the input's elements.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..ir import IRGraph, Port
+from .base import rewrite
+from .lower_activations import add_affine
+from .lower_affine import affine_of, batch_norm_affine
+
+ARITHMETIC = ("Mul", "Add", "Sub", "Div")
+
+
+@rewrite("Input")
+def flatten_input(ir: IRGraph, node: str) -> bool:
+    """Input [N, d1, d2, ...] read only through a flatten to [N, d1 * d2 * ...] -> a vector."""
+    port = Port(node)
+    shape = ir.shape(port)
+    if (shape is None or len(shape) < 3 or not ir.is_float(port)
+            or not all(isinstance(d, int) and d > 0 for d in shape[1:])):
+        return False
+    size = int(np.prod(shape[1:]))
+    index = np.arange(size).reshape(shape[1:])  # where each element sits in the input
+    scale, shift = np.ones(size), np.zeros(size)
+    chain, current = [], port
+    while True:
+        reader = ir.sole_consumer(current)
+        if reader is None:
+            return False
+        if _is_flatten(ir, reader, size):
+            break
+        step = _step(ir, reader, index.shape)
+        if step is None:
+            return False
+        if step[0] == "perm":
+            index = index.transpose(step[1])
+        else:
+            at = index.reshape(-1)
+            step_scale, step_shift = (np.broadcast_to(a, index.shape).reshape(-1)
+                                      for a in step[1:])
+            scale[at], shift[at] = scale[at] * step_scale, shift[at] * step_scale + step_shift
+        chain.append(reader)
+        current = Port(reader)
+    ir[node]["shapes"][0] = (shape[0], size)
+    label = ir[reader]["label"]
+    flat = port
+    if not (np.all(scale == 1) and np.all(shift == 0)):
+        flat = add_affine(ir, flat, scale, shift, label)
+    order = index.reshape(-1)
+    if np.any(order != np.arange(size)):
+        flat = Port(ir.add("Select", [flat], label=label, shapes=[(shape[0], size)],
+                           attrs={"indices": order.astype(np.int64)}))
+    ir.redirect(Port(reader), flat)
+    for done in [*chain, reader]:
+        ir.remove(done)
+    return True
+
+
+def _is_flatten(ir: IRGraph, node: str, size: int) -> bool:
+    """Flatten(axis=1), or a Reshape whose output is [batch, size]."""
+    if ir.op(node) == "Flatten":
+        return ir.attrs(node).get("axis", 1) == 1
+    shape = ir.shape(Port(node))
+    return ir.op(node) == "Reshape" and shape is not None and len(shape) == 2 and shape[1] == size
+
+
+def _step(ir: IRGraph, node: str, dims: tuple) -> Optional[tuple]:
+    """What an op between the input and the flatten does to the elements of one event:
+    ("perm", axes) for a Transpose keeping the batch first, ("affine", scale, shift) with
+    arrays that broadcast against ``dims`` for per-element constant arithmetic; None
+    otherwise."""
+    op = ir.op(node)
+    if op == "Transpose":
+        perm = ir.attrs(node).get("perm")
+        if perm is None or perm[0] != 0:
+            return None
+        return "perm", [p - 1 for p in perm[1:]]
+    if op == "BatchNormalization":
+        affine = batch_norm_affine(ir, node)
+        if affine is None or affine[0].size != dims[0]:
+            return None
+        per_channel = (dims[0],) + (1,) * (len(dims) - 1)
+        return ("affine", *(a.reshape(per_channel) for a in affine))
+    if op not in ARITHMETIC:
+        return None
+    left, right = ir.inputs_of(node)[:2]
+    left_value, right_value = ir.const_value(left), ir.const_value(right)
+    if (left_value is None) == (right_value is None):
+        return None
+    value = np.asarray(left_value if left_value is not None else right_value, np.float64)
+    if value.ndim > len(dims) and any(d != 1 for d in value.shape[:value.ndim - len(dims)]):
+        return None  # varies along the batch
+    value = value.reshape(value.shape[max(0, value.ndim - len(dims)):])
+    try:
+        np.broadcast_to(value, dims)
+    except ValueError:
+        return None
+    scale, shift = affine_of(op, value, left_value is not None)
+    return None if scale is None else ("affine", scale, shift)
