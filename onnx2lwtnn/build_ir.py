@@ -10,6 +10,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from .ir import IRGraph, Port
+from .errors import ModelLoadError
 from .load import default_opset
 
 
@@ -20,7 +21,8 @@ def build_ir(model: onnx.ModelProto) -> IRGraph:
     tensors: dict[str, Port] = {}
 
     for init in graph.initializer:
-        tensors[init.name] = ir.add_const(numpy_helper.to_array(init), label=init.name)
+        tensors[init.name] = ir.add_const(_array(init, f"initializer '{init.name}'"),
+                                          label=init.name)
     for value in graph.input:
         if value.name in tensors:
             continue
@@ -48,6 +50,15 @@ def build_ir(model: onnx.ModelProto) -> IRGraph:
     return ir
 
 
+def _array(tensor: onnx.TensorProto, what: str):
+    """A tensor's values, or ModelLoadError when its stored data does not fit its shape."""
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception as exc:  # numpy and onnx raise several types for damaged data
+        raise ModelLoadError(f"{what}: its data does not match its type and shape "
+                             f"{list(tensor.dims)} ({type(exc).__name__})") from None
+
+
 def _value_types(graph: onnx.GraphProto) -> dict[str, tuple]:
     """Tensor name -> (shape tuple or None, element type) from the inferred value infos."""
     types = {}
@@ -66,7 +77,7 @@ def _attributes(proto: onnx.NodeProto) -> dict:
     for attr in proto.attribute:
         value = helper.get_attribute_value(attr)
         if isinstance(value, onnx.TensorProto):
-            value = numpy_helper.to_array(value)
+            value = _array(value, f"attribute '{attr.name}' of node '{proto.name}'")
         elif isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
         elif isinstance(value, list) and value and isinstance(value[0], bytes):

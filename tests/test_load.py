@@ -268,3 +268,25 @@ def test_shape_inference_failure_leaves_shapes_unknown_without_raising():
     model.graph.node[0].op_type = "NoSuchOp"  # no schema: inference cannot run it
     inferred = infer_shapes(model)
     assert [n.op_type for n in inferred.graph.node][0] == "NoSuchOp"
+
+
+def test_initializer_whose_data_does_not_fit_its_shape_is_a_load_error():
+    model = mlp()
+    damaged = model.graph.initializer[1]  # b0: 5 floats
+    damaged.raw_data = np.zeros(7, np.float32).tobytes()
+    with pytest.raises(ModelLoadError) as caught:
+        convert(model)
+    assert str(caught.value) == ("initializer 'b0': its data does not match its type and "
+                                 "shape [5] (ValueError)")
+
+
+def test_nodes_out_of_topological_order_are_sorted_and_a_sorted_model_kept_as_is():
+    from onnx2lwtnn.load import sorted_topologically
+    model = mlp()
+    assert sorted_topologically(model) is model
+    nodes = list(model.graph.node)[::-1]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    fixed = sorted_topologically(model)
+    assert [n.name for n in fixed.graph.node] == [n.name for n in nodes[::-1]]
+    assert [n.name for n in model.graph.node] == [n.name for n in nodes]  # caller's untouched
