@@ -54,14 +54,24 @@ def _recomputes(document: dict) -> bool:
 CONVERTIBLE = [e for e in manifest() if e["expect"] == "convert"]
 
 
+def _outcome(path, **options):
+    """The conversion, or the refusal's message (a fixture may need more than its
+    arguments, e.g. a TMVA transformation lwtnn cannot compute)."""
+    try:
+        return _convert(path, **options)
+    except ConversionError as exc:
+        return str(exc)
+
+
 @pytest.mark.parametrize("entry", CONVERTIBLE, ids=[e["name"] for e in CONVERTIBLE])
 def test_a_network_lwtnn_recomputes_nothing_in_comes_out_as_it_was(entry):
-    options = dict(entry["convert_args"])
-    if "variables" in options:
-        options["variables"] = FIXTURES / options["variables"]
-    literal = _convert(FIXTURES / entry["file"], layout="literal", **options)
-    cheapest = _convert(FIXTURES / entry["file"], **options)
-    if _recomputes(literal.document):
+    options = {key: FIXTURES / value if value in entry["extras"] else value
+               for key, value in entry["convert_args"].items()}
+    literal = _outcome(FIXTURES / entry["file"], layout="literal", **options)
+    cheapest = _outcome(FIXTURES / entry["file"], **options)
+    if isinstance(literal, str):
+        assert cheapest == literal
+    elif _recomputes(literal.document):
         assert cheapest.cost.total.multiply_adds <= literal.cost.total.multiply_adds
     else:
         assert cheapest.document == literal.document
