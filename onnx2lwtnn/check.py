@@ -9,7 +9,7 @@ preprocessed values, as the analysis would.
 from __future__ import annotations
 
 import csv
-import json
+import io
 import os
 import sys
 from dataclasses import dataclass, field
@@ -19,7 +19,8 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 import onnx
 
-from .errors import ModelLoadError, UsageError
+from . import files
+from .errors import FileError, ModelLoadError, UsageError
 from .interface import Interface
 from .load import load_model
 from .lwtnn import EvaluationError, LwtnnFormatError, load_network
@@ -185,10 +186,7 @@ def read_events(path: PathLike, document: dict) -> Events:
 
 
 def _read_npz(path: Path, document: dict) -> Events:
-    try:
-        data = np.load(path)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: cannot read ({exc})") from None
+    data = files.read_npz(path, "events file", files.EVENTS_LIMIT)
     expected = {n["name"]: len(n["variables"]) for n in document["inputs"]}
     expected_sequences = {n["name"]: len(n["variables"])
                           for n in document.get("input_sequences", [])}
@@ -203,6 +201,8 @@ def _read_npz(path: Path, document: dict) -> Events:
 
 
 def _shaped(path: Path, name: str, values: np.ndarray, rank: int, width: int) -> np.ndarray:
+    if len(values) == 0:
+        raise UsageError(f"{path}: array {files.quote(name)} holds no events")
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != rank or values.shape[-1] != width:
         raise UsageError(f"{path}: array '{name}' has shape {values.shape}; expected rank "
@@ -213,14 +213,12 @@ def _shaped(path: Path, name: str, values: np.ndarray, rank: int, width: int) ->
 def _read_csv(path: Path, document: dict) -> Events:
     if document.get("input_sequences"):
         raise UsageError(f"{path}: a CSV holds vector inputs only; give sequences in a .npz")
-    try:
-        with path.open(newline="") as stream:
-            rows = list(csv.reader(stream))
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+    text = files.read_text(path, "events file", files.EVENTS_LIMIT)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
     if len(rows) < 2:
         raise UsageError(f"{path}: needs a header of variable names and at least one event")
     header, body = rows[0], rows[1:]
+    _check_table(path, header, body)
     columns = {name: i for i, name in enumerate(header)}
     wanted = [v["name"] for n in document["inputs"] for v in n["variables"]]
     missing = [name for name in wanted if name not in columns]
@@ -302,15 +300,26 @@ def _fixed_length(model: OnnxModel) -> Optional[int]:
 
 
 def read_network(network: Union[PathLike, dict]) -> dict:
-    """An lwtnn document from a path (or as given); ModelLoadError names an unreadable file."""
+    """An lwtnn document from a path (or as given), read strictly under the file policy;
+    ModelLoadError names an unreadable file."""
     if isinstance(network, dict):
         return network
     try:
-        return json.loads(Path(network).read_text())
-    except OSError as exc:
-        raise ModelLoadError(f"{network}: cannot read ({exc.strerror})") from None
-    except ValueError as exc:
-        raise ModelLoadError(f"{network}: not JSON ({exc})") from None
+        return files.read_json(network, "lwtnn network", files.NETWORK_LIMIT, stdin=True)
+    except FileError as exc:
+        raise ModelLoadError(str(exc)) from None
+
+
+def _check_table(path: Path, header: list[str], body: list[list[str]]) -> None:
+    """One column per name, one cell per column in every row."""
+    seen: set[str] = set()
+    twice = next((name for name in header if name in seen or seen.add(name)), None)
+    if twice is not None:
+        raise UsageError(f"{path}: column {files.quote(twice)} appears twice in the header")
+    for number, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise UsageError(f"{path}: line {number} has {len(row)} cells; the header has "
+                             f"{len(header)}")
 
 
 LWTNN_TEST_STEPS = 20  # lwtnn-test-lightweight-graph's generated sequence length

@@ -17,6 +17,7 @@ never replaced. Every error names the file the user gave.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -26,9 +27,12 @@ import stat
 import sys
 import tempfile
 import threading
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Union
+
+import numpy as np
 
 from .errors import FileError, UsageError
 
@@ -112,7 +116,7 @@ def parse_json(text: str, where: str, what: str, top: type = dict) -> Any:
         document = json.loads(text, object_pairs_hook=_unique_keys,
                               parse_constant=_no_constant, parse_float=_finite_float)
     except _StrictJsonError as exc:
-        raise FileError(f"{where}: {exc}") from None
+        raise FileError(f"{where}: {_located(text, exc)}{exc}") from None
     except ValueError as exc:
         raise FileError(f"{where}: the {what} is not valid JSON ({exc})") from None
     if not isinstance(document, top):
@@ -121,12 +125,71 @@ def parse_json(text: str, where: str, what: str, top: type = dict) -> Any:
     return document
 
 
+class Arrays(dict):
+    """An .npz's arrays by name, all loaded; ``files`` lists the names as numpy's does."""
+
+    @property
+    def files(self) -> list[str]:
+        return list(self)
+
+
+def read_npz(path: PathLike, what: str, limit: int) -> Arrays:
+    """Every array of an .npz, refusing (before decompressing anything) an archive whose
+    arrays would take more than ``limit`` bytes, and anything that is not an .npz of
+    plain numbers (no pickled objects)."""
+    content = io.BytesIO(read_bytes(path, what, limit))
+    if not zipfile.is_zipfile(content):
+        raise FileError(f"{path}: not an .npz archive (a .npy, or another file, renamed?)")
+    try:
+        with zipfile.ZipFile(content) as archive:
+            size = sum(entry.file_size for entry in archive.infolist())
+        if size > limit:
+            raise FileError(f"{path}: the {what}'s arrays would take {_megabytes(size)} "
+                            f"once decompressed; the limit is {_megabytes(limit)}")
+        content.seek(0)
+        with np.load(content, allow_pickle=False) as data:
+            arrays = Arrays((name, data[name]) for name in data.files)
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        raise FileError(f"{path}: not a readable .npz archive ({_one_line(exc)})") from None
+    for name, values in arrays.items():
+        if values.dtype.kind not in "biuf":
+            raise FileError(f"{path}: array {quote(name)} holds {values.dtype}, not real "
+                            "numbers")
+    return arrays
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
 _JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number",
                float: "number", bool: "boolean", type(None): "null"}
 
 
 class _StrictJsonError(ValueError):
-    pass
+    """Raised by the parser's hooks; ``token`` is the offending text, to locate it."""
+
+    def __init__(self, message: str, token: str = ""):
+        super().__init__(message)
+        self.token = token
+
+
+_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')
+
+
+def _located(text: str, error: _StrictJsonError) -> str:
+    """'line L column C (key 'k'): ' for the first appearance of the offending token
+    outside strings, naming the key it belongs to; '' when it cannot be found."""
+    for match in _BRACKET_OR_STRING_OR_TOKEN.finditer(text):
+        if match.group() != error.token:
+            continue
+        before = text[:match.start()]
+        line = before.count("\n") + 1
+        column = match.start() - before.rfind("\n")
+        keys = _KEY.findall(before[-10_000:])
+        key = f" (key {quote(keys[-1])})" if keys else ""
+        return f"line {line} column {column}{key}: "
+    return ""
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
@@ -139,17 +202,21 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 
 def _no_constant(name: str) -> float:
-    raise _StrictJsonError(f"{name} is not a JSON number (JSON has no NaN or Infinity)")
+    raise _StrictJsonError(f"{name} is not a JSON number (JSON has no NaN or Infinity)",
+                           name)
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _StrictJsonError(f"the number {text[:40]} is beyond double precision's range")
+        raise _StrictJsonError(f"the number {text[:40]} is beyond double precision's range",
+                               text)
     return value
 
 
 _BRACKET_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_BRACKET_OR_STRING_OR_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN|'
+                                         r'-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?')
 
 
 def _nesting(text: str) -> int:
@@ -199,8 +266,7 @@ def check_output(target: PathLike, inputs: Iterable[PathLike] = ()) -> None:
         return
     for source in inputs:
         if _same_file(target, source):
-            raise UsageError(f"{target}: the output would overwrite an input of this run "
-                             f"({source})")
+            raise UsageError(f"{target}: the output would overwrite the input {source}")
     try:
         info = os.stat(target)
     except FileNotFoundError:
@@ -390,3 +456,9 @@ def clean(name: Any, limit: int = MAX_NAME_LENGTH) -> str:
     shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
                     for c in text[:limit + 1])
     return shown if len(text) <= limit and len(shown) <= limit else shown[:limit] + "..."
+
+
+def printable(text: str, line_limit: int = 2000) -> str:
+    """A message safe for a terminal: control characters other than newlines escaped,
+    each line cut to ``line_limit`` characters."""
+    return "\n".join(clean(line, line_limit) for line in text.split("\n"))

@@ -136,6 +136,9 @@ def _interface_problem(ir: IRGraph, node: str, role: str):
     if not isinstance(shape[-1], int):
         return Diagnostic(name, role.title(), f"the feature dimension '{shape[-1]}' is "
                                               "dynamic; lwtnn needs a fixed number of features")
+    if shape[-1] == 0:
+        return Diagnostic(name, role.title(), f"it has no features (shape {list(shape)}); "
+                                              "an lwtnn node has at least one value")
     return None
 
 

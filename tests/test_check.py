@@ -172,7 +172,7 @@ def test_unreadable_or_invalid_network_files_are_clear_errors(network, tmp_path,
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     assert main(["check", str(TWO_OUTPUTS), str(broken)]) == 1
-    assert "not JSON" in capsys.readouterr().err
+    assert "not valid JSON" in capsys.readouterr().err
     document = json.loads(network.read_text())
     del document["layers"][0]["bias"]
     invalid = tmp_path / "invalid.json"
@@ -181,4 +181,4 @@ def test_unreadable_or_invalid_network_files_are_clear_errors(network, tmp_path,
     err = capsys.readouterr().err
     assert "not a network lwtnn accepts" in err and "internal error" not in err
     assert main(["check", str(TWO_OUTPUTS), str(tmp_path / "missing.json")]) == 1
-    assert "cannot read" in capsys.readouterr().err
+    assert "missing.json: no such file" in capsys.readouterr().err

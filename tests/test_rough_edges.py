@@ -90,8 +90,9 @@ def test_batch_names_the_model_of_each_warning_and_the_reason_of_each_failure(tm
                                                                               capsys):
     network = _network(tmp_path)
     capsys.readouterr()
+    (tmp_path / "out").mkdir()
     assert main([str(CHAIN), str(MASKED), str(REFUSED), str(network),
-                 "--output-dir", str(tmp_path)]) == 1
+                 "--output-dir", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert f"onnx2lwtnn: {MASKED}: warning: Keras Masking" in err
     summary = err[err.index("summary:"):]

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from .. import files
 from ..check import (check, draw_events, lwtnn_test_event, lwtnn_test_inputs,
                      print_progress, read_events, read_network)
 from ..cost import network_cost
@@ -15,7 +16,7 @@ from ..lwtnn import load_network
 from ..model_cost import onnx_multiply_adds
 from ..specs import read_spec
 from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options,
-                     new_parser)
+                     new_parser, output_path, run_inputs)
 
 EXAMPLES = """\
 examples:
@@ -39,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
                         help=".npz with arrays named by ONNX input, or .csv with a column "
                              "per lwtnn variable (raw units, before lwtnn's offset/scale)")
     result.add_argument("--json", action="store_true", help="print a JSON report")
-    result.add_argument("--write-lwtnn-inputs", type=Path, metavar="FILE",
+    result.add_argument("--write-lwtnn-inputs", type=output_path, metavar="FILE",
                         help="write event 0 as lwtnn-test-lightweight-graph reads it, and "
                              "print the outputs our runtime expects for it")
     add_spec_options(result)
@@ -47,6 +48,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.write_lwtnn_inputs is not None:
+        files.check_output(args.write_lwtnn_inputs, run_inputs(args, args.model, args.network))
     passed = report_check(args, args.model, args.network, sys.stdout)
     return EXIT_OK if passed else EXIT_FAILED
 
@@ -69,7 +72,7 @@ def report_check(args: argparse.Namespace, model: Path, network, stream) -> bool
         cost = network_cost(document).to_json(onnx_multiply_adds(proto)[None])
         print(json.dumps({**report.to_json(), "cost": cost}, indent=2))
     else:
-        print(report.table(), file=stream)
+        print(files.printable(report.table()), file=stream)
     if getattr(args, "write_lwtnn_inputs", None) is not None:
         _write_lwtnn_inputs(args, document)
     return report.passed
@@ -79,12 +82,13 @@ def _write_lwtnn_inputs(args: argparse.Namespace, document: dict) -> None:
     events = (read_events(args.inputs, document) if args.inputs is not None
               else draw_events(document, 1, args.seed))
     event = lwtnn_test_event(document, events)
-    args.write_lwtnn_inputs.write_text(json.dumps(lwtnn_test_inputs(document, event),
-                                                  indent=2) + "\n")
+    files.write_text(args.write_lwtnn_inputs,
+                     json.dumps(lwtnn_test_inputs(document, event), indent=2) + "\n",
+                     run_inputs(args, args.model, args.network))
     outputs = load_network(document).evaluate(event.vectors, event.sequences or None)
     print(f"\nwrote {args.write_lwtnn_inputs}; lwtnn-test-lightweight-graph "
           f"{args.network} {args.write_lwtnn_inputs} should print:")
     for name, labels in document["outputs"].items():
-        print(f"{name}:")
+        print(f"{files.clean(name)}:")
         for label, value in zip(labels["labels"], outputs[name][0]):
-            print(f"{label} {value:.17g}")
+            print(f"{files.clean(label)} {value:.17g}")

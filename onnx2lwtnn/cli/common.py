@@ -3,6 +3,7 @@ guard that turns every failure into one short message and an exit code."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import traceback
@@ -11,13 +12,15 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Optional
 
-from .. import __version__
+from .. import __version__, files
 from ..check import DEFAULT_TOLERANCE
 from ..errors import ConversionError, ConversionWarning, Onnx2LwtnnError, UsageError
 from ..specs import CONVENTIONS
 from ..trace import Change
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+MAX_EVENTS = 10**8
 # option -> the option it only means something with (both as argparse dests)
 NEEDS = {"variables_convention": "variables", "events": "check", "tolerance": "check",
          "seed": "check"}
@@ -72,11 +75,13 @@ def add_spec_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_check_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--events", type=positive_int, default=1000,
-                        help="random events to compare (default 1000)")
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                        help="allowed |lwtnn - onnx| / max(1, |onnx|) (default 1e-5)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--events", type=event_count, default=1000,
+                        help=f"random events to compare, 1 to {MAX_EVENTS:.0e} (default 1000)")
+    parser.add_argument("--tolerance", type=tolerance, default=DEFAULT_TOLERANCE,
+                        help="allowed |lwtnn - onnx| / max(1, |onnx|), finite and > 0 "
+                             "(default 1e-5)")
+    parser.add_argument("--seed", type=seed, default=0,
+                        help="random seed, 0 to 2**63 - 1 (default 0)")
 
 
 def guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespace,
@@ -86,6 +91,7 @@ def guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespa
     def fail(message: str, code: int) -> int:
         if getattr(args, "debug", False):
             traceback.print_exc()
+        message = files.printable(message)
         print(message, file=sys.stderr)
         if errors is not None:
             errors.append(message)
@@ -93,6 +99,8 @@ def guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespa
 
     try:
         return _with_warnings(command, args, subject)
+    except KeyboardInterrupt:
+        return fail("onnx2lwtnn: interrupted", EXIT_INTERRUPTED)
     except UsageError as exc:
         return fail(f"onnx2lwtnn: error: {exc}", EXIT_USAGE)
     except ConversionError as exc:
@@ -135,7 +143,7 @@ def _conversion_message(subject: str, exc: ConversionError) -> str:
     for (downstream, op_type, reason, hint), nodes in groups.items():
         if downstream and not any(line.startswith("  then") for line in lines):
             lines.append("  then, failing because of those (fix the above first):")
-        names = ", ".join(f"'{n}'" for n in nodes)
+        names = ", ".join(files.quote(n) for n in nodes)
         indent = "    " if downstream else "  "
         lines.append(f"{indent}{op_type} {names}: {reason}" + (f" ({hint})" if hint else ""))
     return "\n".join(lines)
@@ -148,8 +156,55 @@ def positive_int(text: str) -> int:
     return value
 
 
-def same_file(output: Path, model: Path) -> bool:
+def event_count(text: str) -> int:
+    value = _number(text, int)
+    if not 1 <= value <= MAX_EVENTS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_EVENTS:,}")
+    return value
+
+
+def tolerance(text: str) -> float:
+    value = _number(text, float)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError("must be a finite number above 0")
+    return value
+
+
+def seed(text: str) -> int:
+    value = _number(text, int)
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError("must be from 0 to 2**63 - 1")
+    return value
+
+
+def _number(text: str, kind: type):
     try:
-        return output.resolve() == model.resolve()
-    except OSError:
-        return False
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{files.quote(text, 40)} is not "
+                                         f"{'an integer' if kind is int else 'a number'}") from None
+
+
+def output_path(text: str) -> Path:
+    """An -o value: a file name, or '-' for stdout; never empty (Path('') is '.')."""
+    if not text:
+        raise argparse.ArgumentTypeError("the output file name is empty")
+    return Path(text)
+
+
+def write_output(args: argparse.Namespace, output: Optional[Path], text: str,
+                 inputs: list) -> None:
+    """Write a command's result under the file policy: stdout when no output is given
+    (or '-'), else the file, never onto one of the run's ``inputs``."""
+    if output is None or str(output) == files.STDIN:
+        files.write_stdout(text)
+        return
+    files.write_text(output, text, inputs)
+    info(args, f"wrote {output}")
+
+
+def run_inputs(args: argparse.Namespace, *paths: Optional[Path]) -> list[Path]:
+    """Every file a command reads: the given paths and the shared options' files."""
+    extra = [getattr(args, name, None) for name in ("variables", "inputs", "tmva_weights",
+                                                      "fix_from")]
+    return [p for p in (*paths, *extra) if p is not None]

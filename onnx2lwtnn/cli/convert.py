@@ -4,15 +4,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
-from ..api import CHEAPEST, LAYOUTS, conversion, to_json, write_json
+from .. import files
+from ..api import CHEAPEST, LAYOUTS, conversion, to_json
 from ..emit import FORMATS, GRAPH
 from ..errors import UsageError
 from .check import report_check
 from . import preprocessing
 from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options,
-                     change_printer, guarded, info, new_parser, same_file)
+                     change_printer, guarded, info, new_parser, output_path, run_inputs,
+                     write_output)
 
 EXAMPLES = """\
 examples:
@@ -43,8 +45,8 @@ def parser(subcommands: str = "") -> argparse.ArgumentParser:
                         "anything lwtnn cannot express is refused, naming every offending "
                         "node.", EXAMPLES.replace("{subcommands}", subcommands))
     result.add_argument("models", type=Path, nargs="+", metavar="MODEL.onnx")
-    result.add_argument("-o", "--output", type=Path,
-                        help="where to write the lwtnn JSON (default: stdout)")
+    result.add_argument("-o", "--output", type=output_path,
+                        help="where to write the lwtnn JSON (default, or '-': stdout)")
     result.add_argument("--output-dir", type=Path,
                         help="convert every MODEL into DIR/<model name>.json")
     result.add_argument("--format", choices=FORMATS, default=GRAPH,
@@ -74,12 +76,13 @@ def run(args: argparse.Namespace) -> int:
     if len(args.models) > 1 or args.output_dir is not None:
         return _run_batch(args)
     model = args.models[0]
-    if args.output is not None and same_file(args.output, model):
-        raise UsageError(f"{args.output}: the output would overwrite the input model")
+    if args.output is not None:
+        files.check_output(args.output, run_inputs(args, model))
     return _convert_one(args, model, args.output)
 
 
-def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path]) -> int:
+def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path],
+                 inputs: Sequence[Path] = ()) -> int:
     converted = conversion(model, format=args.format, variables=args.variables,
                            variables_convention=args.variables_convention,
                            outputs=args.outputs, layout=args.layout,
@@ -88,11 +91,7 @@ def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path]) 
     document = converted.document
     if args.check and not report_check(args, model, document, sys.stderr):
         return EXIT_FAILED  # nothing written: the conversion is not proven
-    if output is None:
-        sys.stdout.write(to_json(document))
-    else:
-        write_json(document, output)
-        info(args, f"wrote {output}")
+    write_output(args, output, to_json(document), run_inputs(args, model, *inputs))
     info(args, converted.cost_line())
     return EXIT_OK
 
@@ -108,8 +107,7 @@ def _run_fix_from(args: argparse.Namespace) -> int:
                           fix=values).document
 
     def write(document: dict, target: Path) -> None:
-        write_json(document, target)
-        info(args, f"wrote {target}")
+        write_output(args, target, to_json(document), run_inputs(args, args.models[0]))
 
     preprocessing.run_fix_from(args, args.models[0], convert_one, write)
     return EXIT_OK
@@ -127,12 +125,15 @@ def _run_batch(args: argparse.Namespace) -> int:
         raise UsageError("several models need --output-dir DIR (and no -o)")
     if not args.output_dir.is_dir():
         raise UsageError(f"{args.output_dir}: no such directory")
+    targets = [(model, args.output_dir / f"{model.stem}.json") for model in args.models]
+    files.check_distinct_outputs(targets)
+    for _, target in targets:  # before converting any: no model is overwritten
+        files.check_output(target, run_inputs(args, *args.models))
     results = []
-    for model in args.models:
-        target = args.output_dir / f"{model.stem}.json"
+    for model, target in targets:
         errors: list[str] = []
-        code = guarded(lambda a, m=model, t=target: _convert_one(a, m, t), args, str(model),
-                       errors)
+        code = guarded(lambda a, m=model, t=target: _convert_one(a, m, t, args.models), args,
+                       str(model), errors)
         status = (f"ok -> {target}" if code == EXIT_OK else
                   f"FAILED: {_reason(errors, model)}" if errors else "FAILED: the check failed")
         results.append((model, code, status))

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
+from .. import files
 from ..api import convert
 from ..specs import template
-from .common import EXIT_OK, info, new_parser
+from .common import EXIT_OK, new_parser, output_path, write_output
 
 
 def parser() -> argparse.ArgumentParser:
@@ -16,16 +16,13 @@ def parser() -> argparse.ArgumentParser:
                         "for a model, with default names, offset 0 and scale 1, to fill in.",
                         "example:\n  onnx2lwtnn template model.onnx -o spec.json\n")
     result.add_argument("model", type=Path, metavar="MODEL.onnx")
-    result.add_argument("-o", "--output", type=Path, help="default: stdout")
+    result.add_argument("-o", "--output", type=output_path, help="default, or '-': stdout")
     return result
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output is not None:
+        files.check_output(args.output, [args.model])
     spec = template(convert(args.model))
-    text = json.dumps(spec, indent=2) + "\n"
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        args.output.write_text(text)
-        info(args, f"wrote {args.output}")
+    write_output(args, args.output, json.dumps(spec, indent=2) + "\n", [args.model])
     return EXIT_OK

@@ -8,13 +8,15 @@ import sys
 from pathlib import Path
 import numpy as np
 
-from ..api import to_json, write_json
+from .. import files
+from ..api import to_json
 from ..check import read_events
 from ..emit import FORMATS, GRAPH
 from ..errors import UsageError
 from ..tmva import TmvaNetwork, check_tmva, convert_tmva, read_network
 from ..tmva.convert import INPUT
-from .common import EXIT_FAILED, EXIT_OK, add_check_options, info, new_parser, same_file
+from .common import (EXIT_FAILED, EXIT_OK, add_check_options, info, new_parser, output_path,
+                     run_inputs, write_output)
 
 EXAMPLES = """\
 examples:
@@ -35,8 +37,8 @@ def parser() -> argparse.ArgumentParser:
     result = new_parser("onnx2lwtnn tmva", "Convert a TMVA MLP (MethodMLP) weights file to "
                         "lwtnn JSON, without ROOT.", EXAMPLES)
     result.add_argument("model", type=Path, metavar="WEIGHTS.xml")
-    result.add_argument("-o", "--output", type=Path,
-                        help="where to write the lwtnn JSON (default: stdout)")
+    result.add_argument("-o", "--output", type=output_path,
+                        help="where to write the lwtnn JSON (default, or '-': stdout)")
     result.add_argument("--format", choices=FORMATS, default=GRAPH,
                         help="lwtnn graph (default) or sequential")
     result.add_argument("--inputs", type=Path, metavar="EVENTS",
@@ -47,8 +49,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.output is not None and same_file(args.output, args.model):
-        raise UsageError(f"{args.output}: the output would overwrite the weights file")
+    if args.output is not None:
+        files.check_output(args.output, run_inputs(args, args.model))
     network = read_network(args.model)
     document = convert_tmva(network, format=args.format)
     raw = None if args.inputs is None else _raw_events(args.inputs, network, args.format)
@@ -60,11 +62,7 @@ def run(args: argparse.Namespace) -> int:
         info(args, report.table())
     if not report.passed:
         return EXIT_FAILED  # nothing written: the conversion is not proven
-    if args.output is None:
-        sys.stdout.write(to_json(document))
-    else:
-        write_json(document, args.output)
-        info(args, f"wrote {args.output}")
+    write_output(args, args.output, to_json(document), run_inputs(args, args.model))
     return EXIT_OK
 
 

@@ -348,6 +348,17 @@ def _check_unique_names(items: list, path: str, what: str, problems: Problems) -
             seen.setdefault(name, i)
 
 
+def _check_unique_labels(labels: list, path: str, problems: Problems) -> None:
+    seen: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        if not isinstance(label, str):
+            continue
+        if label in seen:
+            problems.append((f"{path}[{i}]", f"{label!r} is also {path}[{seen[label]}]; "
+                             "lwtnn returns outputs keyed by label"))
+        seen.setdefault(label, i)
+
+
 class _GraphChecker:
     """Resolves every node's kind and width the way lwtnn's Graph builds them."""
 
@@ -494,6 +505,7 @@ class _GraphChecker:
         for name, output in self.outputs.items():
             path = _key("$.outputs", name)
             output = _dict(output)
+            _check_unique_labels(_list(output.get("labels")), f"{path}.labels", self.problems)
             index, labels = _index(output.get("node_index")), _length(output.get("labels"))
             if index is None:
                 continue
@@ -538,6 +550,7 @@ def _check_sequential(doc: dict, problems: Problems) -> None:
             width = None
         elif width is not None:
             width = sizes.size(layer, f"$.layers[{i}]", width)
+    _check_unique_labels(_list(doc.get("outputs")), "$.outputs", problems)
     n_labels = _length(doc.get("outputs"))
     if width is not None and n_labels is not None and n_labels != width:
         problems.append(("$.outputs", f"has {n_labels} labels but the last layer gives "

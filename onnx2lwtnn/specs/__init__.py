@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from .. import files
 from ..errors import UsageError
 from ..interface import Interface
 from .common import CONVENTIONS, LWTNN, SUBTRACT_DIVIDE, SpecSource, load
@@ -38,6 +39,30 @@ def read_spec(source: SpecSource, convention: Optional[str],
                          f"{', '.join(CONVENTIONS)}")
     for matches, reader in READERS:
         if matches(spec):
-            return reader(spec, where, convention, input_widths, sequences)
+            try:
+                interface = reader(spec, where, convention, input_widths, sequences)
+            except (KeyError, TypeError, AttributeError, IndexError) as exc:
+                missing = f"no {files.quote(exc.args[0])} entry" if isinstance(exc, KeyError) \
+                    else "an entry of the wrong type"
+                raise UsageError(f"{where}: not a variable spec this tool can read "
+                                 f"({missing})") from None
+            _check_unique_names(interface, where)
+            return interface
     raise UsageError(f"{where}: not a variable spec: no 'inputs' list, no 'variables' or "
                      "'branches' names, and no mean/std or offset/scale numbers")
+
+
+def _check_unique_names(interface: Interface, where: str) -> None:
+    """lwtnn looks variables and labels up by name: one name twice would silently take
+    one value for both."""
+    named = [*(("input", node, [v.name for v in variables]) for node, variables in
+               {**interface.input_variables, **interface.sequence_variables}.items()),
+             *(("output", node, labels) for node, labels in interface.output_labels.items()),
+             ("output", "", interface.default_labels or [])]
+    for kind, node, names in named:
+        seen: set[str] = set()
+        twice = next((name for name in names if name in seen or seen.add(name)), None)
+        if twice is not None:
+            what = "variable" if kind == "input" else "label"
+            owner = f"{kind} {files.quote(node)}" if node else "the output"
+            raise UsageError(f"{where}: {owner} has the {what} {files.quote(twice)} twice")

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from .. import files
 from ..errors import UsageError
 from ..interface import Interface, Variable
 
@@ -20,30 +21,31 @@ def load(source: SpecSource) -> tuple[dict, str]:
     """The parsed spec and how to name it in messages."""
     if isinstance(source, dict):
         return source, "variable spec"
-    path = Path(source)
-    try:
-        spec = json.loads(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the variable spec ({exc.strerror})") from None
-    except ValueError as exc:
-        raise UsageError(f"{path}: the variable spec is not valid JSON ({exc})") from None
-    if not isinstance(spec, dict):
-        raise UsageError(f"{path}: a variable spec is a JSON object")
-    return spec, str(path)
+    spec = files.read_json(source, "variable spec", files.SPEC_LIMIT, stdin=True)
+    return spec, str(source)
 
 
 def variable(entry: Any, where: str, convention: str) -> Variable:
     """One ``{"name", "offset", "scale", "default"?}`` entry, read in ``convention``."""
     try:
-        name, offset, scale = str(entry["name"]), float(entry["offset"]), float(entry["scale"])
+        name, offset, scale = str(entry["name"]), _number(entry["offset"]), _number(entry["scale"])
         default = entry.get("default")
-        default = None if default is None else float(default)
+        default = None if default is None else _number(default)
     except (KeyError, TypeError, ValueError):
         raise UsageError(f"{where}: each variable needs a name and numeric offset and "
                          f"scale; got {json.dumps(entry)[:80]}") from None
     if convention == SUBTRACT_DIVIDE:
         return standardised(where, name, offset, scale, default, "scale")
     return Variable(name, default, offset, scale)
+
+
+def _number(value: Any) -> float:
+    """A JSON number, finite: not a string such as "nan", not a boolean."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(value)
+    if not math.isfinite(value):
+        raise ValueError(value)
+    return float(value)
 
 
 def standardised(where: str, name: str, mean: float, spread: float,

@@ -1,0 +1,419 @@
+"""The hostile sweep of issue 15, case by case, against the command line: every case ends
+in a one-line message naming the file, exit 1 or 2, no traceback, and nothing written or
+damaged. Hostile files are built here, small. (Resource bombs in models: test_limits.py;
+the file policy itself: test_files.py.)
+
+Special files are ones the test makes (a FIFO, a pseudo-terminal), never the system's.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import stat
+import subprocess
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from onnx2lwtnn import convert
+from onnx2lwtnn.cli import main
+
+from .support import FIXTURES, REPO
+
+MODEL = FIXTURES / "mlp_opset13.onnx"
+
+
+@pytest.fixture
+def work(tmp_path):
+    """A copy of the model and its converted network, in a folder of their own."""
+    (tmp_path / "m.onnx").write_bytes(MODEL.read_bytes())
+    assert main([str(tmp_path / "m.onnx"), "-o", str(tmp_path / "n.json"), "-q"]) == 0
+    return tmp_path
+
+
+def run_cli(args, capsys, codes=(1, 2)) -> str:
+    """Run the CLI; the error is one line naming a file, with no traceback."""
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    err = captured.err
+    assert code in codes, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert err.startswith("onnx2lwtnn: ") and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+# -- data loss --------------------------------------------------------------------------
+def test_template_onto_its_model_is_refused(work, capsys):
+    before = snapshot(work)
+    err = run_cli(["template", work / "m.onnx", "-o", work / "m.onnx"], capsys, (2,))
+    assert f"{work / 'm.onnx'}: the output would overwrite the input" in err
+    assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("target", ["n.json", "m.onnx"])
+def test_write_lwtnn_inputs_onto_an_input_is_refused(work, capsys, target):
+    before = snapshot(work)
+    err = run_cli(["check", work / "m.onnx", work / "n.json", "--write-lwtnn-inputs",
+                   work / target], capsys, (2,))
+    assert "would overwrite the input" in err and target in err
+    assert snapshot(work) == before
+
+
+def test_output_onto_the_variable_spec_is_refused(work, capsys):
+    spec = work / "spec.json"
+    assert main(["template", str(work / "m.onnx"), "-o", str(spec), "-q"]) == 0
+    before = snapshot(work)
+    run_cli([work / "m.onnx", "-o", spec, "--variables", spec], capsys, (2,))
+    assert snapshot(work) == before
+
+
+def test_output_onto_a_fifo_writes_into_it(work, capsys):
+    fifo = work / "out.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    assert main([str(work / "m.onnx"), "-o", str(fifo)]) == 0
+    reader.join(timeout=60)
+    assert json.loads(received[0]) == json.loads((work / "n.json").read_text())
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_output_onto_a_character_device_writes_into_it(work, capsys):
+    """A pseudo-terminal made here stands in for /dev/null: it stays the device."""
+    master, slave = os.openpty()
+    try:
+        device = os.ttyname(slave)
+        before = os.stat(device)
+        assert main(["template", str(work / "m.onnx"), "-o", device]) == 0
+        after = os.stat(device)
+        assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
+        assert b'"inputs"' in os.read(master, 100_000)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_output_onto_proc_self_fd_writes_into_the_open_file(work, capsys):
+    held = work / "held.json"
+    with open(held, "w") as stream:
+        assert main([str(work / "m.onnx"), "-o", f"/proc/self/fd/{stream.fileno()}"]) == 0
+        assert os.fstat(stream.fileno()).st_ino == os.stat(held).st_ino
+    assert json.loads(held.read_text())["layers"]
+
+
+def test_batch_outputs_that_collide_are_refused_naming_both(tmp_path, capsys):
+    for folder in ("a", "b", "out"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "net.onnx").write_bytes(MODEL.read_bytes())
+    (tmp_path / "out" / "net.onnx").unlink()
+    err = run_cli([tmp_path / "a/net.onnx", tmp_path / "b/net.onnx", "--output-dir",
+                   tmp_path / "out"], capsys, (2,))
+    assert "a/net.onnx and" in err and "b/net.onnx would both be written" in err
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_batch_never_overwrites_a_model_kept_under_the_output_name(tmp_path, capsys):
+    kept = tmp_path / "m.json"  # an ONNX model kept with a .json name
+    kept.write_bytes(MODEL.read_bytes())
+    other = tmp_path / "other.onnx"
+    other.write_bytes(MODEL.read_bytes())
+    err = run_cli([other, kept, "--output-dir", tmp_path], capsys, (2,))
+    assert "would overwrite the input" in err
+    assert kept.read_bytes() == MODEL.read_bytes() and not (tmp_path / "other.json").exists()
+
+
+def _no_file_writes() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+
+@pytest.mark.parametrize("command", ["template", "write-lwtnn-inputs", "convert"])
+def test_a_file_size_limit_names_the_file_and_leaves_nothing(work, command):
+    out = work / "out" / "x.json"
+    out.parent.mkdir()
+    args = {"template": ["template", work / "m.onnx", "-o", out],
+            "write-lwtnn-inputs": ["check", work / "m.onnx", work / "n.json",
+                                   "--write-lwtnn-inputs", out],
+            "convert": [work / "m.onnx", "-o", out]}[command]
+    done = subprocess.run([sys.executable, "-m", "onnx2lwtnn", *map(str, args)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO,
+                          preexec_fn=_no_file_writes,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 1, done.stderr
+    assert f"onnx2lwtnn: {out}: cannot write the output (File too large)" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(out.parent.iterdir()) == []
+
+
+def test_sigterm_during_conversion_leaves_no_file(work):
+    """The write is the last step; a SIGTERM while it runs removes the temporary file."""
+    script = ("import os, signal, sys\nfrom onnx2lwtnn import files\nreal = os.replace\n"
+              "def replace(a, b):\n    os.kill(os.getpid(), signal.SIGTERM)\n    real(a, b)\n"
+              "files.os.replace = replace\nfrom onnx2lwtnn.cli import main\n"
+              "sys.exit(main(sys.argv[1:]))\n")
+    out = work / "out"
+    out.mkdir()
+    done = subprocess.run([sys.executable, "-c", script, str(work / "m.onnx"), "-o",
+                           str(out / "x.json")], capture_output=True, text=True, timeout=120,
+                          cwd=REPO)
+    assert done.returncode == -15, done.stderr
+    assert list(out.iterdir()) == []
+
+
+# -- hangs and memory -------------------------------------------------------------------
+@pytest.mark.parametrize("option", ["--variables", "network", "--inputs"])
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_special_files_as_inputs_are_refused_without_reading(work, capsys, option, special):
+    path = work / "special.csv"
+    if special == "fifo":
+        os.mkfifo(path)
+    else:
+        path = Path(special)
+    args = ["check", work / "m.onnx", work / "n.json"]
+    if option == "network":
+        args[2] = path
+    else:
+        args += [option, path]
+    err = run_cli(args, capsys)
+    assert f"{path}: " in err  # (a device named without .npz/.csv is refused for that)
+
+
+def test_a_zip_bomb_npz_is_refused_before_decompressing(work, capsys):
+    bomb = work / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("x.npy", "w", force_zip64=True) as member:
+            header = np.lib.format.header_data_from_array_1_0(np.zeros(0))
+            header["shape"] = (40_000_000, 8)
+            np.lib.format.write_array_header_1_0(member, header)
+            zeros = bytes(1 << 20)
+            for _ in range(300):
+                member.write(zeros)
+    assert bomb.stat().st_size < 2_000_000
+    err = run_cli(["check", work / "m.onnx", work / "n.json", "--inputs", bomb], capsys)
+    assert f"{bomb}: the events file's arrays would take" in err
+
+
+def test_a_csv_over_the_limit_is_refused_before_reading(work, capsys, monkeypatch):
+    from onnx2lwtnn import files
+    monkeypatch.setattr(files, "EVENTS_LIMIT", 1000)
+    big = work / "big.csv"
+    big.write_text("x\n" + "1.0\n" * 1000)
+    err = run_cli(["check", work / "m.onnx", work / "n.json", "--inputs", big], capsys)
+    assert f"{big}: the events file is over the 1000 bytes limit" in err
+
+
+@pytest.mark.parametrize("value, problem", [
+    (["--events", "1e9"], "is not an integer"), (["--events", "1000000000"], "from 1 to"),
+    (["--events", "0"], "from 1 to"), (["--tolerance", "nan"], "finite number above 0"),
+    (["--tolerance", "-1"], "finite number above 0"), (["--tolerance", "inf"], "finite"),
+    (["--seed", str(2**70)], "from 0 to 2**63 - 1"), (["--seed", "-1"], "from 0 to"),
+])
+def test_numeric_options_are_validated(work, capsys, value, problem):
+    code = main(["check", str(work / "m.onnx"), str(work / "n.json"), *value])
+    err = capsys.readouterr().err
+    assert code == 2 and problem in err and "Traceback" not in err
+
+
+def test_an_empty_output_name_is_a_usage_error(work, capsys):
+    code = main([str(work / "m.onnx"), "-o", ""])
+    err = capsys.readouterr().err
+    assert code == 2 and "the output file name is empty" in err
+
+
+def test_a_closed_stdout_is_named(work, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdout", None)
+    err = run_cli([work / "m.onnx"], capsys)
+    assert "stdout is closed" in err
+
+
+# -- wrong answers and internal errors --------------------------------------------------
+@pytest.mark.parametrize("content, problem", [
+    ('"other.json"', "must be a JSON object, not string"),
+    ("[1, 2]", "must be a JSON object, not array"),
+    ("null", "must be a JSON object, not null"),
+    ("42", "must be a JSON object, not number"),
+    ('{"inputs": [], "inputs": []}', "duplicate key 'inputs'"),
+    ("[" * 5000 + "]" * 5000, "nested 5000 levels deep"),
+])
+def test_network_documents_are_read_strictly(work, capsys, content, problem):
+    bad = work / "bad.json"
+    bad.write_text(content)
+    err = run_cli(["check", work / "m.onnx", bad], capsys)
+    assert f"{bad}: " in err and problem in err
+
+
+def test_a_network_naming_another_file_is_not_opened(work, capsys):
+    """Its content, a JSON string, was once opened as a path (and passed)."""
+    pointer = work / "pointer.json"
+    pointer.write_text(json.dumps(str(work / "n.json")))
+    err = run_cli(["check", work / "m.onnx", pointer], capsys)
+    assert "not string" in err
+
+
+def test_duplicate_output_labels_are_refused(work, capsys):
+    document = json.loads((work / "n.json").read_text())
+    (name, output), = document["outputs"].items()
+    output["labels"] = ["s"] * len(output["labels"])
+    bad = work / "labels.json"
+    bad.write_text(json.dumps(document))
+    code = main(["check", str(work / "m.onnx"), str(bad)])
+    err = capsys.readouterr().err
+    assert code == 1 and "'s'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda s: s["inputs"][0]["variables"][0].update(default="nan"), "numeric offset"),
+    (lambda s: s["inputs"][0]["variables"][0].update(offset="1"), "numeric offset"),
+    (lambda s: s["inputs"][0]["variables"][0].update(scale=True), "numeric offset"),
+    (lambda s: s["inputs"][0]["variables"].__setitem__(1, dict(s["inputs"][0]["variables"][0])),
+     "twice"),
+    (lambda s: s["inputs"][0].pop("variables"), "variables"),
+    (lambda s: s["outputs"][0].update(labels=["s"] * len(s["outputs"][0]["labels"])),
+     "twice"),
+])
+def test_bad_specs_are_one_line_errors(work, capsys, edit, problem):
+    spec = work / "spec.json"
+    assert main(["template", str(work / "m.onnx"), "-o", str(spec), "-q"]) == 0
+    content = json.loads(spec.read_text())
+    edit(content)
+    spec.write_text(json.dumps(content))
+    err = run_cli([work / "m.onnx", "-o", work / "out.json", "--variables", spec], capsys)
+    assert f"{spec}" in err and problem in err
+    assert not (work / "out.json").exists()
+
+
+def test_non_finite_spec_values_name_the_key(work, capsys):
+    spec = work / "spec.json"
+    spec.write_text('{"inputs": [{"name": "x", "variables": [{"name": "a", "offset": NaN,'
+                    ' "scale": 1}]}]}')
+    err = run_cli([work / "m.onnx", "--variables", spec], capsys)
+    assert f"{spec}: line 1 column" in err and "(key 'offset'): NaN is not a JSON number" in err
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("x_0,x_0\n1,2\n", "column 'x_0' appears twice"),
+    (None, "line 2 has"),
+])
+def test_malformed_csv_inputs_are_refused(work, capsys, content, problem):
+    document = json.loads((work / "n.json").read_text())
+    names = [v["name"] for v in document["inputs"][0]["variables"]]
+    if content is None:  # one cell too many
+        content = ",".join(names) + "\n" + ",".join(["1"] * (len(names) + 1)) + "\n"
+    events = work / "events.csv"
+    events.write_text(content)
+    err = run_cli(["check", work / "m.onnx", work / "n.json", "--inputs", events], capsys)
+    assert problem in err
+
+
+@pytest.mark.parametrize("kind", ["complex", "object", "npy-renamed", "zero-events"])
+def test_malformed_npz_inputs_are_refused(work, capsys, kind):
+    document = json.loads((work / "n.json").read_text())
+    node = document["inputs"][0]
+    width = len(node["variables"])
+    events = work / "events.npz"
+    if kind == "npy-renamed":
+        np.save(work / "events.npy", np.zeros((3, width)))
+        (work / "events.npy").rename(events)
+    else:
+        values = {"complex": np.zeros((3, width), complex),
+                  "object": np.array([[None] * width] * 3, dtype=object),
+                  "zero-events": np.zeros((0, width))}[kind]
+        np.savez(events, **{node["name"]: values})
+    err = run_cli(["check", work / "m.onnx", work / "n.json", "--inputs", events], capsys)
+    assert str(events) in err
+
+
+def test_zero_width_input_is_refused_cleanly(tmp_path, capsys):
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 0])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 0])])
+    path = tmp_path / "empty_width.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    code = main([str(path), "-o", str(tmp_path / "out.json")])
+    err = capsys.readouterr().err
+    assert code == 1 and str(path) in err and "internal error" not in err, err
+    assert not (tmp_path / "out.json").exists()
+
+
+# -- names ------------------------------------------------------------------------------
+def _named_model(name: str) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        [helper.make_node("Erf", ["x"], ["y"], name=name)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_a_huge_node_name_gives_a_short_message(tmp_path, capsys):
+    path = tmp_path / "long.onnx"
+    onnx.save(_named_model("n" * 1_000_000), str(path))
+    assert main([str(path)]) == 1
+    err = capsys.readouterr().err
+    assert len(err) < 5000 and "nnn..." in err
+
+
+def test_escape_sequences_in_names_never_reach_the_terminal(tmp_path, capsys):
+    path = tmp_path / "escape.onnx"
+    onnx.save(_named_model("evil\x1b]0;pwned\x07\x1b[2J"), str(path))
+    assert main([str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\\x1b]0;pwned\\x07" in err
+
+
+def test_escape_sequences_in_labels_are_escaped_in_check_table(work, capsys):
+    document = json.loads((work / "n.json").read_text())
+    (name, output), = document["outputs"].items()
+    output["labels"] = [f"l{i}\x1b[2J" for i in range(len(output["labels"]))]
+    net = work / "labels.json"
+    net.write_text(json.dumps(document))
+    main(["check", str(work / "m.onnx"), str(net)])
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err and "l0\\x1b[2J" in captured.out
+
+
+# -- depth ------------------------------------------------------------------------------
+def chain(layers: int) -> onnx.ModelProto:
+    nodes, weights, previous = [], [], "x"
+    for i in range(layers):
+        weights.append(numpy_helper.from_array(np.eye(2, dtype=np.float32) * 0.5, f"w{i}"))
+        nodes += [helper.make_node("Gemm", [previous, f"w{i}"], [f"g{i}"], name=f"gemm{i}"),
+                  helper.make_node("Tanh", [f"g{i}"], [f"t{i}"], name=f"tanh{i}")]
+        previous = f"t{i}"
+    graph = helper.make_graph(nodes, "chain",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+                              [helper.make_tensor_value_info(previous, TensorProto.FLOAT,
+                                                             ["N", 2])], weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_check_works_on_a_deep_chain(tmp_path, capsys):
+    """--check on 520 layers used to end in RecursionError (5,000: benchmarks/)."""
+    path = tmp_path / "deep.onnx"
+    onnx.save(chain(1200), str(path))
+    code = main([str(path), "-o", str(tmp_path / "deep.json"), "--check", "--events", "20"])
+    err = capsys.readouterr().err
+    assert code == 0 and "PASS: 20 events" in err, err[-2000:]
+
+
+def test_deep_json_is_refused_with_a_message(tmp_path):
+    from onnx2lwtnn import files
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(files.FileError, match="nested 100001 levels deep"):
+        files.read_json(deep, "lwtnn network", files.NETWORK_LIMIT)
+
+
+def test_convert_api_on_a_deep_chain():
+    document = convert(chain(1200))
+    assert len(document["nodes"]) == 1201  # the input, then 1200 dense layers
