@@ -12,6 +12,13 @@ The project's target: the lwtnn runtime reaches at least half of onnxruntime's e
 per second. The max |difference| of the two outputs is printed as a sanity check
 (lwtnn computes in float64, onnxruntime here in float32).
 
+Then an LSTM (12 steps of 5 features, 20k events): onnxruntime against lwtnn on equal
+lengths (target >= 0.5x) and lwtnn on ragged lengths against equal ones (target >= 0.8x).
+
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, where this machine sets them, slow numpy's BLAS:
+to measure numpy at its best, unset both for this command alone (``env -u
+OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_runtime.py``).
+
     python benchmarks/bench_runtime.py [--events 100000] [--repeat 5]
 """
 from __future__ import annotations
@@ -98,7 +105,57 @@ def main() -> int:
           f"{'MET' if ratio >= TARGET else 'NOT MET'})")
     print(f"max |lwtnn - onnxruntime| = {diff:.3g}  (outputs in (0, 1); lwtnn float64, "
           "onnxruntime float32)")
+    bench_lstm(args.repeat)
     return 0
+
+
+LSTM_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "lstm_helper_layout0.onnx"
+LSTM_EVENTS, LSTM_STEPS = 20_000, 12
+
+
+def timed(function, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench_lstm(repeat: int) -> None:
+    """[N, 12, 5] -> LSTM(10) -> Gemm -> Sigmoid on 20k events: onnxruntime, then lwtnn
+    on the same equal-length events, then on ragged lengths (1 to 23 steps, the same mean
+    of 12), which lwtnn evaluates grouped by length."""
+    import onnx
+    model = onnx.load(str(LSTM_FIXTURE))
+    doc = onnx2lwtnn.convert(model)
+    network = load_network(doc)
+    (name,) = network.sequence_names
+    (output,) = network.output_labels
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((LSTM_EVENTS, LSTM_STEPS, 5)).astype(np.float32)
+    lengths = rng.integers(1, 2 * LSTM_STEPS, size=LSTM_EVENTS)
+    ragged = [rng.standard_normal((n, 5)) for n in lengths]
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (input_name,) = [i.name for i in session.get_inputs()]
+    session.run(None, {input_name: x})
+    network.evaluate({}, {name: x})
+    ort_times = timed(lambda: session.run(None, {input_name: x}), repeat)
+    equal_times = timed(lambda: network.evaluate({}, {name: x}), repeat)
+    ragged_times = timed(lambda: network.evaluate({}, {name: ragged}), repeat)
+    diff = float(np.max(np.abs(network.evaluate({}, {name: x})[output]
+                               - session.run(None, {input_name: x})[0])))
+    rates = [LSTM_EVENTS / min(t) for t in (ort_times, equal_times, ragged_times)]
+    print(f"\nLSTM {LSTM_STEPS} steps x 5 features -> 10 -> 1, {LSTM_EVENTS:,} events "
+          f"({LSTM_FIXTURE.name})")
+    print(f"onnxruntime  session.run: {best_of(ort_times)}  = {rates[0]:,.0f} events/s")
+    print(f"lwtnn evaluate, equal lengths: {best_of(equal_times)}  = {rates[1]:,.0f} events/s")
+    print(f"lwtnn evaluate, ragged 1-23:   {best_of(ragged_times)}  = {rates[2]:,.0f} events/s")
+    print(f"ratio lwtnn/onnxruntime = {rates[1] / rates[0]:.2f}  (target >= {TARGET}: "
+          f"{'MET' if rates[1] / rates[0] >= TARGET else 'NOT MET'})")
+    print(f"ratio ragged/equal = {rates[2] / rates[1]:.2f}  (target >= 0.8: "
+          f"{'MET' if rates[2] / rates[1] >= 0.8 else 'NOT MET'})")
+    print(f"max |lwtnn - onnxruntime| = {diff:.3g}")
 
 
 if __name__ == "__main__":

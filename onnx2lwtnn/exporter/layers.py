@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
+import onnx
+from onnx import helper, numpy_helper
 
 from ..lwtnn import layers as runtime
 from .activations import activation, sigmoid
@@ -81,12 +83,7 @@ def _zeros(b: Builder, like: str, width: int, hint: str) -> str:
                  f"{hint}/batch")
     shape = b.op("Concat", [batch, b.ints([width])], f"{hint}/zshape", axis=0)
     return b.op("ConstantOfShape", [shape], f"{hint}/zeros",
-                value=_typed_zero(b))
-
-
-def _typed_zero(b: Builder):
-    from onnx import numpy_helper
-    return numpy_helper.from_array(np.zeros(1, dtype=b.dtype))
+                value=numpy_helper.from_array(np.zeros(1, dtype=b.dtype)))
 
 
 def _slice(b: Builder, x: str, start: int, end: int, axis: int, hint: str) -> str:
@@ -107,7 +104,7 @@ def recurrent(b: Builder, layer: Layer, x: str, n_in: int, hint: str
     act = layer["activation"]
     if arch == "lstm":
         gates = body.op("Add", [xt, body.op("MatMul", [h_in, body.const(
-            np.concatenate(built.recurrent).T, f"{hint}/U")], f"{hint}/hu")], f"{hint}/gates")
+            built.recurrent, f"{hint}/U")], f"{hint}/hu")], f"{hint}/gates")
         i, f, o, g = (_slice(body, gates, k * n, (k + 1) * n, 1, f"{hint}/gate{k}")
                       for k in range(4))
         i, f, o = (activation(body, inner, v) for v in (i, f, o))
@@ -115,23 +112,23 @@ def recurrent(b: Builder, layer: Layer, x: str, n_in: int, hint: str
             "Mul", [i, activation(body, act, g)], f"{hint}/ig")], f"{hint}/c")
         h_out = body.op("Mul", [o, activation(body, act, c_out)], f"{hint}/h")
     elif arch == "gru":
-        u_z, u_r, u_h = built.recurrent
         zr = body.op("Add", [_slice(body, xt, 0, 2 * n, 1, f"{hint}/xzr"), body.op(
-            "MatMul", [h_in, body.const(np.concatenate([u_z, u_r]).T, f"{hint}/Uzr")],
+            "MatMul", [h_in, body.const(built.recurrent, f"{hint}/Uzr")],
             f"{hint}/hzr")], f"{hint}/zr")
         z = activation(body, inner, _slice(body, zr, 0, n, 1, f"{hint}/zpre"))
         r = activation(body, inner, _slice(body, zr, n, 2 * n, 1, f"{hint}/rpre"))
         hh = activation(body, act, body.op("Add", [
             _slice(body, xt, 2 * n, 3 * n, 1, f"{hint}/xh"),
             body.op("MatMul", [body.op("Mul", [r, h_in], f"{hint}/rh"),
-                               body.const(u_h.T, f"{hint}/Uh")], f"{hint}/rhu")], f"{hint}/hpre"))
+                               body.const(built.candidate, f"{hint}/Uh")], f"{hint}/rhu")],
+            f"{hint}/hpre"))
         h_out = body.op("Add", [body.op("Mul", [z, h_in], f"{hint}/zh"), body.op(
             "Mul", [body.op("Sub", [body.const(1.0), z], f"{hint}/1-z"), hh], f"{hint}/zhh")],
             f"{hint}/h")
         c_out = body.op("Identity", [c_in], f"{hint}/c")
     else:
         h_out = activation(body, act, body.op("Add", [xt, body.op("MatMul", [
-            h_in, body.const(built.recurrent[0].T, f"{hint}/U")], f"{hint}/hu")], f"{hint}/pre"))
+            h_in, body.const(built.recurrent, f"{hint}/U")], f"{hint}/hu")], f"{hint}/pre"))
         c_out = body.op("Identity", [c_in], f"{hint}/c")
     y_t = body.op("Identity", [h_out], f"{hint}/y")
     step = _subgraph(body, f"{hint}/step", [(h_in, ["N", n]), (c_in, ["N", n]),
@@ -157,9 +154,8 @@ def recurrent(b: Builder, layer: Layer, x: str, n_in: int, hint: str
 
 
 def _subgraph(body: Builder, name: str, inputs: list[tuple[str, list]],
-              outputs: list[tuple[str, list]]):
+              outputs: list[tuple[str, list]]) -> onnx.GraphProto:
     """A Scan body or If branch from a sub-builder's nodes (constants stay outside)."""
-    from onnx import helper
     return helper.make_graph(body.nodes, name.replace("/", "_"),
                              [body.value_info(v, shape) for v, shape in inputs],
                              [body.value_info(v, shape) for v, shape in outputs])

@@ -47,8 +47,18 @@ def rectified_legacy(x: np.ndarray, alpha: float = math.nan) -> np.ndarray:
 
 def sigmoid(x: np.ndarray, alpha: float = math.nan) -> np.ndarray:
     """Logistic function, clamped to exactly 0 / 1 beyond |x| > 30."""
-    inner = 1.0 / (1.0 + np.exp(-1.0 * np.clip(x, -SIGMOID_LIMIT, SIGMOID_LIMIT)))
-    return np.where(x < -SIGMOID_LIMIT, 0.0, np.where(x > SIGMOID_LIMIT, 1.0, inner))
+    out = np.maximum(x, -SIGMOID_LIMIT)  # NaN passes through, as with clip
+    np.minimum(out, SIGMOID_LIMIT, out=out)
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)  # the same IEEE division as 1 / (1 + exp(-x))
+    below, above = x < -SIGMOID_LIMIT, x > SIGMOID_LIMIT
+    if below.any():
+        out[below] = 0.0
+    if above.any():
+        out[above] = 1.0
+    return out
 
 
 def hard_sigmoid(x: np.ndarray, alpha: float = math.nan) -> np.ndarray:

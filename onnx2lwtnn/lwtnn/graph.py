@@ -23,7 +23,8 @@ from typing import Any, Callable, Mapping, Union
 
 import numpy as np
 
-from .layers import SEQUENCE_LAYERS, VECTOR_LAYERS, Refusal, SequenceLayer, VectorLayer
+from .layers import (SEQUENCE_LAYERS, VECTOR_LAYERS, Recurrent, Refusal, SequenceLayer,
+                     VectorLayer)
 from .network import InputSpec, Network, SequenceBatch
 
 
@@ -137,6 +138,10 @@ class _SequenceNode:
 
     def sequence(self, ctx: _Context) -> _Sequence:
         src = ctx.sequence(self.sources[0])
+        if isinstance(self.layer, Recurrent):  # never refuses; all lengths in one scan
+            scanned = self.layer.scan_groups([group for _, group in src.groups])
+            return _Sequence([(idx, out) for (idx, _), out in zip(src.groups, scanned)],
+                             src.refused)
         refused = src.refused.copy()
         groups = []
         for idx, group in src.groups:

@@ -172,50 +172,92 @@ class Recurrent:
 
     ``weights``/``bias`` hold the gates' input weights stacked row-wise (so the input
     part of every step is one matmul over all steps and events); ``recurrent`` holds
-    the gates' U matrices in the same order. Only the LSTM uses the cell state.
+    the gates' U matrices stacked the same way and transposed (``[n_out, gates *
+    n_out]``), so the recurrent part of a step is one matmul too (the GRU's candidate
+    gate reads ``r * h`` and has its own). Only the LSTM uses the cell state.
     """
 
     step: Callable[["Recurrent", np.ndarray, State], State]
     weights: np.ndarray
     bias: np.ndarray
-    recurrent: list[np.ndarray]
+    recurrent: np.ndarray
+    candidate: Optional[np.ndarray]  # the GRU's U_h, transposed
     activation: Activation
     inner_activation: Activation
     n_out: int
 
     def scan(self, x: np.ndarray) -> np.ndarray:
-        n_events, n_steps, _ = x.shape
-        x_part = x @ self.weights.T + self.bias
-        state = (np.zeros((n_events, self.n_out)), np.zeros((n_events, self.n_out)))
+        return self.scan_groups([x])[0]
+
+    def scan_groups(self, groups: list[np.ndarray]) -> list[np.ndarray]:
+        """Every group ``[n_g, T_g, n_in]`` at once: events sorted by length, longest
+        first, then run in chunks of ``SCAN_CHUNK`` events (whose arrays stay in cache);
+        within a chunk the events still running at step t are a prefix, so every step is
+        one batched step whatever the mix of lengths."""
+        order = sorted(range(len(groups)), key=lambda g: -groups[g].shape[1])
+        sizes = [len(groups[g]) for g in order]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        lengths = np.repeat([groups[g].shape[1] for g in order], sizes)
+        n_events, n_steps = len(lengths), int(lengths.max(initial=0))
+        if len(groups) == 1:
+            x = groups[0]
+        else:
+            x = np.zeros((n_events, n_steps, self.weights.shape[1]))
+            for g, start, stop in zip(order, starts, starts[1:]):
+                x[start:stop, :groups[g].shape[1]] = groups[g]
         out = np.empty((n_events, n_steps, self.n_out))
-        for step in range(n_steps):
-            state = self.step(self, x_part[:, step], state)
-            out[:, step] = state[0]
-        return out
+        for start in range(0, n_events, SCAN_CHUNK):
+            stop = min(start + SCAN_CHUNK, n_events)
+            self._scan_chunk(x[start:stop], lengths[start:stop], out[start:stop])
+        return [out[start:stop, :groups[g].shape[1]]
+                for g, start, stop in sorted(zip(order, starts, starts[1:]))]
+
+    def _scan_chunk(self, x: np.ndarray, lengths: np.ndarray, out: np.ndarray) -> None:
+        """Events sorted longest first (``lengths``); writes their steps into ``out``."""
+        n_steps = int(lengths[0])
+        x_part = x[:, :n_steps] @ self.weights.T
+        x_part += self.bias
+        running = np.count_nonzero(lengths[:, None] > np.arange(n_steps), axis=0)
+        h = np.zeros((len(x), self.n_out))
+        cell = np.zeros((len(x), self.n_out))
+        for step, active in enumerate(running.tolist()):
+            if active == len(x):
+                h, cell = self.step(self, x_part[:, step], (h, cell))
+            else:  # h and cell are fresh arrays of the step before: update in place
+                h[:active], cell[:active] = self.step(self, x_part[:active, step],
+                                                      (h[:active], cell[:active]))
+            out[:active, step] = h[:active]
+
+
+SCAN_CHUNK = 1024  # events per recurrent scan
 
 
 def _lstm_step(layer: Recurrent, x_part: np.ndarray, state: State) -> State:
     h, cell = state
     n = layer.n_out
-    gates = [x_part[:, k * n:(k + 1) * n] + h @ u.T for k, u in enumerate(layer.recurrent)]
-    i, f, o = (layer.inner_activation(g) for g in gates[:3])
-    cell = f * cell + i * layer.activation(gates[3])
-    return o * layer.activation(cell), cell
+    gates = h @ layer.recurrent
+    gates += x_part
+    ifo = layer.inner_activation(gates[:, :3 * n])
+    cell = ifo[:, n:2 * n] * cell + ifo[:, :n] * layer.activation(gates[:, 3 * n:])
+    return ifo[:, 2 * n:] * layer.activation(cell), cell
 
 
 def _gru_step(layer: Recurrent, x_part: np.ndarray, state: State) -> State:
     h, cell = state
     n = layer.n_out
-    u_z, u_r, u_h = layer.recurrent
-    z = layer.inner_activation(x_part[:, :n] + h @ u_z.T)
-    r = layer.inner_activation(x_part[:, n:2 * n] + h @ u_r.T)
-    hh = layer.activation(x_part[:, 2 * n:] + (r * h) @ u_h.T)
+    zr = h @ layer.recurrent
+    zr += x_part[:, :2 * n]
+    zr = layer.inner_activation(zr)
+    z, r = zr[:, :n], zr[:, n:]
+    hh = layer.activation(x_part[:, 2 * n:] + (r * h) @ layer.candidate)
     return z * h + (1 - z) * hh, cell
 
 
 def _simplernn_step(layer: Recurrent, x_part: np.ndarray, state: State) -> State:
     h, cell = state
-    return layer.activation(x_part + h @ layer.recurrent[0].T), cell
+    pre = h @ layer.recurrent
+    pre += x_part
+    return layer.activation(pre), cell
 
 
 _GATES = {
@@ -226,16 +268,20 @@ _GATES = {
 
 
 def build_recurrent(layer: Layer, n_in: int) -> Recurrent:
-    step, names = _GATES[layer["architecture"]]
+    arch = layer["architecture"]
+    step, names = _GATES[arch]
     parts = [_component(layer, name, n_in) for name in names]
     n_out = parts[0][0].shape[0]
+    u = [_matrix(layer["components"][name]["U"], n_out) for name in names]
+    candidate = u.pop().T.copy() if arch == "gru" else None
     # simplernn has no gates: lwtnn ignores its inner_activation
     inner = layer.get("inner_activation", "linear")
     return Recurrent(
         step=step,
         weights=np.concatenate([w for w, _ in parts]),
         bias=np.concatenate([b for _, b in parts]),
-        recurrent=[_matrix(layer["components"][name]["U"], n_out) for name in names],
+        recurrent=np.concatenate(u).T.copy(),
+        candidate=candidate,
         activation=get_activation(layer["activation"]),
         inner_activation=get_activation(inner),
         n_out=n_out,

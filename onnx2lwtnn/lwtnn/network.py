@@ -227,20 +227,22 @@ def _sequence_batch(name: str, values: SequenceInput, spec: InputSpec
         groups = [(np.arange(len(data)), data)] if len(data) else []
         batch = SequenceBatch([(idx, spec.preprocess(d)) for idx, d in groups])
         return len(data), batch
-    events = []
-    for i, event in enumerate(values):
-        arr = np.asarray(event, dtype=np.float64)
-        if arr.size == 0:
-            arr = arr.reshape(0, n_vars)
+    events = [np.asarray(event, dtype=np.float64) for event in values]
+    for i, arr in enumerate(events):
         if arr.ndim != 2 or arr.shape[1] != n_vars:
-            raise ValueError(f"sequences[{name!r}][{i}] has shape {arr.shape}, "
-                             f"expected (n_steps, {n_vars})")
-        events.append(arr)
+            if arr.size:
+                raise ValueError(f"sequences[{name!r}][{i}] has shape {arr.shape}, "
+                                 f"expected (n_steps, {n_vars})")
+            events[i] = arr.reshape(0, n_vars)
     lengths = np.array([len(e) for e in events], dtype=np.intp)
+    # one copy of every step, then one gather per length (not one per event)
+    flat = np.concatenate(events) if events else np.empty((0, n_vars))
+    starts = np.cumsum(lengths) - lengths
     groups = []
     for length in np.unique(lengths):
         idx = np.flatnonzero(lengths == length)
-        groups.append((idx, spec.preprocess(np.stack([events[i] for i in idx]))))
+        rows = flat[starts[idx, None] + np.arange(length)]
+        groups.append((idx, spec.preprocess(rows)))
     return len(events), SequenceBatch(groups)
 
 
