@@ -170,19 +170,33 @@ def _read_csv(path: Path, network: Network) -> Events:
                                      (("missing", missing), ("unknown", unknown),
                                       ("repeated", duplicated)) if names) + ")")
     index = [header.index(name) for name in wanted]
-    table = np.empty((len(body), len(wanted)))
-    for row_number, row in enumerate(body, start=1):
-        if len(row) != len(header):
-            raise UsageError(f"{path}: row {row_number} has {len(row)} cells, the header "
-                             f"{len(header)}")
-        for j, i in enumerate(index):
-            table[row_number - 1, j] = _cell(path, row_number, header[i], row[i])
+    try:  # fast path: every cell a number, numpy parses them
+        table = np.array(body, dtype=np.float64).reshape(len(body), -1)
+    except ValueError:  # ragged rows, text, empty cells
+        table = None
+    if table is None or table.shape[1] != len(header):
+        table = _parse_cells(path, header, body, index)  # names the offending cell
+    else:
+        table = table[:, index]
     vectors, start = {}, 0
     for node in network.input_names:
         width = len(network.input_variables[node])
         vectors[node] = table[:, start:start + width]
         start += width
     return Events(vectors, {})
+
+
+def _parse_cells(path: Path, header: list[str], body: list[list[str]],
+                 index: list[int]) -> np.ndarray:
+    """Cell by cell: an empty cell is NaN, anything else not a number an error."""
+    table = np.empty((len(body), len(index)))
+    for row_number, row in enumerate(body, start=1):
+        if len(row) != len(header):
+            raise UsageError(f"{path}: row {row_number} has {len(row)} cells, the header "
+                             f"{len(header)}")
+        for j, i in enumerate(index):
+            table[row_number - 1, j] = _cell(path, row_number, header[i], row[i])
+    return table
 
 
 def _cell(path: Path, row: int, column: str, text: str) -> float:
