@@ -31,6 +31,7 @@ import csv
 import io
 import json
 import math
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,10 +156,11 @@ def _read_csv(path: Path, network: Network) -> Events:
     if network.sequence_names:
         raise UsageError(f"{path}: a CSV holds vector inputs only; give this network's "
                          f"sequences in a .npz or JSON lines file")
-    rows = list(csv.reader(io.StringIO(_text(path), newline="")))
-    if not rows:
+    text = _text(path)
+    first_line, _, rest = text.partition("\n")
+    header = next(csv.reader([first_line]), [])
+    if not header:
         raise UsageError(f"{path}: no header of variable names")
-    header, body = rows[0], [row for row in rows[1:] if row]
     columns = column_names(network.input_variables)
     wanted = [columns[key] for key in _vector_keys(network)]
     missing = [name for name in wanted if name not in header]
@@ -170,12 +172,10 @@ def _read_csv(path: Path, network: Network) -> Events:
                                      (("missing", missing), ("unknown", unknown),
                                       ("repeated", duplicated)) if names) + ")")
     index = [header.index(name) for name in wanted]
-    try:  # fast path: every cell a number, numpy parses them
-        table = np.array(body, dtype=np.float64).reshape(len(body), -1)
-    except ValueError:  # ragged rows, text, empty cells
-        table = None
-    if table is None or table.shape[1] != len(header):
-        table = _parse_cells(path, header, body, index)  # names the offending cell
+    table = _numbers(rest, len(header))
+    if table is None:  # cell by cell, to read empty cells as NaN and name a bad cell
+        body = [row for row in csv.reader(io.StringIO(rest, newline="")) if row]
+        table = _parse_cells(path, header, body, index)
     else:
         table = table[:, index]
     vectors, start = {}, 0
@@ -184,6 +184,20 @@ def _read_csv(path: Path, network: Network) -> Events:
         vectors[node] = table[:, start:start + width]
         start += width
     return Events(vectors, {})
+
+
+def _numbers(text: str, n_columns: int) -> Optional[np.ndarray]:
+    """The table when every cell is a number (numpy's C parser), else None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "no data": an empty table, reported later
+            table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64,
+                               ndmin=2, quotechar='"', comments=None)
+    except ValueError:
+        return None
+    if not table.size:
+        return np.empty((0, n_columns))
+    return table if table.shape[1] == n_columns else None
 
 
 def _parse_cells(path: Path, header: list[str], body: list[list[str]],
