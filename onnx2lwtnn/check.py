@@ -1,36 +1,57 @@
 """Prove a conversion: evaluate the ONNX model and the lwtnn network on the same events
 and report, per output label, how far apart they are, the way ATLAS validates taggers.
 
+lwtnn computes in double, so the reference is the ONNX graph evaluated in float64
+(``reference.float64_copy``); a model no runtime here evaluates in float64 is compared
+with its float32 evaluation at the float32 bound, and the report says so. The float32
+runtime's difference is reported beside, as what a float32 deployment of the ONNX model
+sees, without deciding the verdict.
+
 Random events are drawn in raw units (the lwtnn input's ``(x + offset) * scale`` maps
 them to unit normal values), so preprocessing folded into the input is exercised. When
 the network was converted with a variable spec, the ONNX model is fed the spec's
-preprocessed values, as the analysis would.
+preprocessed values, as the analysis would; that proves the conversion, not the spec.
+The spec is proven only by reference outputs computed elsewhere from raw inputs
+(``out_<output>`` arrays in a .npz, or columns named by output labels in a .csv),
+which lwtnn must reproduce on those raw inputs.
+
+Messages name the Python arguments (``variables=``); the CLI passes its own flag names.
 """
 from __future__ import annotations
 
 import csv
-import io
+import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 import onnx
 
-from . import files
-from .errors import FileError, ModelLoadError, UsageError
+from .errors import ModelLoadError, ReferenceRunError, UsageError
 from .interface import Interface
 from .load import load_model
-from .lwtnn import EvaluationError, LwtnnFormatError, load_network
-from .reference import OnnxModel
+from .lwtnn import (SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT, EvaluationError, LwtnnFormatError,
+                    load_network)
+from .lwtnn.network import Network
+from .reference import FLOAT32, FLOAT64, OnnxModel
+from .specs import read_spec
 
-THRESHOLDS = (1e-7, 1e-6, 2e-6, 5e-6, 1e-5, 1e-4)
-DEFAULT_TOLERANCE = 1e-5
+# |lwtnn - float64 onnx| / max(1, |onnx|): measured differences are <= 7.5e-9 over every
+# fixture and real model (docs/check.md); float32 rounding alone is ~1e-7 and more.
+DEFAULT_TOLERANCE = 1e-8
+FLOAT32_TOLERANCE = 1e-5        # when no float64 evaluation exists: the float32 floor
+DEFAULT_REFERENCE_TOLERANCE = 1e-5  # published outputs are float32 computations
+THRESHOLDS = (1e-12, 1e-10, 1e-8, 1e-7, 1e-6, 1e-5)
 MAX_SEQUENCE_LENGTH = 30
 CHUNK = 10_000
 PathLike = Union[str, os.PathLike]
+OUTPUT_PREFIX, INPUT_PREFIX = "out_", "in_"
+
+PYTHON_NAMES = {"variables": "variables=", "variables_convention": "variables_convention=",
+                "inputs": "inputs=", "tolerance": "tolerance="}
 
 
 @dataclass
@@ -41,68 +62,144 @@ class LabelComparison:
     max_rel: float              # max |diff| / max(1, |reference|)
     fractions: dict[float, float]  # threshold -> fraction of events beyond it (relative)
     passed: bool
+    float32_max_rel: Optional[float] = None  # the same against the float32 runtime
+
+
+@dataclass
+class PublishedComparison:
+    """lwtnn on the raw inputs against reference outputs computed elsewhere."""
+
+    n_events: int
+    tolerance: float
+    max_rel: float
+    worst: str                  # "output/label" of max_rel
+    passed: bool
 
 
 @dataclass
 class CheckReport:
     n_events: int
-    backend: str
+    backend: str                # what computed the reference, e.g. "onnxruntime float64"
     tolerance: float
     rows: list[LabelComparison] = field(default_factory=list)
     refused_by_lwtnn: int = 0
     preprocessed: bool = False  # the lwtnn inputs carry an offset or scale
+    spec: bool = False          # a variable spec preprocessed the ONNX side's inputs
+    float32_backend: Optional[str] = None
+    fallback: str = ""          # why the reference is not float64
+    published: Optional[PublishedComparison] = None
+
+    @property
+    def conversion_passed(self) -> bool:
+        return all(row.passed for row in self.rows)
 
     @property
     def passed(self) -> bool:
-        return all(row.passed for row in self.rows)
+        return self.conversion_passed and (self.published is None or self.published.passed)
 
-    def table(self) -> str:
-        header = ["output", "label", "max |diff|", "max rel"] + [f">{t:g}" for t in THRESHOLDS]
+    def table(self, names: Mapping[str, str] = PYTHON_NAMES) -> str:
+        """The report as text; ``names``: how to name the arguments in hints."""
+        float32 = self.float32_backend is not None
+        header = (["output", "label", "max |diff|", "max rel"]
+                  + [f">{t:g}" for t in THRESHOLDS] + (["float32 rel"] if float32 else []))
         lines = [header] + [[r.output, r.label, f"{r.max_abs:.3g}", f"{r.max_rel:.3g}"]
-                            + [f"{r.fractions[t]:.2%}" for t in THRESHOLDS] for r in self.rows]
+                            + [f"{r.fractions[t]:.2%}" for t in THRESHOLDS]
+                            + ([f"{r.float32_max_rel:.3g}"] if float32 else [])
+                            for r in self.rows]
         widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
         text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
                 for line in lines]
-        verdict = "PASS" if self.passed else "FAIL"
+        verdict = "PASS" if self.conversion_passed else "FAIL"
         text.append(f"{verdict}: {self.n_events} events, reference {self.backend}, tolerance "
                     f"{self.tolerance:g} * max(1, |reference|)")
-        if not self.passed and self.preprocessed:
-            text.append("hint: if the network was converted with --variables, give check "
-                        "the same --variables (and --variables-convention)")
-        if self.refused_by_lwtnn:
-            text.append(f"note: {self.refused_by_lwtnn} drawn events were refused by lwtnn "
-                        "(e.g. sequences too short for a 'valid' conv1d) and left out")
+        text += self._notes(names)
         return "\n".join(text)
 
+    def _notes(self, names: Mapping[str, str]) -> list[str]:
+        notes = []
+        if self.fallback:
+            notes.append(f"note: {self.fallback}; compared in float32 at the float32 bound")
+        if self.float32_backend is not None and self.rows:
+            worst = max(row.float32_max_rel for row in self.rows)
+            notes.append(f"float32 rel: lwtnn against {self.float32_backend}, up to "
+                         f"{worst:.3g}: the rounding a float32 deployment of the ONNX model "
+                         "sees, not part of the verdict")
+        if not self.conversion_passed and self.preprocessed and not self.spec:
+            notes.append(f"hint: if the network was converted with {names['variables']}, "
+                         f"give check the same {names['variables']} (and "
+                         f"{names['variables_convention']})")
+        if self.published is not None:
+            notes.append(self._published_line(names))
+        elif self.spec:
+            notes.append(f"note: the variable spec was applied to both sides, so this "
+                         "proves the conversion, not the spec; give "
+                         f"{names['inputs']} with reference outputs (out_<output> arrays or "
+                         "columns named by output labels) to validate the spec")
+        if self.refused_by_lwtnn:
+            notes.append(f"note: {self.refused_by_lwtnn} drawn events were refused by lwtnn "
+                         "(e.g. sequences too short for a 'valid' conv1d) and left out")
+        return notes
+
+    def _published_line(self, names: Mapping[str, str]) -> str:
+        result = self.published
+        line = (f"reference outputs: {'PASS' if result.passed else 'FAIL'}: lwtnn on the raw "
+                f"inputs matches the given outputs of {result.n_events} events to "
+                f"{result.max_rel:.3g} relative (worst {result.worst}; tolerance "
+                f"{result.tolerance:g})")
+        if result.passed or not self.conversion_passed:
+            return line
+        if self.spec:
+            cause = (f"the variable spec ({names['variables']}, {names['variables_convention']}) "
+                     "is the likely cause: the network computes the ONNX model with it, but "
+                     "the reference outputs were not computed with this preprocessing")
+        else:
+            cause = (f"the network computes the ONNX model exactly, so its inputs likely need "
+                     f"preprocessing the model does not contain: a variable spec "
+                     f"({names['variables']})")
+        return f"{line}\n{cause}"
+
     def to_json(self) -> dict[str, Any]:
-        return {"passed": self.passed, "events": self.n_events, "reference": self.backend,
-                "tolerance": self.tolerance, "refused_by_lwtnn": self.refused_by_lwtnn,
-                "labels": [{**row.__dict__, "fractions": {f"{t:g}": f
-                                                          for t, f in row.fractions.items()}}
+        """A dict: other reports (e.g. cost) may add their own keys."""
+        return {"passed": self.passed, "conversion_passed": self.conversion_passed,
+                "events": self.n_events, "reference": self.backend,
+                "tolerance": self.tolerance, "float32_reference": self.float32_backend,
+                "fallback": self.fallback or None, "refused_by_lwtnn": self.refused_by_lwtnn,
+                "spec_validated": None if not self.spec else self.published is not None,
+                "reference_outputs": (None if self.published is None
+                                      else asdict(self.published)),
+                "labels": [{**asdict(row), "fractions": {f"{t:g}": f
+                                                         for t, f in row.fractions.items()}}
                            for row in self.rows]}
 
 
 @dataclass
 class Events:
-    """Raw-unit events as lwtnn takes them: vectors [n, F] and per-event sequences."""
+    """Raw-unit events as lwtnn takes them: vectors [n, F] and per-event sequences, and
+    any reference outputs given with them (output -> [n, labels])."""
 
     vectors: dict[str, np.ndarray]
     sequences: dict[str, list[np.ndarray]]
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(next(iter({**self.vectors, **self.sequences}.values())))
 
     def select(self, chosen: np.ndarray) -> "Events":
         return Events({k: v[chosen] for k, v in self.vectors.items()},
-                      {k: [v[i] for i in chosen] for k, v in self.sequences.items()})
+                      {k: [v[i] for i in chosen] for k, v in self.sequences.items()},
+                      {k: v[chosen] for k, v in self.outputs.items()})
 
 
 def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict], *,
-          events: int = 1000, inputs: Optional[PathLike] = None,
-          tolerance: float = DEFAULT_TOLERANCE, seed: int = 0,
-          interface: Optional[Interface] = None,
+          variables: Union[PathLike, dict, None] = None,
+          variables_convention: Optional[str] = None, events: int = 1000,
+          inputs: Optional[PathLike] = None, tolerance: Optional[float] = None,
+          reference_tolerance: float = DEFAULT_REFERENCE_TOLERANCE, seed: int = 0,
           progress: Optional[Callable[[int, int], None]] = None) -> CheckReport:
-    """Compare the ONNX model and the lwtnn network on the same events."""
+    """Compare the ONNX model and the lwtnn network (graph or sequential) on the same
+    events; ``variables``/``variables_convention``: the spec the network was converted
+    with, as given to ``convert()``. ``tolerance`` defaults to DEFAULT_TOLERANCE against
+    a float64 reference, FLOAT32_TOLERANCE where only float32 evaluation exists."""
     proto = model if isinstance(model, onnx.ModelProto) else load_model(model)
     document = read_network(network)
     try:
@@ -110,23 +207,51 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
     except LwtnnFormatError as exc:
         raise ModelLoadError(f"{network if not isinstance(network, dict) else 'network'}: "
                              f"not a network lwtnn accepts: {exc}") from None
-    onnx_model = OnnxModel(proto)
-    names = interface or Interface()  # the spec's preprocessing and output names
-    _check_interfaces(onnx_model, document, names)
-    drawn = (read_events(inputs, document) if inputs is not None
-             else draw_events(document, events, seed, _fixed_length(onnx_model)))
-    ours, refused = _evaluate_lwtnn(net, drawn)
+    reference, float32, fallback = _onnx_models(proto)
+    view = graph_view(document, reference)
+    interface = Interface() if variables is None else read_spec(
+        variables, variables_convention, _input_widths(view),
+        frozenset(n["name"] for n in view["input_sequences"]))
+    drawn = (read_events(inputs, view) if inputs is not None
+             else draw_events(view, events, seed, _fixed_length(reference)))
+    ours, refused = _evaluate_lwtnn(net, view, drawn)
     kept = np.setdiff1d(np.arange(len(drawn)), refused)
     drawn, ours = drawn.select(kept), {k: v[kept] for k, v in ours.items()}
-    reference = {names.output_name(name): values for name, values in
-                 _evaluate_onnx(onnx_model, drawn, names, progress).items()}
-    report = CheckReport(len(drawn), onnx_model.backend, tolerance, refused_by_lwtnn=len(refused),
-                         preprocessed=interface is None and _has_preprocessing(document))
-    for name, labels in net.output_labels.items():
-        for column, label in enumerate(labels):
-            report.rows.append(_compare(name, label, ours[name][:, column],
-                                        reference[name][:, column], tolerance))
+    expected = _evaluate_onnx(reference, drawn, interface, progress)
+    deployed = None if float32 is None else _evaluate_onnx(float32, drawn, interface, None)
+    if tolerance is None:
+        tolerance = FLOAT32_TOLERANCE if fallback else DEFAULT_TOLERANCE
+    report = CheckReport(len(drawn), reference.backend, tolerance, refused_by_lwtnn=len(refused),
+                         preprocessed=_has_preprocessing(view), spec=variables is not None,
+                         float32_backend=None if float32 is None else float32.backend,
+                         fallback=fallback)
+    for name, labels in view["outputs"].items():
+        for column, label in enumerate(labels["labels"]):
+            row = _compare(name, label, ours[name][:, column], expected[name][:, column],
+                           tolerance)
+            if deployed is not None:
+                row.float32_max_rel = _max_rel(ours[name][:, column], deployed[name][:, column])
+            report.rows.append(row)
+    if drawn.outputs:
+        report.published = _compare_published(ours, drawn, view, reference_tolerance)
     return report
+
+
+def _onnx_models(proto: onnx.ModelProto) -> tuple[OnnxModel, Optional[OnnxModel], str]:
+    """(the reference, the float32 runtime beside it or None, why the reference is not
+    float64 or ""). ReferenceRunError when nothing here evaluates the model."""
+    try:
+        reference = OnnxModel(proto, FLOAT64)
+    except ReferenceRunError as exc:
+        return OnnxModel(proto, FLOAT32), None, str(exc).split(", so")[0]
+    try:
+        return reference, OnnxModel(proto, FLOAT32), ""
+    except ReferenceRunError:
+        return reference, None, ""
+
+
+def _max_rel(ours: np.ndarray, ref: np.ndarray) -> float:
+    return float((np.abs(ours - ref) / np.maximum(1.0, np.abs(ref))).max(initial=0.0))
 
 
 def _compare(output: str, label: str, ours: np.ndarray, ref: np.ndarray,
@@ -140,14 +265,71 @@ def _compare(output: str, label: str, ours: np.ndarray, ref: np.ndarray,
                            finite and bool(np.all(relative <= tolerance)))
 
 
-def draw_events(document: dict, n_events: int, seed: int,
+def _compare_published(ours: dict[str, np.ndarray], events: Events, view: dict,
+                       tolerance: float) -> PublishedComparison:
+    worst, where, finite = 0.0, "", True
+    for name, given in events.outputs.items():
+        for column, label in enumerate(view["outputs"][name]["labels"]):
+            mine, theirs = ours[name][:, column], given[:, column]
+            finite &= bool(np.all(np.isfinite(mine)))
+            rel = _max_rel(mine, theirs)
+            if rel >= worst:
+                worst, where = rel, f"{name}/{label}"
+    return PublishedComparison(len(events), tolerance, worst, where,
+                               finite and worst <= tolerance)
+
+
+# -- the lwtnn document under the ONNX model's names -----------------------------------
+
+def graph_view(document: dict, model: OnnxModel) -> dict:
+    """The document's inputs and outputs in the graph form, named as the ONNX model names
+    them: a graph document as it is, a sequential one (an unnamed input of variables, a
+    list of labels) as the model's single input and output. UsageError if the document
+    does not belong to the model."""
+    onnx_inputs, onnx_outputs = set(model.input_shapes), set(model.output_names)
+    if "nodes" not in document:
+        if len(onnx_inputs) != 1 or len(onnx_outputs) != 1:
+            raise UsageError(
+                "the lwtnn network does not belong to this ONNX model: a sequential network "
+                f"has one input and one output, the model has inputs {sorted(onnx_inputs)} "
+                f"and outputs {sorted(onnx_outputs)}")
+        return {"inputs": [{"name": next(iter(onnx_inputs)), "variables": document["inputs"]}],
+                "input_sequences": [],
+                "outputs": {next(iter(onnx_outputs)): {"labels": document["outputs"]}},
+                "lwtnn_names": {next(iter(onnx_inputs)): SEQUENTIAL_INPUT,
+                                next(iter(onnx_outputs)): SEQUENTIAL_OUTPUT}}
+    lwtnn_inputs = {n["name"] for n in document["inputs"]} | {
+        n["name"] for n in document.get("input_sequences", [])}
+    lwtnn_outputs = set(document["outputs"])
+    if onnx_inputs != lwtnn_inputs or not lwtnn_outputs <= onnx_outputs:
+        raise UsageError(
+            "the lwtnn network does not belong to this ONNX model: inputs "
+            f"{sorted(lwtnn_inputs)} vs {sorted(onnx_inputs)}, outputs "
+            f"{sorted(lwtnn_outputs)} vs {sorted(onnx_outputs)}")
+    return {"inputs": document["inputs"],
+            "input_sequences": document.get("input_sequences", []),
+            "outputs": document["outputs"], "lwtnn_names": {}}
+
+
+def _input_widths(view: dict) -> dict[str, int]:
+    return {n["name"]: len(n["variables"]) for n in view["inputs"] + view["input_sequences"]}
+
+
+def _has_preprocessing(view: dict) -> bool:
+    nodes = view["inputs"] + view["input_sequences"]
+    return any(v["offset"] != 0 or v["scale"] != 1 for n in nodes for v in n["variables"])
+
+
+# -- events -------------------------------------------------------------------------------
+
+def draw_events(view: dict, n_events: int, seed: int,
                 fixed_length: Optional[int] = None) -> Events:
     """Unit-normal values after lwtnn's preprocessing, mapped back to raw units."""
     rng = np.random.default_rng(seed)
     vectors = {node["name"]: _raw(rng.normal(size=(n_events, len(node["variables"]))), node)
-               for node in document["inputs"]}
+               for node in view["inputs"]}
     sequences = {}
-    for node in document.get("input_sequences", []):
+    for node in view["input_sequences"]:
         lengths = (np.full(n_events, fixed_length) if fixed_length
                    else rng.integers(1, MAX_SEQUENCE_LENGTH + 1, size=n_events))
         sequences[node["name"]] = [
@@ -167,42 +349,53 @@ def _raw(values: np.ndarray, node: dict) -> np.ndarray:
     return (values / safe - offsets).astype(np.float32).astype(np.float64)
 
 
-def read_events(path: PathLike, document: dict) -> Events:
-    """Events from a .npz (arrays named by input) or a CSV (a column per variable)."""
+def read_events(path: PathLike, view: dict) -> Events:
+    """Events from a .npz (arrays named by input, optionally ``in_<input>``, and
+    reference outputs ``out_<output>``) or a CSV (a column per variable, and reference
+    outputs in columns named by output labels)."""
     path = Path(path)
     if path.suffix == ".npz":
-        events = _read_npz(path, document)
+        events = _read_npz(path, view)
     elif path.suffix == ".csv":
-        events = _read_csv(path, document)
+        events = _read_csv(path, view)
     else:
-        raise UsageError(f"{path}: --inputs takes a .npz or a .csv file")
-    for name, values in [*events.vectors.items(),
+        raise UsageError(f"{path}: events come in a .npz or a .csv file")
+    for name, values in [*events.vectors.items(), *events.outputs.items(),
                          *((k, np.concatenate(v)) for k, v in events.sequences.items())]:
         bad = ~np.isfinite(values)
         if bad.any():
-            raise UsageError(f"{path}: input '{name}' has {int(bad.sum())} NaN or infinite "
+            raise UsageError(f"{path}: '{name}' has {int(bad.sum())} NaN or infinite "
                              "value(s)")
     return events
 
 
-def _read_npz(path: Path, document: dict) -> Events:
-    data = files.read_npz(path, "events file", files.EVENTS_LIMIT)
-    expected = {n["name"]: len(n["variables"]) for n in document["inputs"]}
-    expected_sequences = {n["name"]: len(n["variables"])
-                          for n in document.get("input_sequences", [])}
-    missing = (set(expected) | set(expected_sequences)) - set(data.files)
+def _read_npz(path: Path, view: dict) -> Events:
+    try:
+        data = np.load(path)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: cannot read ({exc})") from None
+    arrays = {name[len(INPUT_PREFIX):] if name.startswith(INPUT_PREFIX) else name: name
+              for name in data.files}
+    expected = {n["name"]: len(n["variables"]) for n in view["inputs"]}
+    expected_sequences = {n["name"]: len(n["variables"]) for n in view["input_sequences"]}
+    missing = (set(expected) | set(expected_sequences)) - set(arrays)
     if missing:
         raise UsageError(f"{path}: no array for input(s) {', '.join(sorted(missing))}; it "
                          f"has {', '.join(data.files) or 'none'}")
-    vectors = {n: _shaped(path, n, data[n], 2, w) for n, w in expected.items()}
-    sequences = {n: list(_shaped(path, n, data[n], 3, w))
+    vectors = {n: _shaped(path, arrays[n], data[arrays[n]], 2, w) for n, w in expected.items()}
+    sequences = {n: list(_shaped(path, arrays[n], data[arrays[n]], 3, w))
                  for n, w in expected_sequences.items()}
-    return Events(vectors, sequences)
+    outputs = {}
+    for name, labels in view["outputs"].items():
+        key = OUTPUT_PREFIX + name
+        if key in data.files:
+            given = np.asarray(data[key], dtype=np.float64)
+            outputs[name] = _shaped(path, key, given.reshape(len(given), -1), 2,
+                                    len(labels["labels"]))
+    return _same_length(path, Events(vectors, sequences, outputs))
 
 
 def _shaped(path: Path, name: str, values: np.ndarray, rank: int, width: int) -> np.ndarray:
-    if len(values) == 0:
-        raise UsageError(f"{path}: array {files.quote(name)} holds no events")
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != rank or values.shape[-1] != width:
         raise UsageError(f"{path}: array '{name}' has shape {values.shape}; expected rank "
@@ -210,39 +403,64 @@ def _shaped(path: Path, name: str, values: np.ndarray, rank: int, width: int) ->
     return values
 
 
-def _read_csv(path: Path, document: dict) -> Events:
-    if document.get("input_sequences"):
+def _same_length(path: Path, events: Events) -> Events:
+    counts = {name: len(v) for name, v in
+              {**events.vectors, **events.sequences, **events.outputs}.items()}
+    if len(set(counts.values())) > 1:
+        raise UsageError(f"{path}: the arrays disagree on the number of events: "
+                         + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return events
+
+
+def _read_csv(path: Path, view: dict) -> Events:
+    if view["input_sequences"]:
         raise UsageError(f"{path}: a CSV holds vector inputs only; give sequences in a .npz")
-    text = files.read_text(path, "events file", files.EVENTS_LIMIT)
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    try:
+        with path.open(newline="") as stream:
+            rows = list(csv.reader(stream))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
     if len(rows) < 2:
         raise UsageError(f"{path}: needs a header of variable names and at least one event")
     header, body = rows[0], rows[1:]
-    _check_table(path, header, body)
     columns = {name: i for i, name in enumerate(header)}
-    wanted = [v["name"] for n in document["inputs"] for v in n["variables"]]
-    missing = [name for name in wanted if name not in columns]
-    unknown = [name for name in header if name not in wanted]
+    wanted = [v["name"] for n in view["inputs"] for v in n["variables"]]
+    given_outputs = {name: out["labels"] for name, out in view["outputs"].items()
+                     if any(label in columns for label in out["labels"])}
+    labels = [label for names in given_outputs.values() for label in names]
+    missing = [name for name in wanted + labels if name not in columns]
+    unknown = [name for name in header if name not in wanted and name not in labels]
     if missing or unknown:
-        raise UsageError(f"{path}: columns do not match the network's variables (missing: "
-                         f"{', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'})")
+        raise UsageError(f"{path}: columns do not match the network's variables and output "
+                         f"labels (missing: {', '.join(missing) or 'none'}; unknown: "
+                         f"{', '.join(unknown) or 'none'})")
     try:
-        table = np.array([[float(row[columns[name]]) for name in wanted] for row in body])
+        table = np.array([[float(row[columns[name]]) for name in wanted + labels]
+                          for row in body])
     except (ValueError, IndexError) as exc:
         raise UsageError(f"{path}: every cell must be a number ({exc})") from None
-    vectors, start = {}, 0
-    for node in document["inputs"]:
-        width = len(node["variables"])
-        vectors[node["name"]] = table[:, start:start + width]
+    vectors, outputs, start = {}, {}, 0
+    for name, width in [*((n["name"], len(n["variables"])) for n in view["inputs"]),
+                        *((name, len(names)) for name, names in given_outputs.items())]:
+        (outputs if name in given_outputs else vectors)[name] = table[:, start:start + width]
         start += width
-    return Events(vectors, {})
+    return Events(vectors, {}, outputs)
 
 
-def _evaluate_lwtnn(net, events: Events) -> tuple[dict[str, np.ndarray], np.ndarray]:
+# -- evaluation ---------------------------------------------------------------------------
+
+def _evaluate_lwtnn(net: Network, view: dict,
+                    events: Events) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """lwtnn's outputs under the ONNX names, and the events lwtnn refuses."""
+    names = view["lwtnn_names"]
+    vectors = {names.get(k, k): v for k, v in events.vectors.items()}
+    renamed = {lwtnn: onnx_name for onnx_name, lwtnn in names.items()}
     try:
-        return net.evaluate(events.vectors, events.sequences or None), np.array([], int)
+        outputs, refused = net.evaluate(vectors, events.sequences or None), []
     except EvaluationError as refusal:
-        return dict(refusal.outputs), np.array(refusal.events, dtype=int)
+        outputs, refused = dict(refusal.outputs), refusal.events
+    return ({renamed.get(k, k): v for k, v in outputs.items()},
+            np.array(refused, dtype=int))
 
 
 def _evaluate_onnx(model: OnnxModel, events: Events, interface: Interface,
@@ -272,27 +490,6 @@ def _preprocessed(values: np.ndarray,
     return (values + offsets) * scales
 
 
-def _check_interfaces(model: OnnxModel, document: dict, interface: Interface) -> None:
-    """Same inputs, and lwtnn outputs among the ONNX ones (as the spec renames them)."""
-    onnx_inputs = set(model.input_shapes)
-    lwtnn_inputs = {n["name"] for n in document["inputs"]} | {
-        n["name"] for n in document.get("input_sequences", [])}
-    onnx_outputs = {interface.output_name(name) for name in model.output_names}
-    lwtnn_outputs = set(document["outputs"])
-    if onnx_inputs != lwtnn_inputs or not lwtnn_outputs <= onnx_outputs:
-        raise UsageError(
-            "the lwtnn network does not belong to this ONNX model: inputs "
-            f"{sorted(lwtnn_inputs)} vs {sorted(onnx_inputs)}, outputs "
-            f"{sorted(lwtnn_outputs)} vs {sorted(onnx_outputs)}"
-            + ("" if lwtnn_outputs <= onnx_outputs or interface.output_names else
-               " (if a variable spec renamed outputs, give it: --variables SPEC)"))
-
-
-def _has_preprocessing(document: dict) -> bool:
-    nodes = document["inputs"] + document.get("input_sequences", [])
-    return any(v["offset"] != 0 or v["scale"] != 1 for n in nodes for v in n["variables"])
-
-
 def _fixed_length(model: OnnxModel) -> Optional[int]:
     lengths = {s[0 if n in model.time_major else 1]
                for n, s in model.input_shapes.items() if len(s) == 3}
@@ -300,27 +497,18 @@ def _fixed_length(model: OnnxModel) -> Optional[int]:
 
 
 def read_network(network: Union[PathLike, dict]) -> dict:
-    """An lwtnn document from a path (or as given), read strictly under the file policy;
-    ModelLoadError names an unreadable file."""
+    """An lwtnn document from a path (or as given); ModelLoadError names an unreadable file."""
     if isinstance(network, dict):
         return network
     try:
-        return files.read_json(network, "lwtnn network", files.NETWORK_LIMIT, stdin=True)
-    except FileError as exc:
-        raise ModelLoadError(str(exc)) from None
+        return json.loads(Path(network).read_text())
+    except OSError as exc:
+        raise ModelLoadError(f"{network}: cannot read ({exc.strerror})") from None
+    except ValueError as exc:
+        raise ModelLoadError(f"{network}: not JSON ({exc})") from None
 
 
-def _check_table(path: Path, header: list[str], body: list[list[str]]) -> None:
-    """One column per name, one cell per column in every row."""
-    seen: set[str] = set()
-    twice = next((name for name in header if name in seen or seen.add(name)), None)
-    if twice is not None:
-        raise UsageError(f"{path}: column {files.quote(twice)} appears twice in the header")
-    for number, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise UsageError(f"{path}: line {number} has {len(row)} cells; the header has "
-                             f"{len(header)}")
-
+# -- lwtnn's own test tool -----------------------------------------------------------------
 
 LWTNN_TEST_STEPS = 20  # lwtnn-test-lightweight-graph's generated sequence length
 

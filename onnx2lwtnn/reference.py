@@ -1,11 +1,17 @@
-"""Run the original ONNX model on a batch of events, whatever its batch form.
+"""Run the original ONNX model on a batch of events, whatever its batch form, in float64
+where it can be and in its own float32 otherwise.
 
-onnxruntime when it is installed and accepts the model, else the onnx package's
-reference evaluator. Inputs come as lwtnn thinks of them (events x features, and
-variable-length sequences); this module shapes them the way the graph wants: a
-symbolic batch takes every event at once, a fixed batch B takes runs of B (the last
-padded), a rank-1 input takes one event per run, and sequences of different lengths
-run one length at a time.
+lwtnn computes in double and reads every weight as the double of its float32 value, so
+the fair reference is the ONNX graph evaluated in double: ``float64_copy`` turns the
+model's float tensors (initializers, Constant values, casts, inputs and outputs) into
+doubles of the same values. onnxruntime runs it where its kernels take double, else the
+onnx package's reference evaluator does. The model as it stands (float32) is what a
+float32 deployment sees; it runs in onnxruntime, else in the reference evaluator.
+
+Inputs come as lwtnn thinks of them (events x features, and variable-length sequences);
+this module shapes them the way the graph wants: a symbolic batch takes every event at
+once, a fixed batch B takes runs of B (the last padded), a rank-1 input takes one event
+per run, and sequences of different lengths run one length at a time.
 """
 from __future__ import annotations
 
@@ -13,22 +19,29 @@ from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import onnx
+from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
 from .errors import ReferenceRunError
 
 Feed = dict[str, np.ndarray]
+FLOAT32, FLOAT64 = "float32", "float64"
+DTYPES = {FLOAT32: np.float32, FLOAT64: np.float64}
 
 
 class OnnxModel:
-    """An ONNX model ready to evaluate events; ``backend`` says what runs it."""
+    """An ONNX model ready to evaluate events in one precision; ``backend`` says what runs
+    it (``"onnxruntime float64"``, ...). ReferenceRunError if nothing here can."""
 
-    def __init__(self, model: onnx.ModelProto):
+    def __init__(self, model: onnx.ModelProto, precision: str = FLOAT64):
         constants = {init.name for init in model.graph.initializer}
         self.input_shapes = {v.name: _dims(v) for v in model.graph.input
                              if v.name not in constants}
         self.output_names = [o.name for o in model.graph.output]
         self.time_major = _time_major_inputs(model)
-        self.backend, self._run = _runner(model, self.output_names, self.input_shapes)
+        self.precision = precision
+        runnable = float64_copy(model) if precision == FLOAT64 else model
+        self.backend, self._run = _runner(runnable, self.output_names, self.input_shapes,
+                                          DTYPES[precision])
 
     def evaluate(self, vectors: Mapping[str, np.ndarray],
                  sequences: Optional[Mapping[str, Sequence[np.ndarray]]] = None) -> Feed:
@@ -65,6 +78,7 @@ class OnnxModel:
         name, shape = next(iter(self.input_shapes.items()))
         batch = None if rank1 else shape[1 if name in self.time_major else 0]
         step = 1 if rank1 else (batch if isinstance(batch, int) and batch > 0 else n_events)
+        dtype = DTYPES[self.precision]
         pieces = []
         for start in range(0, n_events, step):
             chunk = {k: _padded(v[:, start:start + step], step, axis=1) if k in self.time_major
@@ -72,7 +86,7 @@ class OnnxModel:
             if rank1:
                 chunk = {k: v[0] for k, v in chunk.items()}
             try:
-                outputs = self._run({k: v.astype(np.float32) for k, v in chunk.items()})
+                outputs = self._run({k: v.astype(dtype) for k, v in chunk.items()})
             except Exception as exc:  # both runtimes raise many types
                 first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise ReferenceRunError(
@@ -80,6 +94,65 @@ class OnnxModel:
                     f"cannot be checked here ({first_line[:200]})") from None
             pieces.append({k: _per_event(v, step) for k, v in outputs.items()})
         return {k: np.concatenate([p[k] for p in pieces])[:n_events] for k in pieces[0]}
+
+
+def float64_copy(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The same model with every float32 tensor, cast and type made float64: the same
+    weights (a float32 value is exact in double), computed in double."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    _graph_to_float64(copy.graph)
+    return copy
+
+
+def _graph_to_float64(graph: onnx.GraphProto) -> None:
+    for tensor in graph.initializer:
+        _tensor_to_float64(tensor)
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        if value.type.tensor_type.elem_type == TensorProto.FLOAT:
+            value.type.tensor_type.elem_type = TensorProto.DOUBLE
+    for node in graph.node:
+        for attribute in node.attribute:
+            _attribute_to_float64(attribute)
+        if node.op_type == "Constant":
+            _constant_to_tensor(node)
+        if node.op_type == "ConstantOfShape" and not node.attribute:
+            node.attribute.append(helper.make_attribute(
+                "value", numpy_helper.from_array(np.zeros(1, np.float64))))
+
+
+def _attribute_to_float64(attribute: AttributeProto) -> None:
+    if attribute.type == AttributeProto.TENSOR:
+        _tensor_to_float64(attribute.t)
+    elif attribute.type == AttributeProto.TENSORS:
+        for tensor in attribute.tensors:
+            _tensor_to_float64(tensor)
+    elif attribute.type == AttributeProto.GRAPH:
+        _graph_to_float64(attribute.g)
+    elif attribute.type == AttributeProto.GRAPHS:
+        for graph in attribute.graphs:
+            _graph_to_float64(graph)
+    elif (attribute.type == AttributeProto.INT and attribute.name in ("to", "dtype")
+          and attribute.i == TensorProto.FLOAT):  # Cast, EyeLike, Random*
+        attribute.i = TensorProto.DOUBLE
+
+
+def _constant_to_tensor(node: onnx.NodeProto) -> None:
+    """Constant's value_float(s) always make float32: state it as a double tensor."""
+    for attribute in node.attribute:
+        if attribute.name in ("value_float", "value_floats"):
+            values = (np.float64(attribute.f) if attribute.name == "value_float"
+                      else np.array(attribute.floats, np.float64))
+            node.attribute.remove(attribute)
+            node.attribute.append(helper.make_attribute("value",
+                                                        numpy_helper.from_array(values)))
+            return
+
+
+def _tensor_to_float64(tensor: TensorProto) -> None:
+    if tensor.data_type == TensorProto.FLOAT:
+        values = numpy_helper.to_array(tensor).astype(np.float64)
+        tensor.CopyFrom(numpy_helper.from_array(values, tensor.name))
 
 
 def _per_event(value: np.ndarray, n_events: int) -> np.ndarray:
@@ -110,19 +183,38 @@ def _dims(value: onnx.ValueInfoProto) -> tuple:
                  for d in value.type.tensor_type.shape.dim)
 
 
-def _runner(model: onnx.ModelProto, names: list[str],
-            shapes: dict[str, tuple]) -> tuple[str, Callable[[Feed], Feed]]:
-    try:
-        import onnxruntime as ort
-        options = ort.SessionOptions()
-        options.log_severity_level = 4  # failures are reported by this module
-        session = ort.InferenceSession(model.SerializeToString(), options,
-                                       providers=["CPUExecutionProvider"])
-        # symbolic dimensions get 8: enough steps for a 'valid' dilated conv1d
-        probe = {n: np.zeros([d or 8 for d in s], np.float32) for n, s in shapes.items()}
-        session.run(None, probe)  # some models load but fail at run time
-        return "onnxruntime", lambda feed: dict(zip(names, session.run(None, feed)))
-    except Exception:
-        from onnx.reference import ReferenceEvaluator
-        evaluator = ReferenceEvaluator(model)
-        return "onnx.reference", lambda feed: dict(zip(names, evaluator.run(None, feed)))
+def _runner(model: onnx.ModelProto, names: list[str], shapes: dict[str, tuple],
+            dtype: type) -> tuple[str, Callable[[Feed], Feed]]:
+    """The first runtime that loads the model and computes its outputs in ``dtype`` on a
+    probe of zeros (some models load but fail at run time, and a runtime that computed
+    another precision would not be the reference asked for)."""
+    # symbolic dimensions get 8: enough steps for a 'valid' dilated conv1d
+    probe = {n: np.zeros([d or 8 for d in s], dtype) for n, s in shapes.items()}
+    precision = np.dtype(dtype).name
+    failures = []
+    for backend, make in (("onnxruntime", _onnxruntime), ("onnx.reference", _evaluator)):
+        try:
+            run = make(model, names)
+            if all(np.asarray(v).dtype == dtype for v in run(probe).values()):
+                return f"{backend} {precision}", run
+            failures.append(f"{backend} does not compute it in {precision}")
+        except Exception as exc:  # both runtimes raise many types
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            failures.append(f"{backend}: {first_line[:160]}")
+    raise ReferenceRunError(f"no runtime here evaluates the ONNX model in {precision}, so "
+                            f"the conversion cannot be checked here ({'; '.join(failures)})")
+
+
+def _onnxruntime(model: onnx.ModelProto, names: list[str]) -> Callable[[Feed], Feed]:
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # failures are reported by this module
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    return lambda feed: dict(zip(names, session.run(None, feed)))
+
+
+def _evaluator(model: onnx.ModelProto, names: list[str]) -> Callable[[Feed], Feed]:
+    from onnx.reference import ReferenceEvaluator
+    evaluator = ReferenceEvaluator(model)
+    return lambda feed: dict(zip(names, evaluator.run(None, feed)))
