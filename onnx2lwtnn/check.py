@@ -121,9 +121,10 @@ class CheckReport:
             notes.append(f"note: {self.fallback}; compared in float32 at the float32 bound")
         if self.float32_backend is not None and self.rows:
             worst = max(row.float32_max_rel for row in self.rows)
+            meaning = ("the rounding a float32 deployment of the ONNX model sees; "
+                       if self.conversion_passed else "")
             notes.append(f"float32 rel: lwtnn against {self.float32_backend}, up to "
-                         f"{worst:.3g}: the rounding a float32 deployment of the ONNX model "
-                         "sees, not part of the verdict")
+                         f"{worst:.3g}: {meaning}not part of the verdict")
         if not self.conversion_passed and self.preprocessed and not self.spec:
             notes.append(f"hint: if the network was converted with {names['variables']}, "
                          f"give check the same {names['variables']} (and "
@@ -143,8 +144,8 @@ class CheckReport:
     def _published_line(self, names: Mapping[str, str]) -> str:
         result = self.published
         line = (f"reference outputs: {'PASS' if result.passed else 'FAIL'}: lwtnn on the raw "
-                f"inputs matches the given outputs of {result.n_events} events to "
-                f"{result.max_rel:.3g} relative (worst {result.worst}; tolerance "
+                f"inputs differs from the {result.n_events} events' given outputs by up to "
+                f"{result.max_rel:.3g} relative (at {result.worst}; tolerance "
                 f"{result.tolerance:g})")
         if result.passed or not self.conversion_passed:
             return line
@@ -298,14 +299,18 @@ def graph_view(document: dict, model: OnnxModel) -> dict:
                 "outputs": {next(iter(onnx_outputs)): {"labels": document["outputs"]}},
                 "lwtnn_names": {next(iter(onnx_inputs)): SEQUENTIAL_INPUT,
                                 next(iter(onnx_outputs)): SEQUENTIAL_OUTPUT}}
-    lwtnn_inputs = {n["name"] for n in document["inputs"]} | {
-        n["name"] for n in document.get("input_sequences", [])}
-    lwtnn_outputs = set(document["outputs"])
-    if onnx_inputs != lwtnn_inputs or not lwtnn_outputs <= onnx_outputs:
+    view = document_view(document)
+    lwtnn_inputs = set(_input_widths(view))
+    if onnx_inputs != lwtnn_inputs or not set(view["outputs"]) <= onnx_outputs:
         raise UsageError(
             "the lwtnn network does not belong to this ONNX model: inputs "
             f"{sorted(lwtnn_inputs)} vs {sorted(onnx_inputs)}, outputs "
-            f"{sorted(lwtnn_outputs)} vs {sorted(onnx_outputs)}")
+            f"{sorted(view['outputs'])} vs {sorted(onnx_outputs)}")
+    return view
+
+
+def document_view(document: dict) -> dict:
+    """A graph document's inputs and outputs as ``graph_view`` gives them."""
     return {"inputs": document["inputs"],
             "input_sequences": document.get("input_sequences", []),
             "outputs": document["outputs"], "lwtnn_names": {}}
@@ -396,7 +401,10 @@ def _read_npz(path: Path, view: dict) -> Events:
 
 
 def _shaped(path: Path, name: str, values: np.ndarray, rank: int, width: int) -> np.ndarray:
+    """The array as [events, ...]; one event may come without its events axis."""
     values = np.asarray(values, dtype=np.float64)
+    if values.ndim == rank - 1:
+        values = values[np.newaxis]
     if values.ndim != rank or values.shape[-1] != width:
         raise UsageError(f"{path}: array '{name}' has shape {values.shape}; expected rank "
                          f"{rank} with {width} features")

@@ -1,9 +1,8 @@
-"""`onnx2lwtnn check`: passes on every conversion, fails visibly on a corrupted one, and
-reads events from npz and CSV with clear errors for bad input."""
+"""`onnx2lwtnn check`: fails visibly on a corrupted conversion, and reads events from npz
+and CSV with clear errors for bad input (test_check_proofs.py: what a PASS proves)."""
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pytest
@@ -11,12 +10,10 @@ import pytest
 from onnx2lwtnn import convert, write_json
 from onnx2lwtnn.check import THRESHOLDS, check
 from onnx2lwtnn.cli import main
-from onnx2lwtnn.errors import ConversionWarning
 
-from .support import FIXTURES, fixture_entries
+from .support import FIXTURES
 
 TWO_OUTPUTS = FIXTURES / "multi_two_outputs.onnx"
-CONVERTIBLE = [e for e in fixture_entries("convert", {2, 3}) if not e["convert_args"]]
 
 
 @pytest.fixture
@@ -24,16 +21,6 @@ def network(tmp_path):
     path = tmp_path / "net.json"
     write_json(convert(TWO_OUTPUTS), path)
     return path
-
-
-@pytest.mark.parametrize("entry", CONVERTIBLE, ids=[e["name"] for e in CONVERTIBLE])
-def test_check_passes_on_every_fixture(entry):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConversionWarning)
-        document = convert(FIXTURES / entry["file"])
-    report = check(FIXTURES / entry["file"], document, events=300, seed=2)
-    assert report.passed, report.table()
-    assert report.n_events == 300
 
 
 def test_check_fails_on_a_weight_changed_by_1e_3(network, tmp_path, capsys):
@@ -142,17 +129,6 @@ def test_check_feeds_the_onnx_model_the_spec_preprocessed_values(tmp_path, capsy
     assert "PASS" in capsys.readouterr().out
     assert main(["check", str(model), str(network)]) == 1
     assert "give check the same --variables" in capsys.readouterr().out
-
-
-SEQUENCE_FIXTURES = fixture_entries("convert", {5})
-
-
-@pytest.mark.parametrize("entry", SEQUENCE_FIXTURES, ids=[e["name"] for e in SEQUENCE_FIXTURES])
-def test_check_passes_on_every_sequence_fixture_with_random_lengths(entry):
-    document = convert(FIXTURES / entry["file"])
-    report = check(FIXTURES / entry["file"], document, events=200, seed=4)
-    assert report.passed, report.table()
-    assert report.n_events + report.refused_by_lwtnn == 200 and report.n_events > 100
 
 
 def test_sequence_npz_inputs(tmp_path, capsys):

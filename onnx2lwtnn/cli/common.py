@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .. import __version__, files
-from ..check import DEFAULT_TOLERANCE
+from ..check import DEFAULT_TOLERANCE, FLOAT32_TOLERANCE
 from ..errors import ConversionError, ConversionWarning, Onnx2LwtnnError, UsageError
 from ..specs import CONVENTIONS
 from ..trace import Change
@@ -77,9 +77,10 @@ def add_spec_options(parser: argparse.ArgumentParser) -> None:
 def add_check_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", type=event_count, default=1000,
                         help=f"random events to compare, 1 to {MAX_EVENTS:.0e} (default 1000)")
-    parser.add_argument("--tolerance", type=tolerance, default=DEFAULT_TOLERANCE,
-                        help="allowed |lwtnn - onnx| / max(1, |onnx|), finite and > 0 "
-                             "(default 1e-5)")
+    parser.add_argument("--tolerance", type=tolerance,
+                        help="allowed |lwtnn - onnx| / max(1, |onnx|) against the float64 "
+                             f"ONNX evaluation, finite and > 0 (default {DEFAULT_TOLERANCE:g}; "
+                             f"{FLOAT32_TOLERANCE:g} where only float32 evaluation exists)")
     parser.add_argument("--seed", type=seed, default=0,
                         help="random seed, 0 to 2**63 - 1 (default 0)")
 
