@@ -25,7 +25,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import onnx
@@ -196,11 +196,13 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
           variables_convention: Optional[str] = None, events: int = 1000,
           inputs: Optional[PathLike] = None, tolerance: Optional[float] = None,
           reference_tolerance: float = DEFAULT_REFERENCE_TOLERANCE, seed: int = 0,
+          outputs: Optional[Sequence[str]] = None,
           progress: Optional[Callable[[int, int], None]] = None) -> CheckReport:
     """Compare the ONNX model and the lwtnn network (graph or sequential) on the same
-    events; ``variables``/``variables_convention``: the spec the network was converted
-    with, as given to ``convert()``. ``tolerance`` defaults to DEFAULT_TOLERANCE against
-    a float64 reference, FLOAT32_TOLERANCE where only float32 evaluation exists."""
+    events; ``variables``/``variables_convention`` (the spec the network was converted
+    with) and ``outputs`` (the outputs it computes) as given to ``convert()``.
+    ``tolerance`` defaults to DEFAULT_TOLERANCE against a float64 reference,
+    FLOAT32_TOLERANCE where only float32 evaluation exists."""
     proto = model if isinstance(model, onnx.ModelProto) else load_model(model)
     document = read_network(network)
     try:
@@ -209,7 +211,7 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
         raise ModelLoadError(f"{network if not isinstance(network, dict) else 'network'}: "
                              f"not a network lwtnn accepts: {exc}") from None
     reference, float32, fallback = _onnx_models(proto)
-    view = graph_view(document, reference)
+    view = graph_view(document, reference, outputs)
     interface = Interface() if variables is None else read_spec(
         variables, variables_convention, _input_widths(view),
         frozenset(n["name"] for n in view["input_sequences"]))
@@ -282,26 +284,32 @@ def _compare_published(ours: dict[str, np.ndarray], events: Events, view: dict,
 
 # -- the lwtnn document under the ONNX model's names -----------------------------------
 
-def graph_view(document: dict, model: OnnxModel) -> dict:
+def graph_view(document: dict, model: OnnxModel,
+               outputs: Optional[Sequence[str]] = None) -> dict:
     """The document's inputs and outputs in the graph form, named as the ONNX model names
     them: a graph document as it is, a sequential one (an unnamed input of variables, a
-    list of labels) as the model's single input and output. UsageError if the document
+    list of labels) as the model's single input and its one output (``outputs``, else
+    the only one, else the one whose default labels it has). UsageError if the document
     does not belong to the model."""
-    onnx_inputs, onnx_outputs = set(model.input_shapes), set(model.output_names)
+    onnx_inputs, onnx_outputs = set(model.input_shapes), list(outputs or model.output_names)
     if "nodes" not in document:
+        labels = document["outputs"]
+        if len(onnx_outputs) > 1:
+            onnx_outputs = [o for o in onnx_outputs
+                            if labels == [f"{o}_{i}" for i in range(len(labels))]]
         if len(onnx_inputs) != 1 or len(onnx_outputs) != 1:
             raise UsageError(
                 "the lwtnn network does not belong to this ONNX model: a sequential network "
                 f"has one input and one output, the model has inputs {sorted(onnx_inputs)} "
-                f"and outputs {sorted(onnx_outputs)}")
-        return {"inputs": [{"name": next(iter(onnx_inputs)), "variables": document["inputs"]}],
-                "input_sequences": [],
-                "outputs": {next(iter(onnx_outputs)): {"labels": document["outputs"]}},
-                "lwtnn_names": {next(iter(onnx_inputs)): SEQUENTIAL_INPUT,
-                                next(iter(onnx_outputs)): SEQUENTIAL_OUTPUT}}
+                f"and outputs {model.output_names}; name the output it computes with "
+                "outputs=")
+        (name,), (output,) = onnx_inputs, onnx_outputs
+        return {"inputs": [{"name": name, "variables": document["inputs"]}],
+                "input_sequences": [], "outputs": {output: {"labels": labels}},
+                "lwtnn_names": {name: SEQUENTIAL_INPUT, output: SEQUENTIAL_OUTPUT}}
     view = document_view(document)
     lwtnn_inputs = set(_input_widths(view))
-    if onnx_inputs != lwtnn_inputs or not set(view["outputs"]) <= onnx_outputs:
+    if onnx_inputs != lwtnn_inputs or not set(view["outputs"]) <= set(onnx_outputs):
         raise UsageError(
             "the lwtnn network does not belong to this ONNX model: inputs "
             f"{sorted(lwtnn_inputs)} vs {sorted(onnx_inputs)}, outputs "

@@ -15,9 +15,9 @@ from onnx2lwtnn.check import DEFAULT_TOLERANCE, FLOAT32_TOLERANCE, check
 from onnx2lwtnn.cli import main
 from onnx2lwtnn.errors import ConversionError, ConversionWarning
 
-from .support import FIXTURES, fixture_entries
+from .support import FIXTURES, manifest
 
-CONVERTIBLE = fixture_entries("convert", {2, 3, 5, 10})
+CONVERTIBLE = [e for e in manifest() if e["expect"] == "convert"]
 # No runtime here evaluates these in float64 (onnxruntime has no double RNN kernel, the
 # reference evaluator's RNN no Relu): they are checked in float32 at the float32 bound.
 FLOAT32_ONLY = {"rnn_relu_activation"}
@@ -28,6 +28,7 @@ PUBLISHED_EVENTS = FIXTURES / "check_published.events.csv"
 
 
 def _spec_args(entry: dict) -> dict:
+    """convert()'s arguments, which check() takes too."""
     args = dict(entry["convert_args"])
     if "variables" in args:
         args["variables"] = FIXTURES / args["variables"]

@@ -89,7 +89,8 @@ def report_check(args: argparse.Namespace, model: Path, network, stream) -> bool
                    inputs=getattr(args, "inputs", None), tolerance=args.tolerance,
                    reference_tolerance=getattr(args, "reference_tolerance",
                                                DEFAULT_REFERENCE_TOLERANCE),
-                   seed=args.seed, progress=progress)
+                   seed=args.seed, outputs=getattr(args, "outputs", None),
+                   progress=progress)
     if getattr(args, "json", False):
         cost = network_cost(document).to_json(onnx_multiply_adds(proto)[None])
         print(json.dumps({**report.to_json(), "cost": cost}, indent=2))
