@@ -211,10 +211,9 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
         raise ModelLoadError(f"{network if not isinstance(network, dict) else 'network'}: "
                              f"not a network lwtnn accepts: {exc}") from None
     reference, float32, fallback = _onnx_models(proto)
-    view = graph_view(document, reference, outputs)
-    interface = Interface() if variables is None else read_spec(
-        variables, variables_convention, _input_widths(view),
-        frozenset(n["name"] for n in view["input_sequences"]))
+    interface = (Interface() if variables is None
+                 else _read_spec(variables, variables_convention, document, reference))
+    view = graph_view(document, reference, interface, outputs)
     drawn = (read_events(inputs, view) if inputs is not None
              else draw_events(view, events, seed, _fixed_length(reference)))
     ours, refused = _evaluate_lwtnn(net, view, drawn)
@@ -229,11 +228,13 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
                          float32_backend=None if float32 is None else float32.backend,
                          fallback=fallback)
     for name, labels in view["outputs"].items():
+        onnx_name = view["onnx_outputs"][name]
         for column, label in enumerate(labels["labels"]):
-            row = _compare(name, label, ours[name][:, column], expected[name][:, column],
-                           tolerance)
+            row = _compare(name, label, ours[name][:, column],
+                           expected[onnx_name][:, column], tolerance)
             if deployed is not None:
-                row.float32_max_rel = _max_rel(ours[name][:, column], deployed[name][:, column])
+                row.float32_max_rel = _max_rel(ours[name][:, column],
+                                               deployed[onnx_name][:, column])
             report.rows.append(row)
     if drawn.outputs:
         report.published = _compare_published(ours, drawn, view, reference_tolerance)
@@ -284,13 +285,14 @@ def _compare_published(ours: dict[str, np.ndarray], events: Events, view: dict,
 
 # -- the lwtnn document under the ONNX model's names -----------------------------------
 
-def graph_view(document: dict, model: OnnxModel,
+def graph_view(document: dict, model: OnnxModel, interface: Interface,
                outputs: Optional[Sequence[str]] = None) -> dict:
-    """The document's inputs and outputs in the graph form, named as the ONNX model names
-    them: a graph document as it is, a sequential one (an unnamed input of variables, a
-    list of labels) as the model's single input and its one output (``outputs``, else
-    the only one, else the one whose default labels it has). UsageError if the document
-    does not belong to the model."""
+    """The document's inputs and outputs in the graph form: a graph document as it is, a
+    sequential one (an unnamed input of variables, a list of labels) as the model's
+    single input and its one output (``outputs``, else the only one, else the one whose
+    default labels it has); ``onnx_outputs`` maps each output to the ONNX output it
+    computes (a spec may rename it). UsageError if the document does not belong to the
+    model."""
     onnx_inputs, onnx_outputs = set(model.input_shapes), list(outputs or model.output_names)
     if "nodes" not in document:
         labels = document["outputs"]
@@ -306,22 +308,40 @@ def graph_view(document: dict, model: OnnxModel,
         (name,), (output,) = onnx_inputs, onnx_outputs
         return {"inputs": [{"name": name, "variables": document["inputs"]}],
                 "input_sequences": [], "outputs": {output: {"labels": labels}},
+                "onnx_outputs": {output: output},
                 "lwtnn_names": {name: SEQUENTIAL_INPUT, output: SEQUENTIAL_OUTPUT}}
     view = document_view(document)
     lwtnn_inputs = set(_input_widths(view))
-    if onnx_inputs != lwtnn_inputs or not set(view["outputs"]) <= set(onnx_outputs):
+    renamed = {interface.output_name(name): name for name in onnx_outputs}
+    if onnx_inputs != lwtnn_inputs or not set(view["outputs"]) <= set(renamed):
         raise UsageError(
             "the lwtnn network does not belong to this ONNX model: inputs "
             f"{sorted(lwtnn_inputs)} vs {sorted(onnx_inputs)}, outputs "
-            f"{sorted(view['outputs'])} vs {sorted(onnx_outputs)}")
+            f"{sorted(view['outputs'])} vs {sorted(renamed)}"
+            + ("" if set(view["outputs"]) <= set(renamed) or interface.output_names else
+               " (if a variable spec renamed outputs, give check that spec)"))
+    view["onnx_outputs"] = {name: renamed[name] for name in view["outputs"]}
     return view
 
 
 def document_view(document: dict) -> dict:
-    """A graph document's inputs and outputs as ``graph_view`` gives them."""
+    """A graph document's inputs and outputs as ``graph_view`` gives them, before they
+    are matched to the ONNX model."""
     return {"inputs": document["inputs"],
             "input_sequences": document.get("input_sequences", []),
             "outputs": document["outputs"], "lwtnn_names": {}}
+
+
+def _read_spec(variables: Union[PathLike, dict], convention: Optional[str], document: dict,
+               model: OnnxModel) -> Interface:
+    """The spec the network was converted with, read against the document's inputs (a
+    sequential document's one input is the model's)."""
+    if "nodes" in document:
+        view = document_view(document)
+        return read_spec(variables, convention, _input_widths(view),
+                         frozenset(n["name"] for n in view["input_sequences"]))
+    return read_spec(variables, convention,
+                     {name: len(document["inputs"]) for name in model.input_shapes})
 
 
 def _input_widths(view: dict) -> dict[str, int]:

@@ -153,12 +153,11 @@ def test_a_spec_renames_an_output_node_and_check_follows_it(tmp_path, capsys):
     network = tmp_path / "net.json"
     assert main([str(CHAIN), "-o", str(network), "--variables", str(spec), "--check"]) == 0
     assert json.loads(network.read_text())["outputs"].keys() == {"score"}
-    from onnx2lwtnn.specs import read_spec
-    report = check(CHAIN, document, events=50, interface=read_spec(RENAME, None, {"x": 4}))
+    report = check(CHAIN, document, events=50, variables=RENAME)
     assert report.passed and {row.output for row in report.rows} == {"score"}
     capsys.readouterr()
     assert main(["check", str(CHAIN), str(network)]) == 2
-    assert "if a variable spec renamed outputs, give it: --variables SPEC" in \
+    assert "if a variable spec renamed outputs, give check that spec" in \
         capsys.readouterr().err
 
 
