@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..check import DEFAULT_TOLERANCE
+from ..check import FLOAT32_TOLERANCE
 from ..lwtnn import SEQUENTIAL_INPUT, load_network
 from .convert import TmvaNetwork
 
@@ -48,9 +48,11 @@ class TmvaCheck:
 
 def check_tmva(network: TmvaNetwork, document: dict, raw: Optional[np.ndarray] = None,
                events: int = 1000, seed: int = 0,
-               tolerance: float = DEFAULT_TOLERANCE) -> TmvaCheck:
+               tolerance: Optional[float] = None) -> TmvaCheck:
     """Compare on ``raw`` events (what one hands TMVA's Reader), or on ``events`` drawn
-    inside the training ranges."""
+    inside the training ranges; ``tolerance`` defaults to the float32 bound, which
+    TMVA's own (float32) response is held to as well."""
+    tolerance = FLOAT32_TOLERANCE if tolerance is None else tolerance
     raw = network.training_events(events, seed) if raw is None else np.asarray(raw, float)
     if raw.ndim != 2 or raw.shape[1] != len(network.method.variables):
         raise ValueError(f"events must be [N, {len(network.method.variables)}]")
