@@ -32,7 +32,7 @@ class OnnxModel:
     """An ONNX model ready to evaluate events in one precision; ``backend`` says what runs
     it (``"onnxruntime float64"``, ...). ReferenceRunError if nothing here can."""
 
-    def __init__(self, model: onnx.ModelProto, precision: str = FLOAT64):
+    def __init__(self, model: onnx.ModelProto, precision: str = FLOAT32):
         constants = {init.name for init in model.graph.initializer}
         self.input_shapes = {v.name: _dims(v) for v in model.graph.input
                              if v.name not in constants}

@@ -23,9 +23,11 @@ from .support import FIXTURES, manifest
 NOT_CHECK_ARGUMENTS = {"tmva_weights"}
 CONVERTIBLE = [e for e in manifest() if e["expect"] == "convert"
                and not NOT_CHECK_ARGUMENTS & set(e["convert_args"])]
-# No runtime here evaluates these in float64 (onnxruntime has no double RNN kernel, the
-# reference evaluator's RNN no Relu): they are checked in float32 at the float32 bound.
-FLOAT32_ONLY = {"rnn_relu_activation"}
+# Checked in float32 at the float32 bound: no runtime here evaluates rnn_relu_activation
+# in float64 (onnxruntime has no double RNN kernel, the reference evaluator's RNN no
+# Relu), and the reference evaluator disagrees with onnxruntime (and lwtnn) by 0.7 on
+# torch_legacy_batchnorm_lstm, so its float64 evaluation is not trusted.
+FLOAT32_ONLY = {"rnn_relu_activation", "torch_legacy_batchnorm_lstm"}
 SPEC_FORMS = [e["name"] for e in CONVERTIBLE if e["name"].startswith("check_spec_")]
 SUPERCLUSTERING = FIXTURES / "check_superclustering.onnx"
 PUBLISHED = FIXTURES / "check_published.onnx"
