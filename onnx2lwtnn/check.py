@@ -385,7 +385,7 @@ def draw_events(view: dict, n_events: int, seed: int,
     vectors = {node["name"]: _raw(rng.normal(size=(n_events, len(node["variables"]))), node)
                for node in view["inputs"]}
     sequences = {}
-    for node in view["input_sequences"]:
+    for node in view.get("input_sequences", []):
         lengths = (np.full(n_events, fixed_length) if fixed_length
                    else rng.integers(1, MAX_SEQUENCE_LENGTH + 1, size=n_events))
         sequences[node["name"]] = [
@@ -433,7 +433,7 @@ def _read_npz(path: Path, view: dict) -> Events:
     arrays = {name[len(INPUT_PREFIX):] if name.startswith(INPUT_PREFIX) else name: name
               for name in data.files}
     expected = {n["name"]: len(n["variables"]) for n in view["inputs"]}
-    expected_sequences = {n["name"]: len(n["variables"]) for n in view["input_sequences"]}
+    expected_sequences = {n["name"]: len(n["variables"]) for n in view.get("input_sequences", [])}
     missing = (set(expected) | set(expected_sequences)) - set(arrays)
     if missing:
         raise UsageError(f"{path}: no array for input(s) {', '.join(sorted(missing))}; it "
@@ -472,7 +472,7 @@ def _same_length(path: Path, events: Events) -> Events:
 
 
 def _read_csv(path: Path, view: dict) -> Events:
-    if view["input_sequences"]:
+    if view.get("input_sequences", []):
         raise UsageError(f"{path}: a CSV holds vector inputs only; give sequences in a .npz")
     try:
         with path.open(newline="") as stream:

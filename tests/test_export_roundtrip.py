@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from onnx2lwtnn import convert
-from onnx2lwtnn.check import DEFAULT_TOLERANCE, draw_events
+from onnx2lwtnn.check import FLOAT32_TOLERANCE, draw_events
 from onnx2lwtnn.exporter import export
 from onnx2lwtnn.interface import Interface
 from onnx2lwtnn.load import load_model
@@ -89,6 +89,6 @@ def test_onnx_to_lwtnn_to_onnx(entry):
     for name in doc["outputs"]:
         expected = np.asarray(reference[name], dtype=np.float64).reshape(len(kept), -1)
         ours = exported[name][kept]
-        bound = DEFAULT_TOLERANCE * np.maximum(1.0, np.abs(expected))
+        bound = FLOAT32_TOLERANCE * np.maximum(1.0, np.abs(expected))
         assert (np.abs(ours - expected) <= bound).all(), \
             f"{name}: max |diff| {np.abs(ours - expected).max():.3g}"
