@@ -20,7 +20,7 @@ Messages name the Python arguments (``variables=``); the CLI passes its own flag
 from __future__ import annotations
 
 import csv
-import json
+import io
 import os
 import sys
 from dataclasses import asdict, dataclass, field
@@ -30,7 +30,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 import onnx
 
-from .errors import ModelLoadError, ReferenceRunError, UsageError
+from . import files
+from .errors import FileError, ModelLoadError, ReferenceRunError, UsageError
 from .interface import Interface
 from .load import load_model
 from .lwtnn import (SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT, EvaluationError, LwtnnFormatError,
@@ -426,10 +427,7 @@ def read_events(path: PathLike, view: dict) -> Events:
 
 
 def _read_npz(path: Path, view: dict) -> Events:
-    try:
-        data = np.load(path)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: cannot read ({exc})") from None
+    data = files.read_npz(path, "events file", files.EVENTS_LIMIT)
     arrays = {name[len(INPUT_PREFIX):] if name.startswith(INPUT_PREFIX) else name: name
               for name in data.files}
     expected = {n["name"]: len(n["variables"]) for n in view["inputs"]}
@@ -453,6 +451,8 @@ def _read_npz(path: Path, view: dict) -> Events:
 
 def _shaped(path: Path, name: str, values: np.ndarray, rank: int, width: int) -> np.ndarray:
     """The array as [events, ...]; one event may come without its events axis."""
+    if len(values) == 0:
+        raise UsageError(f"{path}: array {files.quote(name)} holds no events")
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == rank - 1:
         values = values[np.newaxis]
@@ -474,14 +474,12 @@ def _same_length(path: Path, events: Events) -> Events:
 def _read_csv(path: Path, view: dict) -> Events:
     if view.get("input_sequences", []):
         raise UsageError(f"{path}: a CSV holds vector inputs only; give sequences in a .npz")
-    try:
-        with path.open(newline="") as stream:
-            rows = list(csv.reader(stream))
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+    text = files.read_text(path, "events file", files.EVENTS_LIMIT)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
     if len(rows) < 2:
         raise UsageError(f"{path}: needs a header of variable names and at least one event")
     header, body = rows[0], rows[1:]
+    _check_table(path, header, body)
     columns = {name: i for i, name in enumerate(header)}
     wanted = [v["name"] for n in view["inputs"] for v in n["variables"]]
     given_outputs = {name: out["labels"] for name, out in view["outputs"].items()
@@ -556,15 +554,26 @@ def _fixed_length(model: OnnxModel) -> Optional[int]:
 
 
 def read_network(network: Union[PathLike, dict]) -> dict:
-    """An lwtnn document from a path (or as given); ModelLoadError names an unreadable file."""
+    """An lwtnn document from a path (or as given), read strictly under the file policy;
+    ModelLoadError names an unreadable file."""
     if isinstance(network, dict):
         return network
     try:
-        return json.loads(Path(network).read_text())
-    except OSError as exc:
-        raise ModelLoadError(f"{network}: cannot read ({exc.strerror})") from None
-    except ValueError as exc:
-        raise ModelLoadError(f"{network}: not JSON ({exc})") from None
+        return files.read_json(network, "lwtnn network", files.NETWORK_LIMIT, stdin=True)
+    except FileError as exc:
+        raise ModelLoadError(str(exc)) from None
+
+
+def _check_table(path: Path, header: list[str], body: list[list[str]]) -> None:
+    """One column per name, one cell per column in every row."""
+    seen: set[str] = set()
+    twice = next((name for name in header if name in seen or seen.add(name)), None)
+    if twice is not None:
+        raise UsageError(f"{path}: column {files.quote(twice)} appears twice in the header")
+    for number, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise UsageError(f"{path}: line {number} has {len(row)} cells; the header has "
+                             f"{len(header)}")
 
 
 # -- lwtnn's own test tool -----------------------------------------------------------------

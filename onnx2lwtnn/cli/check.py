@@ -17,7 +17,7 @@ from ..load import load_model
 from ..lwtnn import load_network
 from ..model_cost import onnx_multiply_adds
 from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options,
-                     new_parser, output_path, run_inputs)
+                     new_parser, output_path, run_inputs, tolerance)
 
 EXAMPLES = """\
 examples:
@@ -57,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
                              "with a column per lwtnn variable (raw units, before any "
                              "preprocessing); reference outputs may come with them: "
                              "out_<output> arrays, or columns named by output labels")
-    result.add_argument("--reference-tolerance", type=float,
+    result.add_argument("--reference-tolerance", type=tolerance,
                         default=DEFAULT_REFERENCE_TOLERANCE,
                         help="allowed |lwtnn - reference output| / max(1, |reference|) "
                              f"(default {DEFAULT_REFERENCE_TOLERANCE:g})")
