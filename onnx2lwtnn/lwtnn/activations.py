@@ -49,15 +49,16 @@ def sigmoid(x: np.ndarray, alpha: float = math.nan) -> np.ndarray:
     """Logistic function, clamped to exactly 0 / 1 beyond |x| > 30."""
     out = np.maximum(x, -SIGMOID_LIMIT)  # NaN passes through, as with clip
     np.minimum(out, SIGMOID_LIMIT, out=out)
+    # only a value at the limit after clipping can be beyond it: two reductions instead
+    # of two comparisons per call, and the masks only when needed
+    clamped = out.size and (out.max() >= SIGMOID_LIMIT or out.min() <= -SIGMOID_LIMIT)
     np.negative(out, out=out)
     np.exp(out, out=out)
     out += 1.0
     np.reciprocal(out, out=out)  # the same IEEE division as 1 / (1 + exp(-x))
-    below, above = x < -SIGMOID_LIMIT, x > SIGMOID_LIMIT
-    if below.any():
-        out[below] = 0.0
-    if above.any():
-        out[above] = 1.0
+    if clamped:
+        out[x < -SIGMOID_LIMIT] = 0.0
+        out[x > SIGMOID_LIMIT] = 1.0
     return out
 
 

@@ -238,8 +238,9 @@ def _lstm_step(layer: Recurrent, x_part: np.ndarray, state: State) -> State:
     gates = h @ layer.recurrent
     gates += x_part
     ifo = layer.inner_activation(gates[:, :3 * n])
-    cell = ifo[:, n:2 * n] * cell + ifo[:, :n] * layer.activation(gates[:, 3 * n:])
-    return ifo[:, 2 * n:] * layer.activation(cell), cell
+    new_cell = ifo[:, n:2 * n] * cell
+    new_cell += ifo[:, :n] * layer.activation(gates[:, 3 * n:])
+    return ifo[:, 2 * n:] * layer.activation(new_cell), new_cell
 
 
 def _gru_step(layer: Recurrent, x_part: np.ndarray, state: State) -> State:
