@@ -417,3 +417,20 @@ def test_deep_json_is_refused_with_a_message(tmp_path):
 def test_convert_api_on_a_deep_chain():
     document = convert(chain(1200))
     assert len(document["nodes"]) == 1201  # the input, then 1200 dense layers
+
+
+def test_runtime_loads_and_evaluates_a_20000_node_chain():
+    """load_network and evaluate on a chain far deeper than Python's recursion limit."""
+    from onnx2lwtnn.lwtnn import load_network
+    depth = 20_000
+    document = {
+        "inputs": [{"name": "x", "variables": [{"name": "a", "offset": 0, "scale": 1}]}],
+        "input_sequences": [],
+        "nodes": [{"type": "input", "sources": [0], "size": 1}]
+        + [{"type": "feed_forward", "sources": [i], "layer_index": 0} for i in range(depth)],
+        "layers": [{"architecture": "dense", "activation": "linear", "weights": [1.0],
+                    "bias": [1.0]}],
+        "outputs": {"y": {"node_index": depth, "labels": ["y_0"]}},
+    }
+    outputs = load_network(document).evaluate({"x": np.array([[0.0], [2.0]])})
+    assert outputs["y"][:, 0].tolist() == [depth, depth + 2]
