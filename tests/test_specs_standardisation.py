@@ -131,3 +131,12 @@ def test_parametrised_config_names_the_parameters_after_the_branches():
     names = [v["name"] for v in document["inputs"][0]["variables"]]
     assert names == VARIABLES + ["isGtt", "mGluino", "mLSP"]
     assert document["inputs"][0]["variables"][6]["offset"] == -1800.0
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_check_passes_with_the_mean_std_spec(tmp_path, capsys, name):
+    model, spec = FIXTURES / f"{name}.onnx", FIXTURES / f"{name}.variables.json"
+    output = tmp_path / "net.json"
+    assert main([str(model), "-o", str(output), "--variables", str(spec)]) == 0
+    assert main(["check", str(model), str(output), "--variables", str(spec)]) == 0
+    assert "PASS: 1000 events" in capsys.readouterr().out

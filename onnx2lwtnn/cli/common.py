@@ -68,7 +68,9 @@ def change_printer(args: argparse.Namespace) -> Optional[Callable[[Change], None
 def add_spec_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variables", type=Path, metavar="SPEC",
                         help="variable spec JSON: lwtnn's own (keras2json or kerasfunc2json "
-                             "form) or {variables, offset, scale}")
+                             "form), {variables, offset, scale}, a mean/std file "
+                             "({variables|branches, mean, std|stddev}, {name: {mean, std}}, "
+                             "umami's {name: {shift, scale}}), or names only")
     parser.add_argument("--variables-convention", choices=CONVENTIONS,
                         help="what a {variables, offset, scale} spec means: 'subtract-divide' "
                              "(x - offset) / scale, or 'lwtnn' (x + offset) * scale")

@@ -27,6 +27,14 @@ examples:
   onnx2lwtnn model.onnx -o model.json --variables hepdata.json \\
       --variables-convention subtract-divide   a {variables, offset, scale} spec
                                                meaning (x - offset) / scale
+  onnx2lwtnn model.onnx -o model.json --variables norm.json
+                                               a mean/std file: (x - mean) / std
+  onnx2lwtnn model.onnx -o model.json --tmva-weights TMVA.weights.xml
+                                               fold TMVA's input transformations in
+  onnx2lwtnn param.onnx --fix-from config.json --output-dir out/
+                                               one network per signal hypothesis
+  onnx2lwtnn tmva TMVA_MLP.weights.xml -o mlp.json
+                                               a TMVA MLP itself, without ROOT
   onnx2lwtnn clf.onnx -o clf.json --outputs probabilities
                                                keep only that output (not the label)
   onnx2lwtnn a.onnx b.onnx --output-dir out/   convert many, one summary

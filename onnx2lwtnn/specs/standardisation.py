@@ -74,12 +74,9 @@ def _refuse_unknown_keys(spec: dict, where: str, numbers: dict,
                          pair: Optional[tuple[str, str]]) -> None:
     """A key this form does not know (a misspelt 'std', an 'offset' list) would otherwise
     be ignored silently, and the network would get the wrong inputs."""
-    known = {*NAME_KEYS, *NUMBER_GROUPS, PARAMETERS, *(pair or ())}
-    per_variable = set(_per_variable(numbers))
-    unknown = [k for k in spec if k not in known and (numbers is not spec or
-                                                      k not in per_variable)]
-    unknown += [k for k in numbers if numbers is not spec and k not in known
-                and k not in per_variable]
+    known = {*NAME_KEYS, *NUMBER_GROUPS, PARAMETERS, *(pair or ()), *_per_variable(numbers)}
+    keys = [*spec, *(numbers if numbers is not spec else ())]
+    unknown = [k for k in keys if k not in known]
     if unknown:
         raise UsageError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; a mean/std "
                          f"spec has {' or '.join(NAME_KEYS)} names and "

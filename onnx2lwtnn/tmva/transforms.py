@@ -149,10 +149,11 @@ def _selection(method: Method, element: ElementTree.Element) -> list[tuple[str, 
 
 
 def _last_block(method: Method, blocks: list[ElementTree.Element], what: str):
+    """The block the Reader uses: the last, for all classes together (TMVA writes the
+    blocks in class order)."""
     if not blocks:
         raise method.error(f"{what} has no class blocks")
-    return max(blocks, key=lambda b: integer(method, b, "ClassIndex")
-               if "ClassIndex" in b.attrib else blocks.index(b))
+    return blocks[-1]
 
 
 def _normalize(method: Method, element: ElementTree.Element) -> Normalize:
