@@ -133,6 +133,12 @@ def _interface_problem(ir: IRGraph, node: str, role: str):
         kinds += " or sequences [batch, time, features]"
     if len(shape) not in ((1, 2, 3) if role == "input" else (1, 2)):
         return Diagnostic(name, role.title(), f"rank-{len(shape)} {role}s are not {kinds}")
+    if role == "input" and len(shape) == 3 and isinstance(shape[1], int) and not isinstance(
+            shape[2], int):
+        return Diagnostic(name, "Input", f"it is a channels-first sequence [{shape[0]}, "
+                                         f"{shape[1]} features, {shape[2]} steps]; lwtnn "
+                                         "sequences are [batch, time, features]: export the "
+                                         "model with its input in that order")
     if not isinstance(shape[-1], int):
         return Diagnostic(name, role.title(), f"the feature dimension '{shape[-1]}' is "
                                               "dynamic; lwtnn needs a fixed number of features")

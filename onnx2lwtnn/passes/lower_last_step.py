@@ -87,6 +87,12 @@ def slice_last_step(ir: IRGraph, node: str) -> bool:
         axis = int(axis) % len(roles)
         if roles[axis] == "time" and _is_last_slice(ir, source, start, end, step):
             kept[axis] = 1
+        elif roles[axis] == "time" and step < 0:
+            ir.refuse(node, f"Slice with step {step} reverses the sequence in time (how "
+                            "exporters write a flip for a backward recurrent pass); lwtnn "
+                            "runs its sequences forward only, so reversed and bidirectional "
+                            "recurrences have no lwtnn form")
+            return False
         elif not _is_whole(_dim(ir, source, roles[axis]), start, end, step):
             ir.refuse(node, f"Slice of the {roles[axis]} axis of a sequence; lwtnn takes "
                             "only the last time step of a sequence (Slice -1:)")

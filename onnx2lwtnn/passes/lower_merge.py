@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..ir import IRGraph, Port
 from .base import rewrite
-from .common import is_feature_axis, is_vector
+from .common import is_feature_axis, is_sequence, is_vector
 from .lower_activations import add_affine
 
 
@@ -32,6 +32,11 @@ def lower_sum(ir: IRGraph, node: str) -> bool:
     if any(p is None or ir.const_value(p) is not None for p in operands):
         return False  # a constant operand is lower_affine's
     widths = {ir.features(p) for p in operands}
+    if all(is_sequence(ir, p) for p in operands):
+        ir.refuse(node, f"{ir.op(node)} of two sequences step by step (a residual "
+                        "connection); lwtnn adds vectors only, and has no per-step sum of "
+                        "sequences")
+        return False
     if not all(is_vector(ir, p) for p in operands) or len(widths) != 1:
         ir.refuse(node, "operands are not vectors of one width (broadcasting between "
                         "computed tensors has no lwtnn node)")
