@@ -127,3 +127,9 @@ def test_cli_outputs_flag_converts_the_probabilities_and_names_an_unknown_one(tm
 def test_sequence_refusal_names_its_one_real_cause(name, cause, tmp_path, capsys):
     assert main([str(FIXTURES / f"{name}.onnx"), "-o", str(tmp_path / "out.json")]) == 1
     assert _causes(capsys.readouterr().err) == [cause]
+
+
+def test_docs_exporters_table_names_every_exporter_fixture():
+    text = (FIXTURES.parent / "docs" / "exporters.md").read_text()
+    missing = [e["name"] for e in CONVERTIBLE + REFUSED if f"`{e['name']}`" not in text]
+    assert not missing, f"docs/exporters.md does not mention {missing}"
