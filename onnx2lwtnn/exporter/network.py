@@ -20,6 +20,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from ..lwtnn.graph import node_sources, postorder
 from ..lwtnn.validate import document_kind
 from .builder import Builder
 from .layers import SEQUENCE_LAYERS, VECTOR_LAYERS, Unexportable, _last_step
@@ -148,21 +149,9 @@ def _nan_where_refused(b: Builder, value: _Value, hint: str) -> str:
 
 def _order(doc: Mapping[str, Any], roots: list[int]) -> list[int]:
     """The nodes the outputs need, sources first, without recursion."""
-    order, done = [], set()
-    stack = [(r, False) for r in reversed(roots)]
-    while stack:
-        index, expanded = stack.pop()
-        if index in done:
-            continue
-        if expanded:
-            done.add(index)
-            order.append(index)
-            continue
-        stack.append((index, True))
-        node = doc["nodes"][index]
-        if node["type"] not in ("input", "input_sequence"):
-            stack.extend((s, False) for s in reversed(node["sources"]) if s not in done)
-    return order
+    items = postorder([(r, None) for r in roots],
+                      lambda item: [(s, None) for s in node_sources(doc["nodes"][item[0]])])
+    return [index for index, _ in items]
 
 
 class _Walker:
@@ -180,8 +169,7 @@ class _Walker:
 
     def visit(self, index: int) -> None:
         node = self.doc["nodes"][index]
-        sources = [] if node["type"] in ("input", "input_sequence") else node["sources"]
-        if any(s not in self.values for s in sources):
+        if any(s not in self.values for s in node_sources(node)):
             return  # a source could not be exported: already reported
         try:
             self.values[index] = NODES[node["type"]](self, index, node)
@@ -225,15 +213,15 @@ def _input_sequence(w: _Walker, index: int, node: Mapping[str, Any]) -> _Value:
 
 
 def _feed_forward(w: _Walker, index: int, node: Mapping[str, Any]) -> _Value:
-    src = w.vector(node["sources"][0])
-    layer = w.layer(node)
-    tensor, width = VECTOR_LAYERS[layer["architecture"]](w.b, layer, src.tensor, src.width,
-                                                         f"node{index}")
-    return _Value(tensor, width, src.refused)
+    return _vector_layer(w, index, node, w.vector(node["sources"][0]))
 
 
 def _time_distributed(w: _Walker, index: int, node: Mapping[str, Any]) -> _Value:
-    src = w.values[node["sources"][0]]
+    return _vector_layer(w, index, node, w.values[node["sources"][0]])
+
+
+def _vector_layer(w: _Walker, index: int, node: Mapping[str, Any], src: _Value) -> _Value:
+    """A vector layer on a vector, or on every step of a sequence (the last axis)."""
     layer = w.layer(node)
     tensor, width = VECTOR_LAYERS[layer["architecture"]](w.b, layer, src.tensor, src.width,
                                                          f"node{index}")

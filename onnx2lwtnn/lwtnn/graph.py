@@ -211,8 +211,8 @@ class _Builder:
         """Every node, sources first in lwtnn's order (``Graph::build_node`` for nodes
         0, 1, ... each after its sources), without recursion."""
         specs = self.doc["nodes"]
-        for index, _ in _postorder([(i, None) for i in range(len(specs))],
-                                   lambda item: [(s, None) for s in _node_sources(specs[item[0]])]):
+        for index, _ in postorder([(i, None) for i in range(len(specs))],
+                                   lambda item: [(s, None) for s in node_sources(specs[item[0]])]):
             self.nodes[index] = NODE_TYPES[specs[index]["type"]](self, index, specs[index])
         return self.nodes
 
@@ -232,7 +232,7 @@ class _Builder:
         return [self.nodes[s].size for s in spec["sources"]]
 
 
-def _node_sources(spec: Mapping[str, Any]) -> list[int]:
+def node_sources(spec: Mapping[str, Any]) -> list[int]:
     """The nodes a node reads (an input node's sources index ``inputs``, not nodes)."""
     return [] if spec["type"] in ("input", "input_sequence") else spec["sources"]
 
@@ -303,7 +303,7 @@ class GraphNetwork(Network):
     def __init__(self, doc: Mapping[str, Any]):
         self._nodes = _Builder(doc).build()
         self._outputs = {name: out["node_index"] for name, out in doc["outputs"].items()}
-        self._schedule = _postorder([(i, VECTOR) for i in self._outputs.values()],
+        self._schedule = postorder([(i, VECTOR) for i in self._outputs.values()],
                                     lambda item: _requires(self._nodes[item[0]], item[1]))
         reached = self._upstream(self._outputs.values())
         super().__init__(
@@ -358,7 +358,7 @@ def _requires(node: _Node, kind: str) -> list[tuple[int, str]]:
 Item = tuple[int, Any]
 
 
-def _postorder(roots: list[Item], requires: Callable[[Item], list[Item]]) -> list[Item]:
+def postorder(roots: list[Item], requires: Callable[[Item], list[Item]]) -> list[Item]:
     """Every item reachable from ``roots``, each after the items it requires (depth
     first, in the given order), with an explicit stack: graphs of any depth."""
     order: list[Item] = []
