@@ -17,6 +17,7 @@ never replaced. Every error names the file the user gave.
 """
 from __future__ import annotations
 
+import errno
 import io
 import json
 import math
@@ -174,7 +175,7 @@ class _StrictJsonError(ValueError):
         self.token = token
 
 
-_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')
+_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')  # a key: a string followed by a colon
 
 
 def _located(text: str, error: _StrictJsonError) -> str:
@@ -214,8 +215,9 @@ def _finite_float(text: str) -> float:
     return value
 
 
-_BRACKET_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-_BRACKET_OR_STRING_OR_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN|'
+_STRING = r'"(?:[^"\\]|\\.)*"'  # matched whole, so nothing inside a string counts
+_BRACKET_OR_STRING = re.compile(_STRING + r'|[\[\]{}]')
+_BRACKET_OR_STRING_OR_TOKEN = re.compile(_STRING + r'|-?Infinity|NaN|'
                                          r'-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?')
 
 
@@ -238,11 +240,11 @@ def _nesting(text: str) -> int:
 def _check_size(path: PathLike, what: str, size: int, limit: int) -> None:
     if size > limit:
         raise FileError(f"{path}: the {what} is over the {_megabytes(limit)} limit "
-                        f"({_megabytes(size) if size < 10 * limit else 'much more'})")
+                        f"({_megabytes(size)})")
 
 
 def _unreadable(path: PathLike, what: str, exc: OSError) -> FileError:
-    if exc.errno is not None and exc.strerror and "No such file" in exc.strerror:
+    if exc.errno == errno.ENOENT:
         return FileError(f"{path}: no such file")
     return FileError(f"{path}: cannot read the {what} ({exc.strerror or exc})")
 

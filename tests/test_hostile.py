@@ -434,3 +434,17 @@ def test_runtime_loads_and_evaluates_a_20000_node_chain():
     }
     outputs = load_network(document).evaluate({"x": np.array([[0.0], [2.0]])})
     assert outputs["y"][:, 0].tolist() == [depth, depth + 2]
+
+
+def test_tmva_events_from_a_fifo_are_refused_without_waiting(tmp_path, capsys):
+    fifo = tmp_path / "events.npz"
+    os.mkfifo(fifo)
+    err = run_cli(["tmva", FIXTURES / "tmva_norm_decorr.weights.xml", "--inputs", fifo], capsys)
+    assert f"{fifo}: not a regular file" in err
+
+
+def test_a_closed_stdout_in_a_real_process(work):
+    done = subprocess.run(f"{sys.executable} -m onnx2lwtnn {work / 'm.onnx'} >&-", shell=True,
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 1 and "stdout is closed" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

@@ -70,16 +70,13 @@ def _raw_events(path: Path, network: TmvaNetwork, format: str) -> np.ndarray:
     """A 'raw_inputs' array (as TMVA's Reader takes them), or what ``check`` reads."""
     width = len(network.method.variables)
     if path.suffix == ".npz":
-        try:
-            with np.load(path) as data:
-                if "raw_inputs" in data.files:
-                    raw = np.asarray(data["raw_inputs"], dtype=np.float64)
-                    if raw.ndim != 2 or raw.shape[1] != width:
-                        raise UsageError(f"{path}: 'raw_inputs' has shape {raw.shape}; the "
-                                         f"network reads [events, {width}]")
-                    return raw
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{path}: cannot read ({exc})") from None
+        data = files.read_npz(path, "events file", files.EVENTS_LIMIT)
+        if "raw_inputs" in data:
+            raw = np.asarray(data["raw_inputs"], dtype=np.float64)
+            if raw.ndim != 2 or raw.shape[1] != width:
+                raise UsageError(f"{path}: 'raw_inputs' has shape {raw.shape}; the "
+                                 f"network reads [events, {width}]")
+            return raw
     if format != GRAPH:
         raise UsageError(f"{path}: with --format {format}, --inputs takes a .npz holding "
                          "'raw_inputs'")
