@@ -140,3 +140,21 @@ def test_check_passes_with_the_mean_std_spec(tmp_path, capsys, name):
     assert main([str(model), "-o", str(output), "--variables", str(spec)]) == 0
     assert main(["check", str(model), str(output), "--variables", str(spec)]) == 0
     assert "PASS: 1000 events" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_check_with_reference_outputs_from_raw_inputs_passes(tmp_path, capsys, name):
+    """Outputs the analysis computed from raw inputs (``out_<output>`` in --inputs) test
+    the spec itself, which a check applying it to both sides cannot."""
+    model, spec = FIXTURES / f"{name}.onnx", FIXTURES / f"{name}.variables.json"
+    mean, std = _statistics(name)
+    raw = np.random.default_rng(8).normal(size=(1000, len(VARIABLES))) * std + mean
+    published = onnx_reference(onnx.load(str(model)),
+                               {"x": ((raw - mean) / std).astype(np.float32)})
+    events = tmp_path / "events.npz"
+    np.savez(events, x=raw, out_y=published["y"])
+    output = tmp_path / "net.json"
+    assert main([str(model), "-o", str(output), "--variables", str(spec)]) == 0
+    assert main(["check", str(model), str(output), "--variables", str(spec),
+                 "--inputs", str(events)]) == 0
+    assert "reference outputs: PASS" in capsys.readouterr().out
