@@ -252,8 +252,11 @@ def _onnx_models(proto: onnx.ModelProto) -> tuple[OnnxModel, Optional[OnnxModel]
     float64 or ""). ReferenceRunError when nothing here evaluates the model."""
     try:
         reference = OnnxModel(proto, FLOAT64)
-    except ReferenceRunError as exc:
-        return OnnxModel(proto, FLOAT32), None, str(exc).split(", so")[0]
+    except ReferenceRunError as float64_failure:
+        try:
+            return OnnxModel(proto, FLOAT32), None, str(float64_failure)
+        except ReferenceRunError as exc:
+            raise ReferenceRunError(f"{exc}, so the conversion cannot be checked here") from None
     try:
         return reference, OnnxModel(proto, FLOAT32), ""
     except ReferenceRunError:

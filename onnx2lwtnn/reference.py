@@ -222,8 +222,8 @@ def _runner(model: onnx.ModelProto, names: list[str], shapes: dict[str, tuple],
         except Exception as exc:  # both runtimes raise many types
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             failures.append(f"{backend}: {first_line[:160]}")
-    raise ReferenceRunError(f"no runtime here evaluates the ONNX model in {precision}, so "
-                            f"the conversion cannot be checked here ({'; '.join(failures)})")
+    raise ReferenceRunError(f"no runtime here evaluates the ONNX model in {precision} "
+                            f"({'; '.join(failures)})")
 
 
 def _onnxruntime(model: onnx.ModelProto, names: list[str]) -> Callable[[Feed], Feed]:
