@@ -123,7 +123,7 @@ def _cheaper(a: Cost, b: Cost) -> bool:
 def _recompute_candidates(ir: IRGraph, root: str) -> list[str]:
     """Shared layers whose own subgraph reads only inputs and shares nothing."""
     region = _region(ir, root, set())
-    shared = [n for n in region if ir.op(n) in ("Dense", "Normalization")
+    shared = [n for n in ir.nodes("Dense", "Normalization") if n in region
               and len(ir.consumers(Port(n))) > 1]
     return [n for n in shared
             if all(ir.op(a) == "Input" or (a in region and len(ir.consumers(Port(a))) == 1)
@@ -186,7 +186,7 @@ class _Chain:
         self.region = _region(ir, root, recomputed)
         self.free = {n for n in nx.ancestors(ir.g, root) | {root}
                      if n in recomputed or (free_inputs and ir.op(n) == "Input")}
-        self.uses = {n: 0 for n in self.region}
+        self.uses = {n: 0 for n in ir.nodes() if n in self.region}  # ordered: rows are
         for node in self.region:
             for pred, _ in _operand_edges(ir, node):
                 self.uses[pred] = self.uses.get(pred, 0) + 1
@@ -236,8 +236,9 @@ class _Chain:
         changed = True
         while changed:
             changed = False
-            for node in self.region:
-                if node in self.values or self.ir.op(node) not in MERGES:
+            for node in self.uses:
+                if node not in self.region or node in self.values \
+                        or self.ir.op(node) not in MERGES:
                     continue
                 operands = [p.node for p in self.ir.inputs_of(node)]
                 if not all(self._formed(p) for p in operands):
@@ -332,7 +333,7 @@ class _Chain:
         if carried and kind not in ELEMENTWISE:
             raise _Inexact(f"{kind} is not element-wise: values cannot pass it")
         rows = list(pre)
-        where: dict[tuple, tuple[int, Optional[int]]] = {}
+        where: dict[frozenset, tuple[int, Optional[int]]] = {}
         for _, _, expr in carried:
             key = _key(expr)
             if key in where:
@@ -443,8 +444,10 @@ def _nodes(exprs: list[Expr]) -> set[str]:
     return {a[0] for e in exprs for a in e if a != CONST}
 
 
-def _key(expr: Expr) -> tuple:
-    return tuple(sorted(expr.items()))
+def _key(expr: Expr) -> frozenset:
+    """What identifies an expression (node ids need not compare: a damaged file's names
+    may not even be text)."""
+    return frozenset(expr.items())
 
 
 def _whole_node(exprs: list[Expr]) -> Optional[str]:
