@@ -42,7 +42,7 @@ from .specs import read_spec
 
 # |lwtnn - float64 onnx| / max(1, |onnx|): measured differences are <= 7.5e-9 over every
 # fixture and real model (docs/check.md); float32 rounding alone is ~1e-7 and more.
-DEFAULT_TOLERANCE = 1e-8
+DEFAULT_TOLERANCE = 1e-9
 FLOAT32_TOLERANCE = 1e-5        # when no float64 evaluation exists: the float32 floor
 DEFAULT_REFERENCE_TOLERANCE = 1e-5  # published outputs are float32 computations
 EVALUATOR_AGREEMENT = 1e-3  # float64 reference evaluator vs float32 onnxruntime, at most

@@ -84,8 +84,9 @@ def lower_hard_sigmoid(ir: IRGraph, node: str) -> bool:
         return False
     attrs = ir.attrs(node)
     alpha, beta = attrs.get("alpha", 0.2), attrs.get("beta", 0.5)
-    if not (np.float32(alpha) == np.float32(LWTNN_HARD_SIGMOID_SLOPE)
-            and np.float32(beta) == np.float32(LWTNN_HARD_SIGMOID_SHIFT)):
+    # ONNX keeps alpha and beta as float32: Keras's 0.2 is 0.2000000030, not lwtnn's
+    # double 0.2, so only the exact double values skip the rescale.
+    if (alpha, beta) != (LWTNN_HARD_SIGMOID_SLOPE, LWTNN_HARD_SIGMOID_SHIFT):
         scale = alpha / LWTNN_HARD_SIGMOID_SLOPE
         shift = (beta - LWTNN_HARD_SIGMOID_SHIFT) / LWTNN_HARD_SIGMOID_SLOPE
         source = add_affine(ir, source, scale, shift, f"{ir[node]['label']}:rescale")
