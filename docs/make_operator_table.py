@@ -80,6 +80,16 @@ def render() -> str:
 
     lines += [
         "",
+        "## Passes in the order they are tried",
+        "",
+        "After any change the sweep starts again from the first (`onnx2lwtnn.pipeline`), so",
+        "an earlier pass always sees its pattern before a later one can take it apart.",
+        "",
+    ]
+    lines += [f"{k}. {_pass_cell(registered)}: {_cell(registered.doc)}"
+              for k, registered in enumerate(ops.pipeline.PIPELINE, 1)]
+    lines += [
+        "",
         f"## Known unsupported: {len(UNSUPPORTED_HINTS)} operator types",
         "",
         "Refused with this hint. Any other operator no pass handles is refused as",

@@ -48,3 +48,32 @@ def test_check_mode_reports_drift(tmp_path, monkeypatch, capsys):
     assert stale.read_text(encoding="utf-8") == "# stale\n"  # --check never writes
     assert generator.main([]) == 0
     assert generator.main(["--check"]) == 0
+
+
+def test_design_note_add_an_activation_example_is_the_code():
+    """docs/design.md says a new activation is one DIRECT entry and one fixture line:
+    those lines are in the code, and the table is all the registry and ops read."""
+    from onnx2lwtnn import ops
+    from onnx2lwtnn.passes import lower_activations
+    from onnx2lwtnn.passes.base import REGISTRY
+
+    from .support import manifest
+    design = (REPO / "docs" / "design.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", design, re.S)
+    entry, fixture_line = blocks[1], blocks[2]
+    assert entry in (REPO / "onnx2lwtnn" / "passes" / "lower_activations.py").read_text()
+    assert fixture_line in (REPO / "fixtures" / "generators" / "activations.py").read_text()
+    direct = REGISTRY["lower_activations.lower_direct"]
+    assert set(direct.ops) == set(lower_activations.DIRECT)
+    for op in lower_activations.DIRECT:
+        assert ops.operators(op)["supported"][op][0]["pass"] == direct.qualified_name
+        assert f"{op} -> " in direct.doc
+    assert any(e["name"] == "act_swish_op" and e["expect"] == "convert" for e in manifest())
+
+
+def test_operators_md_lists_the_pipeline_in_order():
+    from onnx2lwtnn.pipeline import PIPELINE
+    text = OPERATORS.read_text(encoding="utf-8")
+    section = re.search(r"^## Passes in the order.*?(?=^## )", text, re.M | re.S).group(0)
+    listed = re.findall(r"^\d+\. \[`([\w.]+)`\]", section, re.M)
+    assert listed == [p.qualified_name for p in PIPELINE]

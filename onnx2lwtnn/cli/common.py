@@ -34,7 +34,8 @@ def new_parser(prog: str, description: str, epilog: str) -> argparse.ArgumentPar
     parser.add_argument("--version", action="version", version=f"onnx2lwtnn {__version__}")
     loudness = parser.add_mutually_exclusive_group()
     loudness.add_argument("-v", "--verbose", action="store_true",
-                          help="also show each pass that changed the graph, and what it did")
+                          help="say more: when converting, each pass that changed the "
+                               "graph and what it did")
     loudness.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     return parser
 
