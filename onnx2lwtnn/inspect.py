@@ -34,7 +34,7 @@ LWTNN_FORMS = {
     "Dense": "dense layer", "Normalization": "normalization layer",
     "Concatenate": "concatenate node", "VectorSum": "add node",
     "Recurrent": "recurrent layer", "Conv1d": "conv1d layer", "SequenceSum": "sum node",
-    "LastStep": "last step of a sequence node", "Input": "input", "Const": "constant",
+    "LastStep": "last step of a sequence node", "Input": "input",
 }
 ELEMENT_TYPES = {value: name.lower() for name, value in onnx.TensorProto.DataType.items()}
 
@@ -167,7 +167,7 @@ def _fates(proto: onnx.ModelProto, changes: list[Change], problems: list) -> lis
             state[label] = ("gone", change)
         for label, op in change.now_read:
             state[label] = ("here", op)
-        for label in {change.node} | {label for label, _ in change.removed} - {""}:
+        for label in ({change.node} | {label for label, _ in change.removed}) - {""}:
             steps.setdefault(label, []).append(change.step)
     refused = {problem.node: problem for problem in problems}
 
@@ -191,6 +191,7 @@ def _fates(proto: onnx.ModelProto, changes: list[Change], problems: list) -> lis
         else:
             end = resolve(label, node.op_type)
             fate["becomes"] = ("nothing (nothing reads it)" if end is None else
+                               "a constant, folded" if end[1] == "Const" else
                                _form(end[1]) if end[0] == label else
                                f"part of {_form(end[1])} '{end[0]}'")
         fates.append(fate)
