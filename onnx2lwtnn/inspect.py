@@ -63,12 +63,12 @@ def inspect_model(model: Union[str, os.PathLike, onnx.ModelProto]) -> Report:
             converted, problems = conversion(proto, on_change=changes.append), []
         except ConversionError as exc:
             converted, problems = None, exc.diagnostics
-    document = None if converted is None else converted.document
     if converted is not None:
-        onnx_cost = converted.onnx_multiply_adds[None]
-        cost = {**converted.cost.to_json(onnx_cost), "line": converted.cost_line()}
+        document = converted.document
+        cost = {**converted.cost.to_json(converted.onnx_multiply_adds[None]),
+                "line": converted.cost_line()}
     else:
-        onnx_cost = onnx_multiply_adds(proto)[None]
+        document, onnx_cost = None, onnx_multiply_adds(proto)[None]
         cost = {"onnx_multiply_adds": onnx_cost,
                 "line": f"lwtnn cost per event: none, it does not convert (the ONNX model: "
                         f"{onnx_cost:,} multiply-adds)"}
@@ -142,15 +142,14 @@ def _default_interface(proto: onnx.ModelProto) -> dict:
         if value.name in constants:
             continue
         shape = _tensor(value)["shape"]
-        width = shape[-1] if shape and isinstance(shape[-1], int) else None
+        width = _width(shape)
         sequence = shape is not None and len(shape) == 3
         variables = ([] if width is None else
                      [v.name for v in names.variables(value.name, width, sequence)])
         interface["input_sequences" if sequence else "inputs"].append(
             {"name": value.name, "variables": variables})
     for value in proto.graph.output:
-        shape = _tensor(value)["shape"]
-        width = shape[-1] if shape and isinstance(shape[-1], int) else None
+        width = _width(_tensor(value)["shape"])
         interface["outputs"].append(
             {"name": value.name, "labels": [] if width is None else names.labels(value.name, width)})
     return interface
@@ -211,6 +210,10 @@ def _tensor(value: onnx.ValueInfoProto) -> dict:
                  for d in tensor_type.shape.dim]
     return {"name": value.name, "type": ELEMENT_TYPES.get(tensor_type.elem_type, "?"),
             "shape": shape}
+
+
+def _width(shape: Optional[list]) -> Optional[int]:
+    return shape[-1] if shape and isinstance(shape[-1], int) else None
 
 
 def _activation(spec: Any) -> Optional[str]:

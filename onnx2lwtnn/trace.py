@@ -40,25 +40,21 @@ class Change:
 
 
 class Trace:
-    """Records the changes made to ``ir``; ``report`` (if given) hears each one."""
+    """Tells ``report`` of each change made to ``ir``, as a ``Change``."""
 
-    def __init__(self, ir: IRGraph, report: Optional[Callable[[Change], None]] = None):
+    def __init__(self, ir: IRGraph, report: Callable[[Change], None]):
         self.ir = ir
-        self.changes: list[Change] = []
         self._report = report
         self._known = self._named()
 
     def __call__(self, step: Pass, node: Optional[str], readers: list) -> None:
         now = self._named()
-        label, op = self._known.get(node, ("", "")) if node is not None else ("", "")
+        label, op = self._known.get(node, ("", ""))
         removed = tuple(named for n, named in self._known.items()
                         if n not in now and named[1] != "Const")
-        change = Change(step.qualified_name, step.doc, label, op,
-                        self._now_read(node, readers, now), removed)
+        self._report(Change(step.qualified_name, step.doc, label, op,
+                            self._now_read(node, readers, now), removed))
         self._known = now
-        self.changes.append(change)
-        if self._report is not None:
-            self._report(change)
 
     def _named(self) -> dict[str, Named]:
         return {n: (data["label"], data["op"]) for n, data in self.ir.g.nodes(data=True)}
