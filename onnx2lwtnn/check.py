@@ -32,6 +32,7 @@ import onnx
 
 from . import files
 from .errors import FileError, ModelLoadError, ReferenceRunError, UsageError
+from .filekind import NOT_A_NETWORK, is_binary
 from .interface import Interface
 from .load import load_model
 from .lwtnn import (SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT, EvaluationError, LwtnnFormatError,
@@ -564,7 +565,8 @@ def read_network(network: Union[PathLike, dict]) -> dict:
     try:
         return files.read_json(network, "lwtnn network", files.NETWORK_LIMIT, stdin=True)
     except FileError as exc:
-        raise ModelLoadError(str(exc)) from None
+        binary = str(network) != files.STDIN and is_binary(network)
+        raise ModelLoadError(f"{network}: {NOT_A_NETWORK}" if binary else str(exc)) from None
 
 
 def _check_table(path: Path, header: list[str], body: list[list[str]]) -> None:

@@ -11,10 +11,13 @@ import os
 from typing import Union
 
 from . import files
+from .errors import Onnx2LwtnnError
 
 ONNX, LWTNN, JSON = "onnx", "lwtnn", "json"
 SWAPPED_ARGUMENTS = ("this is an lwtnn JSON file; the model comes first: "
                      "onnx2lwtnn check MODEL.onnx NET.json")
+NOT_A_NETWORK = ("a binary file, not an lwtnn JSON file; if it is the ONNX model, it comes "
+                 "first: onnx2lwtnn check MODEL.onnx NET.json")
 
 
 def kind_of(data: bytes) -> str:
@@ -34,3 +37,14 @@ def kind_of(data: bytes) -> str:
 def file_kind(path: Union[str, os.PathLike]) -> str:
     """``kind_of`` a file, read under the file policy (regular files, size limits)."""
     return kind_of(files.read_bytes(path, "file", files.MODEL_LIMIT))
+
+
+def is_binary(path: Union[str, os.PathLike]) -> bool:
+    """Whether a readable file is not UTF-8 text (an ONNX model given where JSON goes)."""
+    try:
+        files.read_bytes(path, "file", files.MODEL_LIMIT).decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    except Onnx2LwtnnError:
+        return False
+    return False

@@ -68,6 +68,14 @@ def test_check_with_swapped_arguments_says_the_order(tmp_path, capsys):
     assert "ModelProto" not in err and "Traceback" not in err
 
 
+def test_check_with_the_model_as_the_network_says_the_order(capsys):
+    assert main(["check", str(CHAIN), str(CHAIN)]) == 1
+    err = capsys.readouterr().err
+    assert "a binary file, not an lwtnn JSON file; if it is the ONNX model, it comes first: " \
+           "onnx2lwtnn check MODEL.onnx NET.json" in err
+    assert "codec" not in err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--variables-convention", "lwtnn"], "--variables-convention needs --variables"),
     (["--events", "5"], "--events needs --check"),
