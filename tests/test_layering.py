@@ -65,3 +65,14 @@ def test_exporter_sits_beside_the_runtime():
                  "onnx2lwtnn.pipeline", "onnx2lwtnn.cli")
     for path in (PACKAGE / "exporter").glob("*.py"):
         assert not {n for n in _imports(path) if n.startswith(converter)}, path.name
+
+
+def test_run_on_the_command_line_does_not_load_onnx():
+    """Subcommands are imported when used: ``run`` on an lwtnn file starts without
+    paying for onnx (about a second)."""
+    code = ("import sys\nfrom onnx2lwtnn.cli import main\n"
+            "assert main(['run', '--help']) == 0\n"
+            "assert 'onnx' not in sys.modules, 'run loaded onnx'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=PACKAGE.parent)
+    assert done.returncode == 0, done.stderr

@@ -10,13 +10,14 @@ import traceback
 import warnings
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from .. import __version__, files
-from ..check import DEFAULT_TOLERANCE, FLOAT32_TOLERANCE
 from ..errors import ConversionError, ConversionWarning, Onnx2LwtnnError, UsageError
 from ..specs import CONVENTIONS
-from ..trace import Change
+
+if TYPE_CHECKING:  # the converter's modules load onnx: commands that do not need it
+    from ..trace import Change  # (run, ops, --help) stay fast
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -78,6 +79,7 @@ def add_spec_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_check_options(parser: argparse.ArgumentParser) -> None:
+    from ..check import DEFAULT_TOLERANCE, FLOAT32_TOLERANCE  # loads onnx: only when needed
     parser.add_argument("--events", type=event_count, default=1000,
                         help=f"random events to compare, 1 to {MAX_EVENTS:.0e} (default 1000)")
     parser.add_argument("--tolerance", type=tolerance,
