@@ -38,7 +38,7 @@ from .load import load_model
 from .lwtnn import (SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT, EvaluationError, LwtnnFormatError,
                     load_network)
 from .lwtnn.network import Network
-from .reference import FLOAT32, FLOAT64, OnnxModel
+from .reference import FLOAT32, FLOAT64, TIME, OnnxModel
 from .specs import read_spec
 
 # |lwtnn - float64 onnx| / max(1, |onnx|): measured differences are <= 7.5e-9 over every
@@ -552,8 +552,7 @@ def _preprocessed(values: np.ndarray,
 
 
 def _fixed_length(model: OnnxModel) -> Optional[int]:
-    lengths = {s[0 if n in model.time_major else 1]
-               for n, s in model.input_shapes.items() if len(s) == 3}
+    lengths = {s[model.axis(n, TIME)] for n, s in model.input_shapes.items() if len(s) == 3}
     return next((t for t in lengths if isinstance(t, int) and t > 0), None)
 
 

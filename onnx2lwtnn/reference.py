@@ -24,6 +24,8 @@ from onnx import AttributeProto, TensorProto, helper, numpy_helper
 from .errors import ReferenceRunError
 
 Feed = dict[str, np.ndarray]
+BATCH, TIME = 0, 1  # axes of lwtnn's canonical [batch, time, features] sequences
+CANONICAL, TIME_MAJOR, CHANNELS_FIRST = (0, 1, 2), (1, 0, 2), (0, 2, 1)
 FLOAT32, FLOAT64 = "float32", "float64"
 DTYPES = {FLOAT32: np.float32, FLOAT64: np.float64}
 
@@ -37,7 +39,7 @@ class OnnxModel:
         self.input_shapes = {v.name: _dims(v) for v in model.graph.input
                              if v.name not in constants}
         self.output_names = [o.name for o in model.graph.output]
-        self.time_major = _time_major_inputs(model)
+        self.layouts = _declared_layouts(model)
         self.precision = precision
         runnable = float64_copy(model) if precision == FLOAT64 else model
         self.backend, self._run = _runner(runnable, self.output_names, self.input_shapes,
@@ -57,12 +59,16 @@ class OnnxModel:
             chosen = np.flatnonzero(lengths == length)
             feed = {k: np.asarray(v)[chosen] for k, v in vectors.items()}
             feed.update({k: np.stack([v[i] for i in chosen]) for k, v in sequences.items()})
-            feed.update({k: v.transpose(1, 0, 2) for k, v in feed.items()
-                         if k in self.time_major})
+            feed.update({k: v.transpose(self.layouts[k]) for k, v in feed.items()
+                         if k in self.layouts})
             for name, values in self._run_rectangular(feed, len(chosen)).items():
                 out = results.setdefault(name, np.empty((n_events, values.shape[1])))
                 out[chosen] = values
         return results
+
+    def axis(self, name: str, role: int) -> int:
+        """Where a sequence input declares the canonical axis ``role`` (BATCH, TIME)."""
+        return self.layouts.get(name, CANONICAL).index(role)
 
     def _as_declared(self, name: str, values: np.ndarray) -> np.ndarray:
         """A flat vector [n, F] of an input the graph declares [N, d1, d2, ...] (that it
@@ -76,13 +82,12 @@ class OnnxModel:
     def _run_rectangular(self, feed: Feed, n_events: int) -> Feed:
         rank1 = all(len(s) == 1 for s in self.input_shapes.values())
         name, shape = next(iter(self.input_shapes.items()))
-        batch = None if rank1 else shape[1 if name in self.time_major else 0]
+        batch = None if rank1 else shape[self.axis(name, BATCH)]
         step = 1 if rank1 else (batch if isinstance(batch, int) and batch > 0 else n_events)
         dtype = DTYPES[self.precision]
         pieces = []
         for start in range(0, n_events, step):
-            chunk = {k: _padded(v[:, start:start + step], step, axis=1) if k in self.time_major
-                     else _padded(v[start:start + step], step) for k, v in feed.items()}
+            chunk = {k: _events(v, self.axis(k, BATCH), start, step) for k, v in feed.items()}
             if rank1:
                 chunk = {k: v[0] for k, v in chunk.items()}
             try:
@@ -191,11 +196,25 @@ def _padded(values: np.ndarray, size: int, axis: int = 0) -> np.ndarray:
     return np.concatenate([values, np.zeros(shape, dtype=values.dtype)], axis=axis)
 
 
-def _time_major_inputs(model: onnx.ModelProto) -> set[str]:
-    """Graph inputs read directly as X by a recurrent node of layout 0: [time, batch, F]."""
-    recurrent = [n for n in model.graph.node if n.op_type in ("LSTM", "GRU", "RNN")]
-    return {n.input[0] for n in recurrent
-            if not any(a.name == "layout" and a.i == 1 for a in n.attribute)}
+def _declared_layouts(model: onnx.ModelProto) -> dict[str, tuple[int, int, int]]:
+    """The axes of the sequence inputs the converter reorients, as a transpose of lwtnn's
+    canonical [batch, time, features]: read directly as X by a recurrent node of layout 0
+    ([time, batch, features]) or by a Conv ([batch, features, time])."""
+    layouts = {}
+    for node in model.graph.node:
+        if node.op_type in ("LSTM", "GRU", "RNN") and not any(
+                a.name == "layout" and a.i == 1 for a in node.attribute):
+            layouts[node.input[0]] = TIME_MAJOR
+        elif node.op_type == "Conv":
+            layouts[node.input[0]] = CHANNELS_FIRST
+    return layouts
+
+
+def _events(values: np.ndarray, axis: int, start: int, size: int) -> np.ndarray:
+    """Events start..start+size along ``axis``, padded with zero events to ``size``."""
+    window = [slice(None)] * values.ndim
+    window[axis] = slice(start, start + size)
+    return _padded(values[tuple(window)], size, axis=axis)
 
 
 def _dims(value: onnx.ValueInfoProto) -> tuple:

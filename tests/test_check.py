@@ -158,3 +158,35 @@ def test_unreadable_or_invalid_network_files_are_clear_errors(network, tmp_path,
     assert "not a network lwtnn accepts" in err and "internal error" not in err
     assert main(["check", str(TWO_OUTPUTS), str(tmp_path / "missing.json")]) == 1
     assert "missing.json: no such file" in capsys.readouterr().err
+
+
+def _conv_on_channels_first_input(steps) -> "onnx.ModelProto":
+    """A Conv reading a [N, 4 features, T steps] graph input directly, then a sum over
+    time and a dense layer: the converter declares the input channels-first."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name)
+               for name, shape in (("W", (5, 4, 3)), ("b", (5,)), ("D", (5, 2)))]
+    axes = numpy_helper.from_array(np.array([2], np.int64), "axes")
+    nodes = [helper.make_node("Conv", ["x", "W", "b"], ["c"], kernel_shape=[3]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("ReduceSum", ["r", "axes"], ["s"], keepdims=0),
+             helper.make_node("MatMul", ["s", "D"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "conv_channels_first",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, steps])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])], weights + [axes])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("steps", ["T", 10])
+def test_a_channels_first_input_is_fed_to_onnx_as_declared(steps):
+    """lwtnn takes the sequence [batch, time, features]; the ONNX model reads it as it
+    declares it, [batch, features, time], also when the number of steps is fixed."""
+    model = _conv_on_channels_first_input(steps)
+    document = convert(model)
+    assert len(document["input_sequences"][0]["variables"]) == 4
+    report = check(model, document, events=300)
+    assert report.passed, report.table()
+    assert max(row.max_rel for row in report.rows) < 1e-12
