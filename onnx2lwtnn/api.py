@@ -88,7 +88,7 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     onnx_cost = ir_multiply_adds(ir)
     interface = Interface()
     if tmva_weights is not None and variables is not None:
-        raise UsageError("--tmva-weights and --variables both give the inputs' names and "
+        raise UsageError("tmva_weights= and variables= both give the inputs' names and "
                          "preprocessing; use one")
     if tmva_weights is not None:
         from .tmva.fold import insert_transformations

@@ -190,3 +190,26 @@ def test_a_channels_first_input_is_fed_to_onnx_as_declared(steps):
     report = check(model, document, events=300)
     assert report.passed, report.table()
     assert max(row.max_rel for row in report.rows) < 1e-12
+
+
+def test_python_spec_errors_name_arguments_and_the_command_line_names_flags(tmp_path, capsys):
+    """The same refusal, in each caller's own words."""
+    from onnx2lwtnn import UsageError
+    spec = tmp_path / "spec.json"
+    model = FIXTURES / "mlp_opset13.onnx"
+    width = len(convert(model)["inputs"][0]["variables"])
+    spec.write_text(json.dumps({"variables": [f"v{i}" for i in range(width)],
+                                "offset": [0.0] * width, "scale": [1.0] * width}))
+    with pytest.raises(UsageError, match="needs variables_convention=: 'subtract-divide'"):
+        convert(model, variables=spec)
+    assert main([str(model), "--variables", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "needs --variables-convention: 'subtract-divide'" in err and "_convention=" not in err
+    mean_std = tmp_path / "mean_std.json"
+    mean_std.write_text(json.dumps({"variables": [f"v{i}" for i in range(width)],
+                                    "mean": [0.0] * width, "std": [1.0] * width}))
+    with pytest.raises(UsageError, match="variables_convention='lwtnn' contradicts it"):
+        convert(model, variables=mean_std, variables_convention="lwtnn")
+    assert main([str(model), "--variables", str(mean_std),
+                 "--variables-convention", "lwtnn"]) == 2
+    assert "--variables-convention lwtnn contradicts it" in capsys.readouterr().err

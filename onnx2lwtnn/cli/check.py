@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .. import files
-from ..check import (DEFAULT_REFERENCE_TOLERANCE, check, document_view, draw_events,
+from ..check import (DEFAULT_REFERENCE_TOLERANCE, PYTHON_NAMES, check, document_view, draw_events,
                      lwtnn_test_event, lwtnn_test_inputs, print_progress, read_events,
                      read_network)
 from ..cost import network_cost
@@ -16,7 +16,7 @@ from ..errors import UsageError
 from ..load import load_model
 from ..lwtnn import load_network
 from ..model_cost import onnx_multiply_adds
-from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options,
+from .common import (EXIT_FAILED, EXIT_OK, FLAGS, add_check_options, add_spec_options,
                      new_parser, output_path, run_inputs, tolerance)
 
 EXAMPLES = """\
@@ -41,8 +41,7 @@ sides, so a wrong spec or convention passes too; only reference outputs computed
 from raw inputs (--inputs with out_<output> arrays, or label columns) prove it,
 in their own line, to --reference-tolerance.
 """
-CLI_NAMES = {"variables": "--variables", "variables_convention": "--variables-convention",
-             "inputs": "--inputs", "tolerance": "--tolerance"}
+CLI_NAMES = {name: FLAGS[name] for name in PYTHON_NAMES}
 
 
 def parser() -> argparse.ArgumentParser:

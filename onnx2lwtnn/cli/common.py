@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -90,6 +91,19 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
                         help="random seed, 0 to 2**63 - 1 (default 0)")
 
 
+# the API's messages name its arguments (variables_convention='lwtnn'); the command line's
+# name its flags (--variables-convention lwtnn)
+FLAGS = {"variables": "--variables", "variables_convention": "--variables-convention",
+         "inputs": "--inputs", "tolerance": "--tolerance", "tmva_weights": "--tmva-weights",
+         "outputs": "--outputs"}
+_ARGUMENT = re.compile(rf"\b({'|'.join(FLAGS)})=(?:'([^']*)')?")
+
+
+def as_flags(message: str) -> str:
+    """A message of the Python API with its argument names as the command line's flags."""
+    return _ARGUMENT.sub(lambda m: FLAGS[m[1]] + (f" {m[2]}" if m[2] else ""), message)
+
+
 def guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespace,
             subject: str, errors: Optional[list[str]] = None) -> int:
     """Run a command, turning every failure into one message and an exit code; the
@@ -108,7 +122,7 @@ def guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespa
     except KeyboardInterrupt:
         return fail("onnx2lwtnn: interrupted", EXIT_INTERRUPTED)
     except UsageError as exc:
-        return fail(f"onnx2lwtnn: error: {exc}", EXIT_USAGE)
+        return fail(f"onnx2lwtnn: error: {as_flags(str(exc))}", EXIT_USAGE)
     except ConversionError as exc:
         return fail(_conversion_message(subject, exc), EXIT_FAILED)
     except Onnx2LwtnnError as exc:

@@ -30,7 +30,7 @@ def read_lwtnn_spec(spec: dict, where: str, convention: Optional[str],
                     input_widths: dict[str, int], sequences: frozenset) -> Interface:
     if convention == SUBTRACT_DIVIDE:
         raise UsageError(f"{where}: an lwtnn variable spec always means (x + offset) * "
-                         "scale; --variables-convention subtract-divide applies only to "
+                         "scale; variables_convention='subtract-divide' applies only to "
                          "the {variables, offset, scale} form")
     inputs = spec.get("inputs")
     if not isinstance(inputs, list):
@@ -81,7 +81,7 @@ def read_offset_arrays(spec: dict, where: str, convention: Optional[str],
                        input_widths: dict[str, int], sequences: frozenset) -> Interface:
     if convention is None:
         raise UsageError(f"{where}: a {{variables, offset, scale}} spec needs "
-                         "--variables-convention: 'subtract-divide' if the analysis computes "
+                         "variables_convention=: 'subtract-divide' if the analysis computes "
                          "(x - offset) / scale, 'lwtnn' if it computes (x + offset) * scale")
     names, offsets, scales = (spec.get(k) for k in ("variables", "offset", "scale"))
     lengths = {len(a) if isinstance(a, list) else None for a in (names, offsets, scales)}

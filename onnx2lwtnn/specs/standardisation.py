@@ -35,7 +35,7 @@ def read_standardisation(spec: dict, where: str, convention: Optional[str],
                          input_widths: dict[str, int], sequences: frozenset) -> Interface:
     if convention == LWTNN:
         raise UsageError(f"{where}: a mean/std spec means (x - mean) / std; "
-                         "--variables-convention lwtnn contradicts it")
+                         "variables_convention='lwtnn' contradicts it")
     names, numbers = _names(spec), _numbers(spec)
     pair = _pair(numbers)
     _refuse_unknown_keys(spec, where, numbers, pair)
