@@ -65,8 +65,7 @@ def network_cost(document: Mapping[str, Any]) -> NetworkCost:
         layers = document["layers"]
         return NetworkCost({"outputs": Cost(sum(map(layer_multiply_adds, layers)),
                                             len(layers))})
-    nodes, layers = document["nodes"], document["layers"]
-    costs = graph_costs(nodes, [layer_multiply_adds(layer) for layer in layers])
+    costs = node_costs(document)
     return NetworkCost({name: costs[output["node_index"]]
                         for name, output in document["outputs"].items()})
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from onnx2lwtnn import convert, write_json
 from onnx2lwtnn.check import THRESHOLDS, check
@@ -160,11 +162,9 @@ def test_unreadable_or_invalid_network_files_are_clear_errors(network, tmp_path,
     assert "missing.json: no such file" in capsys.readouterr().err
 
 
-def _conv_on_channels_first_input(steps) -> "onnx.ModelProto":
+def _conv_on_channels_first_input(steps) -> onnx.ModelProto:
     """A Conv reading a [N, 4 features, T steps] graph input directly, then a sum over
     time and a dense layer: the converter declares the input channels-first."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
     rng = np.random.default_rng(0)
     weights = [numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name)
                for name, shape in (("W", (5, 4, 3)), ("b", (5,)), ("D", (5, 2)))]

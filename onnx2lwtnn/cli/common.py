@@ -169,13 +169,6 @@ def _conversion_message(subject: str, exc: ConversionError) -> str:
     return "\n".join(lines)
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def event_count(text: str) -> int:
     value = _number(text, int)
     if not 1 <= value <= MAX_EVENTS:

@@ -19,9 +19,6 @@ from ..ir import IRGraph, Port
 from .base import rewrite
 from .common import add_layout, sequence_view, slice_bounds
 
-# A target entry: the tuple of source axes whose sizes multiply to it, or an int.
-Entry = object
-
 
 @rewrite("Reshape")
 def squeeze_runtime_reshape(ir: IRGraph, node: str) -> bool:
