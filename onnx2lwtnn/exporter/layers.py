@@ -104,7 +104,7 @@ def recurrent(b: Builder, layer: Layer, x: str, n_in: int, hint: str
     act = layer["activation"]
     if arch == "lstm":
         gates = body.op("Add", [xt, body.op("MatMul", [h_in, body.const(
-            built.recurrent, f"{hint}/U")], f"{hint}/hu")], f"{hint}/gates")
+            built.recurrent.T, f"{hint}/U")], f"{hint}/hu")], f"{hint}/gates")
         i, f, o, g = (_slice(body, gates, k * n, (k + 1) * n, 1, f"{hint}/gate{k}")
                       for k in range(4))
         i, f, o = (activation(body, inner, v) for v in (i, f, o))
@@ -113,14 +113,14 @@ def recurrent(b: Builder, layer: Layer, x: str, n_in: int, hint: str
         h_out = body.op("Mul", [o, activation(body, act, c_out)], f"{hint}/h")
     elif arch == "gru":
         zr = body.op("Add", [_slice(body, xt, 0, 2 * n, 1, f"{hint}/xzr"), body.op(
-            "MatMul", [h_in, body.const(built.recurrent, f"{hint}/Uzr")],
+            "MatMul", [h_in, body.const(built.recurrent.T, f"{hint}/Uzr")],
             f"{hint}/hzr")], f"{hint}/zr")
         z = activation(body, inner, _slice(body, zr, 0, n, 1, f"{hint}/zpre"))
         r = activation(body, inner, _slice(body, zr, n, 2 * n, 1, f"{hint}/rpre"))
         hh = activation(body, act, body.op("Add", [
             _slice(body, xt, 2 * n, 3 * n, 1, f"{hint}/xh"),
             body.op("MatMul", [body.op("Mul", [r, h_in], f"{hint}/rh"),
-                               body.const(built.candidate, f"{hint}/Uh")], f"{hint}/rhu")],
+                               body.const(built.candidate.T, f"{hint}/Uh")], f"{hint}/rhu")],
             f"{hint}/hpre"))
         h_out = body.op("Add", [body.op("Mul", [z, h_in], f"{hint}/zh"), body.op(
             "Mul", [body.op("Sub", [body.const(1.0), z], f"{hint}/1-z"), hh], f"{hint}/zhh")],
@@ -128,7 +128,7 @@ def recurrent(b: Builder, layer: Layer, x: str, n_in: int, hint: str
         c_out = body.op("Identity", [c_in], f"{hint}/c")
     else:
         h_out = activation(body, act, body.op("Add", [xt, body.op("MatMul", [
-            h_in, body.const(built.recurrent, f"{hint}/U")], f"{hint}/hu")], f"{hint}/pre"))
+            h_in, body.const(built.recurrent.T, f"{hint}/U")], f"{hint}/hu")], f"{hint}/pre"))
         c_out = body.op("Identity", [c_in], f"{hint}/c")
     y_t = body.op("Identity", [h_out], f"{hint}/y")
     step = _subgraph(body, f"{hint}/step", [(h_in, ["N", n]), (c_in, ["N", n]),

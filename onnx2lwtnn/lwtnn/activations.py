@@ -47,18 +47,26 @@ def rectified_legacy(x: np.ndarray, alpha: float = math.nan) -> np.ndarray:
 
 def sigmoid(x: np.ndarray, alpha: float = math.nan) -> np.ndarray:
     """Logistic function, clamped to exactly 0 / 1 beyond |x| > 30."""
-    out = np.maximum(x, -SIGMOID_LIMIT)  # NaN passes through, as with clip
-    np.minimum(out, SIGMOID_LIMIT, out=out)
-    # only a value at the limit after clipping can be beyond it: two reductions instead
-    # of two comparisons per call, and the masks only when needed
-    clamped = out.size and (out.max() >= SIGMOID_LIMIT or out.min() <= -SIGMOID_LIMIT)
-    np.negative(out, out=out)
+    return _sigmoid_into(x, np.empty_like(x, dtype=np.float64))
+
+
+def _sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``sigmoid(x)`` written into ``out`` (which may be ``x``)."""
+    # only an array reaching the limits needs the clamp: two reductions instead of two
+    # comparisons per call, and the masks only when needed
+    clamped = x.size and (x.max() >= SIGMOID_LIMIT or x.min() <= -SIGMOID_LIMIT)
+    if clamped:
+        below, above = x < -SIGMOID_LIMIT, x > SIGMOID_LIMIT
+        np.clip(x, -SIGMOID_LIMIT, SIGMOID_LIMIT, out=out)  # NaN passes through
+        np.negative(out, out=out)
+    else:
+        np.negative(x, out=out)
     np.exp(out, out=out)
     out += 1.0
     np.reciprocal(out, out=out)  # the same IEEE division as 1 / (1 + exp(-x))
     if clamped:
-        out[x < -SIGMOID_LIMIT] = 0.0
-        out[x > SIGMOID_LIMIT] = 1.0
+        out[below] = 0.0
+        out[above] = 1.0
     return out
 
 
@@ -124,6 +132,7 @@ ACTIVATIONS: dict[str, Callable[..., np.ndarray]] = {
 IN_PLACE: dict[str, Callable[..., np.ndarray]] = {
     "linear": linear,
     "rectified": lambda x, alpha=math.nan: np.maximum(x, 0.0, out=x),
+    "sigmoid": lambda x, alpha=math.nan: _sigmoid_into(x, x),
     "tanh": lambda x, alpha=math.nan: np.tanh(x, out=x),
     "abs": lambda x, alpha=math.nan: np.abs(x, out=x),
 }
