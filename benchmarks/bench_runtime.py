@@ -13,20 +13,30 @@ per second. The max |difference| of the two outputs is printed as a sanity check
 (lwtnn computes in float64, onnxruntime here in float32).
 
 Then an LSTM (12 steps of 5 features, 20k events): onnxruntime against lwtnn on equal
-lengths (target >= 0.5x) and lwtnn on ragged lengths against equal ones (target >= 0.8x).
+lengths (target >= 0.5x) and lwtnn on ragged lengths against equal ones (target >= 0.8x),
+ragged events given as a padded array with lengths and as a list of arrays.
+
+Last, ``run`` end to end, file to file: the SUSY-style refine fixture on 100k events,
+from an .npz to an .npz and from a CSV to a CSV, through ``onnx2lwtnn.run`` and through
+the command line (a fresh interpreter, so its start-up is included); events/s.
+
+The lwtnn runtime uses as many threads as numpy's OpenBLAS would (``--threads`` here
+to choose), as onnxruntime uses its default threads.
 
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, where this machine sets them, slow numpy's BLAS:
 to measure numpy at its best, unset both for this command alone (``env -u
 OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_runtime.py``).
 
-    python benchmarks/bench_runtime.py [--events 100000] [--repeat 5]
+    python benchmarks/bench_runtime.py [--events 100000] [--repeat 5] [--threads N]
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import onnx2lwtnn  # noqa: E402
 from onnx2lwtnn.lwtnn import load_network  # noqa: E402
+from onnx2lwtnn.lwtnn.parallel import default_threads  # noqa: E402
 from mlp import build_mlp  # noqa: E402  (beside this script)
 
 TARGET = 0.5
@@ -51,10 +62,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads of the lwtnn runtime (default: numpy's BLAS's)")
     args = parser.parse_args()
+    threads = args.threads
 
     print(f"python {platform.python_version()}, onnxruntime {ort.__version__}, numpy "
-          f"{np.__version__}, {os.cpu_count()} CPUs, {platform.machine()}")
+          f"{np.__version__}, {os.cpu_count()} CPUs, {platform.machine()}; lwtnn runtime "
+          f"threads: {threads or default_threads()}")
     model, _ = build_mlp(SIZES, output_activation="Sigmoid")
     doc = onnx2lwtnn.convert(model)
     x = np.random.default_rng(1).standard_normal((args.events, SIZES[0])).astype(np.float32)
@@ -77,7 +92,7 @@ def main() -> int:
     session.run(None, {"x": x})
     ort_first = time.perf_counter() - start
     start = time.perf_counter()
-    network.evaluate({input_name: x})
+    network.evaluate({input_name: x}, threads=threads)
     lwt_first = time.perf_counter() - start
 
     # Each runtime is timed in a block of its own: interleaving them lets one evict the
@@ -89,7 +104,7 @@ def main() -> int:
         ort_times.append(time.perf_counter() - start)
     for _ in range(args.repeat):
         start = time.perf_counter()
-        lwt_out = network.evaluate({input_name: x})[output_name]
+        lwt_out = network.evaluate({input_name: x}, threads=threads)[output_name]
         lwt_times.append(time.perf_counter() - start)
 
     ort_rate = args.events / min(ort_times)
@@ -105,7 +120,8 @@ def main() -> int:
           f"{'MET' if ratio >= TARGET else 'NOT MET'})")
     print(f"max |lwtnn - onnxruntime| = {diff:.3g}  (outputs in (0, 1); lwtnn float64, "
           "onnxruntime float32)")
-    bench_lstm(args.repeat)
+    bench_lstm(args.repeat, threads)
+    bench_run(args.events, threads)
     return 0
 
 
@@ -122,10 +138,12 @@ def timed(function, repeat: int) -> list[float]:
     return times
 
 
-def bench_lstm(repeat: int) -> None:
+def bench_lstm(repeat: int, threads: int | None) -> None:
     """[N, 12, 5] -> LSTM(10) -> Gemm -> Sigmoid on 20k events: onnxruntime, then lwtnn
     on the same equal-length events, then on ragged lengths (1 to 23 steps, the same mean
-    of 12), which lwtnn evaluates grouped by length."""
+    of 12) given both ways ``evaluate`` takes them: a padded array with each event's
+    length (``lengths=``, what ``run`` reads from an .npz), and a list of one array per
+    event (which costs a Python object per event to take in)."""
     import onnx
     model = onnx.load(str(LSTM_FIXTURE))
     doc = onnx2lwtnn.convert(model)
@@ -135,27 +153,67 @@ def bench_lstm(repeat: int) -> None:
     rng = np.random.default_rng(2)
     x = rng.standard_normal((LSTM_EVENTS, LSTM_STEPS, 5)).astype(np.float32)
     lengths = rng.integers(1, 2 * LSTM_STEPS, size=LSTM_EVENTS)
-    ragged = [rng.standard_normal((n, 5)) for n in lengths]
+    padded = rng.standard_normal((LSTM_EVENTS, lengths.max(), 5)).astype(np.float32)
+    ragged = [padded[i, :n] for i, n in enumerate(lengths)]
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     (input_name,) = [i.name for i in session.get_inputs()]
+
+    def lwtnn(sequence, **kwargs):
+        return network.evaluate({}, {name: sequence}, threads=threads, **kwargs)[output]
+
     session.run(None, {input_name: x})
-    network.evaluate({}, {name: x})
+    lwtnn(x)
     ort_times = timed(lambda: session.run(None, {input_name: x}), repeat)
-    equal_times = timed(lambda: network.evaluate({}, {name: x}), repeat)
-    ragged_times = timed(lambda: network.evaluate({}, {name: ragged}), repeat)
-    diff = float(np.max(np.abs(network.evaluate({}, {name: x})[output]
-                               - session.run(None, {input_name: x})[0])))
-    rates = [LSTM_EVENTS / min(t) for t in (ort_times, equal_times, ragged_times)]
+    equal_times = timed(lambda: lwtnn(x), repeat)
+    padded_times = timed(lambda: lwtnn(padded, lengths={name: lengths}), repeat)
+    list_times = timed(lambda: lwtnn(ragged), repeat)
+    diff = float(np.max(np.abs(lwtnn(x) - session.run(None, {input_name: x})[0])))
+    same = np.array_equal(lwtnn(ragged), lwtnn(padded, lengths={name: lengths}))
+    rates = [LSTM_EVENTS / min(t) for t in (ort_times, equal_times, padded_times, list_times)]
     print(f"\nLSTM {LSTM_STEPS} steps x 5 features -> 10 -> 1, {LSTM_EVENTS:,} events "
           f"({LSTM_FIXTURE.name})")
     print(f"onnxruntime  session.run: {best_of(ort_times)}  = {rates[0]:,.0f} events/s")
     print(f"lwtnn evaluate, equal lengths: {best_of(equal_times)}  = {rates[1]:,.0f} events/s")
-    print(f"lwtnn evaluate, ragged 1-23:   {best_of(ragged_times)}  = {rates[2]:,.0f} events/s")
+    print(f"lwtnn evaluate, ragged 1-23, padded + lengths: {best_of(padded_times)}  = "
+          f"{rates[2]:,.0f} events/s")
+    print(f"lwtnn evaluate, ragged 1-23, list of arrays:   {best_of(list_times)}  = "
+          f"{rates[3]:,.0f} events/s")
     print(f"ratio lwtnn/onnxruntime = {rates[1] / rates[0]:.2f}  (target >= {TARGET}: "
           f"{'MET' if rates[1] / rates[0] >= TARGET else 'NOT MET'})")
-    print(f"ratio ragged/equal = {rates[2] / rates[1]:.2f}  (target >= 0.8: "
-          f"{'MET' if rates[2] / rates[1] >= 0.8 else 'NOT MET'})")
-    print(f"max |lwtnn - onnxruntime| = {diff:.3g}")
+    for label, rate in (("padded + lengths", rates[2]), ("list of arrays", rates[3])):
+        print(f"ratio ragged/equal, {label} = {rate / rates[1]:.2f}  (target >= 0.8: "
+              f"{'MET' if rate / rates[1] >= 0.8 else 'NOT MET'})")
+    print(f"max |lwtnn - onnxruntime| = {diff:.3g}; ragged forms identical: {same}")
+
+
+REFINE_FIXTURE = LSTM_FIXTURE.parent / "published_pytorch_refine.onnx"
+
+
+def bench_run(n_events: int, threads: int | None) -> None:
+    """``run`` from file to file on the refine fixture: .npz and CSV, Python and CLI."""
+    document = onnx2lwtnn.convert(str(REFINE_FIXTURE))
+    (node, variables), = load_network(document).input_variables.items()
+    x = np.random.default_rng(3).standard_normal((n_events, len(variables)))
+    thread_option = [] if threads is None else ["--threads", str(threads)]
+    print(f"\nrun, file to file: {REFINE_FIXTURE.name}, {n_events:,} events "
+          f"({len(variables)} variables)")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        onnx2lwtnn.write_json(document, folder / "net.json")
+        np.savez(folder / "events.npz", **{node: x})
+        header = ",".join(variables)
+        np.savetxt(folder / "events.csv", x, delimiter=",", header=header, comments="")
+        for kind in ("npz", "csv"):
+            source, target = folder / f"events.{kind}", folder / f"out.{kind}"
+            python = timed(lambda: onnx2lwtnn.run(folder / "net.json", source, target,
+                                                  threads=threads), 3)
+            cli = timed(lambda: subprocess.run(
+                [sys.executable, "-m", "onnx2lwtnn", "run", str(folder / "net.json"),
+                 "--inputs", str(source), "-o", str(target), "-q", *thread_option],
+                check=True, cwd=Path(__file__).resolve().parents[1]), 3)
+            print(f".{kind} -> .{kind}: onnx2lwtnn.run {best_of(python)} = "
+                  f"{n_events / min(python):,.0f} events/s; command line {best_of(cli)} = "
+                  f"{n_events / min(cli):,.0f} events/s")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import json
 import math
 import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
@@ -50,10 +50,12 @@ QUALIFIER = "/"
 
 @dataclass
 class Events:
-    """Raw inputs for a network: arrays per vector node, sequences per sequence node."""
+    """Raw inputs for a network: arrays per vector node, sequences per sequence node,
+    and for a sequence given as a padded array, each event's number of steps."""
 
     vectors: dict[str, np.ndarray]
     sequences: dict[str, SequenceData]
+    lengths: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         for values in [*self.vectors.values(), *self.sequences.values()]:
@@ -62,7 +64,8 @@ class Events:
 
     def select(self, start: int, stop: int) -> "Events":
         return Events({k: v[start:stop] for k, v in self.vectors.items()},
-                      {k: v[start:stop] for k, v in self.sequences.items()})
+                      {k: v[start:stop] for k, v in self.sequences.items()},
+                      {k: v[start:stop] for k, v in self.lengths.items()})
 
 
 # ------------------------------------------------------------------------ readers
@@ -106,11 +109,14 @@ def _read_npz(path: Path, network: Network) -> Events:
                          f"{_names(arrays) or 'none'}")
     vectors = {n: _numeric(path, n, arrays[keys["inputs", n]], 2,
                            len(network.input_variables[n])) for n in network.input_names}
-    sequences = {n: _npz_sequence(path, keys["input_sequences", n], arrays,
-                                  len(network.sequence_variables[n]))
+    sequences = {n: _numeric(path, keys["input_sequences", n], arrays[keys["input_sequences", n]],
+                             3, len(network.sequence_variables[n]))
                  for n in network.sequence_names}
+    lengths = {n: _npz_lengths(path, keys["input_sequences", n], arrays, sequences[n])
+               for n in network.sequence_names
+               if keys["input_sequences", n] + LENGTHS_SUFFIX in arrays}
     _same_counts(path, {**vectors, **sequences})
-    return Events(vectors, sequences)
+    return Events(vectors, sequences, lengths)
 
 
 def _npz_key(arrays: Mapping[str, Any], kind: str, node: str,
@@ -132,17 +138,14 @@ def _numeric(path: Path, name: str, values: np.ndarray, rank: int, width: int) -
     return values.astype(np.float64, copy=False)
 
 
-def _npz_sequence(path: Path, name: str, arrays: Mapping[str, np.ndarray],
-                  width: int) -> SequenceData:
-    values = _numeric(path, name, arrays[name], 3, width)
-    lengths = arrays.get(name + LENGTHS_SUFFIX)
-    if lengths is None:
-        return values
+def _npz_lengths(path: Path, name: str, arrays: Mapping[str, np.ndarray],
+                 values: np.ndarray) -> np.ndarray:
+    lengths = arrays[name + LENGTHS_SUFFIX]
     if (lengths.dtype.kind not in "iu" or lengths.shape != (len(values),)
             or (lengths < 0).any() or (lengths > values.shape[1]).any()):
         raise UsageError(f"{path}: '{name}{LENGTHS_SUFFIX}' must hold one integer in "
                          f"[0, {values.shape[1]}] per event ({len(values)})")
-    return [values[i, :length] for i, length in enumerate(lengths)]
+    return lengths
 
 
 def _same_counts(path: Path, arrays: Mapping[str, Any]) -> None:

@@ -35,6 +35,7 @@ from . import files
 from .errors import ModelLoadError, UsageError
 from .event_files import Events, output_format, read_events, render_outputs
 from .lwtnn import EvaluationError, LwtnnFormatError, Network, load_network
+from .lwtnn.parallel import threads_problem
 
 PathLike = Union[str, "os.PathLike[str]"]
 Progress = Callable[[int, int], None]
@@ -56,19 +57,23 @@ class RunResult:
 
 def run(network: Union[PathLike, dict, Network], inputs: Union[PathLike, Events],
         output: Optional[PathLike] = None, *, format: Optional[str] = None,
-        replace: str = "nan", progress: Optional[Progress] = None) -> RunResult:
+        replace: str = "nan", progress: Optional[Progress] = None,
+        threads: Optional[int] = None) -> RunResult:
     """Evaluate an lwtnn network on the events in ``inputs`` and write ``output``.
 
     ``network``: a path, a parsed document or a loaded ``Network``; ``inputs``: a path
     (.npz, .csv, .jsonl) or ``Events``; ``output`` (optional): a .csv, .npz or .jsonl
     path (``format`` overrides the suffix); ``replace``: which values NanReplacer
     replaces by defaults ("nan" or "all"); ``progress(done, total)`` is called after
-    each chunk of events. Raises ``FileError`` for a file that cannot be read or
+    each chunk of events; ``threads``: chunks of events evaluated at once (default:
+    numpy's BLAS thread count, see ``lwtnn.parallel``). Raises ``FileError`` for a file that cannot be read or
     written, ``ModelLoadError`` for an invalid network and ``UsageError`` for events
     that do not fit it; then nothing is written.
     """
     if replace not in REPLACE:
         raise UsageError(f"unknown replace mode '{replace}'; use one of {', '.join(REPLACE)}")
+    if threads_problem(threads):
+        raise UsageError(threads_problem(threads))
     sources = [p for p in (network, inputs) if isinstance(p, (str, os.PathLike))]
     fmt = None
     if output is not None:
@@ -77,7 +82,7 @@ def run(network: Union[PathLike, dict, Network], inputs: Union[PathLike, Events]
     net = network if isinstance(network, Network) else read_network(network)
     events = inputs if isinstance(inputs, Events) else read_events(Path(inputs), net)
     replaced = apply_defaults(events, net, replace)
-    outputs, refused = evaluate(net, events, progress)
+    outputs, refused = evaluate(net, events, progress, threads)
     result = RunResult(outputs, net.output_labels, refused, replaced)
     if output is not None:
         files.write_bytes(output, render(result, fmt), sources)
@@ -118,6 +123,9 @@ def apply_defaults(events: Events, network: Network, replace: str = "nan") -> in
     for node, values in events.sequences.items():
         variables = network.sequence_variables[node]
         steps = values if isinstance(values, np.ndarray) else _padded(values, len(variables))
+        if node in events.lengths:  # padding is never read
+            steps = np.where(np.arange(steps.shape[1])[:, None] < events.lengths[node][:, None, None],
+                             steps, 0.0)
         problems += _non_finite(node, variables, steps)
     if problems:
         raise UsageError("non-finite input values lwtnn cannot use (no default replaces "
@@ -149,15 +157,16 @@ def _padded(sequences: list, width: int) -> np.ndarray:
     return padded
 
 
-def evaluate(network: Network, events: Events, progress: Optional[Progress] = None
-             ) -> tuple[dict[str, np.ndarray], dict[int, str]]:
+def evaluate(network: Network, events: Events, progress: Optional[Progress] = None,
+             threads: Optional[int] = None) -> tuple[dict[str, np.ndarray], dict[int, str]]:
     """All outputs (NaN rows for refused events) and refused event -> reason."""
     total = len(events)
     pieces, refused = [], {}
     for start in range(0, total, CHUNK):
         chunk = events.select(start, start + CHUNK)
         try:
-            pieces.append(network.evaluate(chunk.vectors, chunk.sequences))
+            pieces.append(network.evaluate(chunk.vectors, chunk.sequences,
+                                           lengths=chunk.lengths, threads=threads))
         except EvaluationError as refusal:
             pieces.append(refusal.outputs)
             refused.update({start + event: reason for event, reason in refusal.reasons.items()})

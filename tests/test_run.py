@@ -317,3 +317,35 @@ def test_cli_run_lists_refused_rows(tmp_path, capsys):
     assert captured.out.splitlines() == ["y", "3.0", "nan", "nan"]
     assert "lwtnn refuses 2 of 3 event(s)" in captured.err
     assert "event(s) 1 (1)" in captured.err and "event(s) 2 (1)" in captured.err
+
+
+def test_npz_padding_is_never_read_but_a_nan_in_a_step_is_an_error(tmp_path):
+    network = dict(NET, input_sequences=[{"name": "trk", "variables": [
+        {"name": "d0", "offset": 0, "scale": 1}]}])
+    network["nodes"] = NET["nodes"] + [{"type": "input_sequence", "sources": [0], "size": 1},
+                                       {"type": "sum", "sources": [2]}]
+    network["outputs"] = {**NET["outputs"], "n": {"node_index": 3, "labels": ["sum"]}}
+    npz = tmp_path / "in.npz"
+    trk = np.array([[[1.0], [2.0], [np.nan]], [[4.0], [np.nan], [np.nan]]])
+    np.savez(npz, jet=np.ones((2, 2)), trk=trk, **{"trk.lengths": [2, 1]})
+    assert run(network, npz).outputs["n"].tolist() == [[3.0], [4.0]]
+    np.savez(npz, jet=np.ones((2, 2)), trk=trk, **{"trk.lengths": [3, 1]})
+    with pytest.raises(UsageError, match="'d0' of 'trk' in event.s. 0$"):
+        run(network, npz)
+
+
+def test_thread_counts(tmp_path, capsys):
+    from onnx2lwtnn.cli import main
+    network = tmp_path / "net.json"
+    network.write_text(json.dumps(NET))
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("pt,eta\n1,2\n3,4\n")
+    outputs = [main(["run", str(network), "--inputs", str(inputs), "--threads", n])
+               for n in ("1", "2")]
+    assert outputs == [0, 0]
+    one, two = capsys.readouterr().out.split("a,b\n")[1:]
+    assert one == two
+    assert main(["run", str(network), "--inputs", str(inputs), "--threads", "0"]) == 2
+    assert "--threads: must be from 1 to" in capsys.readouterr().err
+    with pytest.raises(UsageError, match="threads must be an integer from 1"):
+        run(NET, inputs, threads=0)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from .. import __version__, files
 from ..errors import ConversionError, ConversionWarning, Onnx2LwtnnError, UsageError
+from ..lwtnn.parallel import MAX_THREADS
 from ..specs import CONVENTIONS
 
 if TYPE_CHECKING:  # the converter's modules load onnx: commands that do not need it
@@ -180,6 +181,13 @@ def tolerance(text: str) -> float:
     value = _number(text, float)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError("must be a finite number above 0")
+    return value
+
+
+def thread_count(text: str) -> int:
+    value = _number(text, int)
+    if not 1 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_THREADS}")
     return value
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 from .. import files
 from ..event_files import OUTPUT_FORMATS
 from ..runner import CHUNK, REPLACE, print_progress, refusal_summary, render, run as run_network
-from .common import EXIT_OK, info, new_parser
+from .common import EXIT_OK, info, new_parser, thread_count
 
 EXAMPLES = """\
 examples:
   onnx2lwtnn run net.json --inputs events.csv                CSV of outputs on stdout
   onnx2lwtnn run net.json --inputs events.npz -o out.npz     arrays named by output
   onnx2lwtnn run net.json --inputs events.jsonl -o out.jsonl lwtnn's {node: {var: value}}
+  onnx2lwtnn run net.json --inputs events.npz --threads 1    on one core (a batch slot)
 
 inputs: .npz (an array per input node: (events, variables), sequences (events, steps,
 variables) with optional <name>.lengths), .csv (a column per variable, node/variable where
@@ -40,13 +41,17 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument("--replace", choices=tuple(REPLACE), default="nan",
                         help="values replaced by defaults: 'nan' (NanReplacer's default) or "
                              "'all' (also +-inf, as lwtnn's test tools do)")
+    result.add_argument("--threads", type=thread_count, metavar="N",
+                        help="chunks of events evaluated at once (default: as many as numpy's "
+                             "BLAS uses: OPENBLAS_NUM_THREADS or OMP_NUM_THREADS if set, "
+                             "else the cores)")
     return result
 
 
 def run(args: argparse.Namespace) -> int:
     progress = None if args.quiet else _progress_for_long_inputs
     result = run_network(args.network, args.inputs, args.output, format=args.format,
-                         replace=args.replace, progress=progress)
+                         replace=args.replace, progress=progress, threads=args.threads)
     if args.output is None:
         files.write_stdout(render(result, args.format or "csv"))
     n_events = len(next(iter(result.outputs.values())))

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .errors import EvaluationError
 from .parallel import map_chunks
@@ -75,36 +76,57 @@ class SequenceBatch:
     groups: list[tuple[np.ndarray, np.ndarray]]
 
 
-@dataclass(frozen=True)
-class SequenceEvents:
-    """A sequence input's events, checked but not yet preprocessed: one array
-    ``[n, steps, vars]`` when they all have the same length (``lengths`` None), else
-    every event's steps stacked in ``flat`` from ``starts``, ``lengths`` long."""
+Rows = Union[slice, np.ndarray]  # a chunk's events: a range, or indices in evaluation order
 
-    array: Optional[np.ndarray]
-    flat: Optional[np.ndarray] = None
-    starts: Optional[np.ndarray] = None
-    lengths: Optional[np.ndarray] = None
+
+@dataclass(frozen=True)
+class EqualSequences:
+    """A sequence input whose events all have the same length: ``[n, steps, vars]``."""
+
+    array: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.array) if self.array is not None else len(self.lengths)
+        return len(self.array)
 
-    def batch(self, rows: Union[slice, np.ndarray], spec: InputSpec) -> SequenceBatch:
-        """The events ``rows`` (numbered 0... in the batch), preprocessed and grouped."""
-        if self.array is not None:
-            data = self.array[rows]
-            return SequenceBatch([(np.arange(len(data)), spec.preprocess(data))]
-                                 if len(data) else [])
+    def batch(self, rows: Rows, spec: InputSpec) -> SequenceBatch:
+        """The events ``rows`` (numbered 0... in the batch), preprocessed."""
+        data = self.array[rows]
+        return SequenceBatch([(np.arange(len(data)), spec.preprocess(data))] if len(data) else [])
+
+
+@dataclass(frozen=True)
+class RaggedSequences:
+    """A sequence input whose events differ in length: event i is ``lengths[i]`` rows
+    of ``flat`` (``[rows, vars]``, C-contiguous) from ``starts[i]``. A list of events
+    is stacked into ``flat`` in the order given (which reads memory in order); a padded
+    array ``[n, steps, vars]`` is ``flat`` as it is, event i from row ``i * steps``."""
+
+    flat: np.ndarray
+    starts: np.ndarray
+    lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def batch(self, rows: Rows, spec: InputSpec) -> SequenceBatch:
+        """The events ``rows`` (numbered 0... in the batch), preprocessed and grouped
+        by length, each group gathered in one go."""
         lengths, starts = self.lengths[rows], self.starts[rows]
         groups = []
         for length in np.unique(lengths):
             local = np.flatnonzero(lengths == length)
-            steps = self.flat[starts[local, None] + np.arange(length)]
-            groups.append((local, spec.preprocess(steps)))
+            groups.append((local, spec.preprocess(self._windows(length)[starts[local]])))
         return SequenceBatch(groups)
 
+    def _windows(self, length: int) -> np.ndarray:
+        """Every run of ``length`` consecutive steps of ``flat``, a read-only view
+        ``[n, length, vars]``: an event of that length is the run at its start."""
+        n_steps, n_vars = self.flat.shape
+        return as_strided(self.flat, shape=(n_steps - length + 1, length, n_vars),
+                          strides=(self.flat.strides[0],) + self.flat.strides, writeable=False)
 
-CHUNK = 1024  # events per chunk (measured best of 512 to 4096, vector and recurrent)
+
+CHUNK = 2048  # events per chunk (measured best of 512 to 4096, vector and recurrent)
 
 
 class Network(ABC):
@@ -140,6 +162,7 @@ class Network(ABC):
         sequences: Optional[Mapping[str, SequenceInput]] = None,
         *,
         replace_nan: bool = False,
+        lengths: Optional[Mapping[str, np.ndarray]] = None,
         threads: Optional[int] = None,
     ) -> dict[str, np.ndarray]:
         """Evaluate a batch of events; returns ``{output: array (n_events, n_labels)}``.
@@ -150,6 +173,9 @@ class Network(ABC):
         network and ``EvaluationError`` if lwtnn would refuse some events (its
         ``outputs`` still hold every other event's results). ``replace_nan``: replace
         NaN in vector inputs by the variables' defaults first (lwtnn's NanReplacer).
+        ``lengths[name]``: for a sequence given as one array, each event's number of
+        steps (the steps after it are padding, never read): the fastest form for
+        sequences of varying length, as it needs no Python object per event.
         ``threads``: how many chunks of events run at once (default: as many as
         numpy's BLAS would use, see ``parallel``).
         """
@@ -161,37 +187,47 @@ class Network(ABC):
         for name, values in inputs.items():
             vectors[name] = _vector_array(name, values, len(self._inputs[name].variables))
             counts[f"inputs[{name!r}]"] = len(vectors[name])
-        events = {}
+        lengths = lengths or {}
+        unknown = sorted(set(lengths) - set(sequences))
+        if unknown:
+            raise ValueError(f"lengths: {unknown} name no array in sequences")
+        events: dict[str, Union[EqualSequences, RaggedSequences]] = {}
         for name, values in sequences.items():
-            events[name] = _sequence_events(name, values, len(self._sequences[name].variables))
+            n_vars = len(self._sequences[name].variables)
+            if name in lengths:
+                events[name] = _padded_sequences(name, values, lengths[name], n_vars)
+            elif isinstance(values, np.ndarray):
+                events[name] = EqualSequences(_sequence_array(name, values, n_vars))
+            else:
+                events[name] = _ragged_sequences(name, list(values), n_vars)
             counts[f"sequences[{name!r}]"] = len(events[name])
         if len(set(counts.values())) > 1:
             raise ValueError(f"inputs disagree on the number of events: {counts}")
         n_events = next(iter(counts.values()), 0)
-        order = _length_order([e.lengths for e in events.values() if e.lengths is not None])
+        ragged = [e.lengths for e in events.values() if isinstance(e, RaggedSequences)]
+        order, chunks = _chunks(n_events, ragged)
 
-        def evaluate_chunk(bounds: tuple[int, int]):
-            start, stop = bounds
-            rows = slice(start, stop) if order is None else order[start:stop]
+        event_ids = np.arange(n_events)
+
+        def evaluate_chunk(rows: Rows):
             chunk_vectors = {}
             for name, raw in vectors.items():
                 spec = self._inputs[name]
                 chunk_vectors[name] = spec.preprocess(
                     spec.replace_nan(raw[rows]) if replace_nan else raw[rows])
             batches = {name: e.batch(rows, self._sequences[name]) for name, e in events.items()}
-            return rows, self._run(stop - start, chunk_vectors, batches)
+            return self._run(len(event_ids[rows]), chunk_vectors, batches)
 
-        bounds = [(start, min(start + CHUNK, n_events))
-                  for start in range(0, max(n_events, 1), CHUNK)]
         outputs: dict[str, np.ndarray] = {}
         refused: dict[int, str] = {}
-        for rows, (chunk_outputs, chunk_refused) in map_chunks(evaluate_chunk, bounds, threads):
+        for rows, (chunk_outputs, chunk_refused) in zip(
+                chunks, map_chunks(evaluate_chunk, chunks, threads)):
             for name, values in chunk_outputs.items():
                 if name not in outputs:
                     outputs[name] = np.empty((n_events,) + values.shape[1:])
                 outputs[name][rows] = values
-            events_of_chunk = np.arange(n_events)[rows]
-            refused.update((int(events_of_chunk[i]), why) for i, why in chunk_refused.items())
+            ids = event_ids[rows]
+            refused.update((int(ids[i]), why) for i, why in chunk_refused.items())
         if refused:
             raise EvaluationError(refused, outputs)
         return outputs
@@ -241,6 +277,32 @@ class Network(ABC):
         """Outputs for preprocessed inputs, and refused event -> reason."""
 
 
+def _chunks(n_events: int, ragged: list[np.ndarray]
+            ) -> tuple[Optional[np.ndarray], list[Rows]]:
+    """The evaluation order (None: as given) and its chunks of at most ``CHUNK`` events.
+
+    Events with ragged sequences go longest first (by the last such input, then the
+    others), and a chunk ends where the lengths change if that leaves it at least
+    half full: most chunks then hold one length, which is evaluated as an array of
+    equal-length sequences is.
+    """
+    if not ragged:
+        return None, [slice(start, min(start + CHUNK, n_events))
+                      for start in range(0, max(n_events, 1), CHUNK)]
+    order = np.lexsort([-lengths for lengths in ragged])
+    in_order = np.stack([lengths[order] for lengths in ragged])
+    changes = np.flatnonzero((in_order[:, 1:] != in_order[:, :-1]).any(axis=0)) + 1
+    chunks, start = [], 0
+    while start < n_events or not chunks:
+        stop = min(start + CHUNK, n_events)
+        last_change = np.searchsorted(changes, stop, side="right") - 1
+        if stop < n_events and last_change >= 0 and changes[last_change] > start + CHUNK // 2:
+            stop = int(changes[last_change])
+        chunks.append(order[start:stop])
+        start = stop
+    return order, chunks
+
+
 def _check_names(what: str, given: Mapping[str, Any], known: Mapping[str, Any],
                  required: Sequence[str]) -> None:
     unknown = sorted(set(given) - set(known))
@@ -265,29 +327,44 @@ def _vector_array(name: str, values: Any, n_vars: int) -> np.ndarray:
     return raw
 
 
-def _sequence_events(name: str, values: SequenceInput, n_vars: int) -> SequenceEvents:
-    if isinstance(values, np.ndarray):
-        data = _floats(values)
-        if data.ndim != 3 or data.shape[2] != n_vars:
-            raise ValueError(f"sequences[{name!r}] has shape {values.shape}, "
-                             f"expected (n_events, n_steps, {n_vars})")
-        return SequenceEvents(data)
-    try:  # one copy of every step, checked as a whole; per event only if that fails
+def _sequence_array(name: str, values: np.ndarray, n_vars: int) -> np.ndarray:
+    data = _floats(values)
+    if data.ndim != 3 or data.shape[2] != n_vars:
+        raise ValueError(f"sequences[{name!r}] has shape {values.shape}, "
+                         f"expected (n_events, n_steps, {n_vars})")
+    return data
+
+
+def _padded_sequences(name: str, values: Any, lengths: Any, n_vars: int) -> RaggedSequences:
+    data = _sequence_array(name, values, n_vars)
+    n_events, n_steps = data.shape[:2]
+    counts = np.asarray(lengths)
+    if (counts.shape != (n_events,) or counts.dtype.kind not in "iu"
+            or (counts < 0).any() or (counts > n_steps).any()):
+        raise ValueError(f"lengths[{name!r}] must hold one integer in [0, {n_steps}] per "
+                         f"event ({n_events})")
+    counts = counts.astype(np.intp)
+    return RaggedSequences(np.ascontiguousarray(data).reshape(-1, n_vars),
+                           np.arange(n_events) * n_steps, counts)
+
+
+def _ragged_sequences(name: str, values: list, n_vars: int) -> RaggedSequences:
+    try:  # one copy of every step, checked as a whole; event by event only if that fails
         lengths = np.fromiter(map(len, values), dtype=np.intp, count=len(values))
-        flat = (np.concatenate(values, dtype=np.float64) if len(values)
-                else np.empty((0, n_vars)))
+        flat = np.concatenate(values, dtype=np.float64) if values else np.empty((0, n_vars))
         stacked = flat.ndim == 2 and flat.shape[1] == n_vars and len(flat) == lengths.sum()
     except (TypeError, ValueError):
         stacked = False
     if not stacked:
-        lengths, flat = _stack_events(name, values, n_vars)
-    return SequenceEvents(None, flat, np.cumsum(lengths) - lengths, lengths)
+        events = _checked_events(name, values, n_vars)
+        lengths = np.array([len(e) for e in events], dtype=np.intp)
+        flat = np.concatenate(events) if events else np.empty((0, n_vars))
+    return RaggedSequences(flat, np.cumsum(lengths) - lengths, lengths)
 
 
-def _stack_events(name: str, values: SequenceInput, n_vars: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Event by event: names the first one of the wrong shape (an empty one of any
-    shape is an empty sequence)."""
+def _checked_events(name: str, values: list, n_vars: int) -> list[np.ndarray]:
+    """Every event as a float64 ``[n_steps, n_vars]`` array (an empty one of any shape
+    is an empty sequence); names the first one of another shape."""
     events = [np.asarray(event, dtype=np.float64) for event in values]
     for i, arr in enumerate(events):
         if arr.ndim != 2 or arr.shape[1] != n_vars:
@@ -295,16 +372,7 @@ def _stack_events(name: str, values: SequenceInput, n_vars: int
                 raise ValueError(f"sequences[{name!r}][{i}] has shape {arr.shape}, "
                                  f"expected (n_steps, {n_vars})")
             events[i] = arr.reshape(0, n_vars)
-    lengths = np.array([len(e) for e in events], dtype=np.intp)
-    return lengths, np.concatenate(events) if events else np.empty((0, n_vars))
-
-
-def _length_order(lengths: list[np.ndarray]) -> Optional[np.ndarray]:
-    """Events longest first (by the last ragged input, then the others), so that each
-    chunk holds few lengths; None where no input is ragged."""
-    if not lengths:
-        return None
-    return np.lexsort([-length for length in lengths])
+    return events
 
 
 def _node_map(maps: Mapping[str, Any], name: str, what: str) -> Any:

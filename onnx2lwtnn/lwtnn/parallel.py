@@ -28,6 +28,8 @@ import numpy as np
 T = TypeVar("T")
 R = TypeVar("R")
 
+MAX_THREADS = 1024
+
 # OpenBLAS's thread-count functions, as numpy's wheels (scipy-openblas, 64-bit integer
 # interface, prefixed and suffixed) and plain builds name them.
 _NAMES = (
@@ -46,6 +48,11 @@ class _OpenBlas:
         self._lock = threading.Lock()
         self._sections = 0
         self._saved = 1
+
+    def threads(self) -> int:
+        """OpenBLAS's own thread count (as it was before any section held it)."""
+        with self._lock:
+            return self._saved if self._sections else self.get()
 
     @contextmanager
     def single_threaded(self) -> Iterator[None]:
@@ -98,7 +105,15 @@ def _openblas() -> Optional[_OpenBlas]:
 def default_threads() -> int:
     """Threads to evaluate with: OpenBLAS's own count, or 1 where it can't be held."""
     blas = _openblas()
-    return max(1, blas.get()) if blas is not None else 1
+    return max(1, blas.threads()) if blas is not None else 1
+
+
+def threads_problem(threads: Optional[int]) -> Optional[str]:
+    """Why ``threads`` is no thread count (None: the default), or None."""
+    if threads is None or (isinstance(threads, (int, np.integer)) and not isinstance(threads, bool)
+                           and 1 <= threads <= MAX_THREADS):
+        return None
+    return f"threads must be an integer from 1 to {MAX_THREADS}, not {threads!r}"
 
 
 def map_chunks(function: Callable[[T], R], chunks: Sequence[T],
@@ -106,6 +121,9 @@ def map_chunks(function: Callable[[T], R], chunks: Sequence[T],
     """``[function(chunk) for chunk in chunks]``, on ``threads`` threads (default:
     ``default_threads()``) with OpenBLAS held to one thread meanwhile. More than one
     thread where OpenBLAS can't be held is the caller's explicit choice."""
+    problem = threads_problem(threads)
+    if problem:
+        raise ValueError(problem)
     workers = min(len(chunks), default_threads() if threads is None else threads)
     if workers <= 1:
         return [function(chunk) for chunk in chunks]
@@ -120,4 +138,4 @@ def map_chunks(function: Callable[[T], R], chunks: Sequence[T],
                     future.cancel()
 
 
-__all__ = ["default_threads", "map_chunks"]
+__all__ = ["MAX_THREADS", "default_threads", "map_chunks", "threads_problem"]
