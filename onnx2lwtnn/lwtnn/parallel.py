@@ -71,17 +71,17 @@ class _OpenBlas:
 
 
 def _loaded_libraries() -> list[str]:
-    """Paths of OpenBLAS libraries this process may have loaded: from the memory map
-    where there is one (Linux), and the folders numpy's wheels bundle them in."""
+    """Paths of OpenBLAS libraries this process may have loaded: numpy's own first (the
+    folders its wheels bundle it in), then any in the memory map (Linux)."""
     paths = []
-    maps = Path("/proc/self/maps")
-    if maps.exists():
-        paths += [line.split()[-1] for line in maps.read_text().splitlines()
-                  if "openblas" in line.lower() and line.split()[-1].startswith("/")]
     numpy_dir = Path(np.__file__).parent
     for folder in (numpy_dir.parent / "numpy.libs", numpy_dir / ".dylibs", numpy_dir / ".libs"):
         if folder.is_dir():
             paths += [str(p) for p in sorted(folder.iterdir()) if "openblas" in p.name.lower()]
+    maps = Path("/proc/self/maps")
+    if maps.exists():
+        paths += [line.split()[-1] for line in maps.read_text().splitlines()
+                  if "openblas" in line.lower() and line.split()[-1].startswith("/")]
     return list(dict.fromkeys(paths))
 
 
