@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import reduce
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 
@@ -41,6 +41,7 @@ class _Vector:
 class _Sequence:
     groups: list[tuple[np.ndarray, np.ndarray]]   # accepted events only
     refused: np.ndarray
+    padded: Optional[tuple[np.ndarray, np.ndarray]] = None  # see SequenceBatch
 
 
 class _Context:
@@ -104,7 +105,8 @@ class _InputSequence:
     sources: tuple[int, ...] = ()
 
     def sequence(self, ctx: _Context) -> _Sequence:
-        return _Sequence(ctx.input_sequences[self.name].groups, ctx.no_refusals())
+        batch = ctx.input_sequences[self.name]
+        return _Sequence(batch.groups, ctx.no_refusals(), batch.padded)
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,10 @@ class _SequenceNode:
     def sequence(self, ctx: _Context) -> _Sequence:
         src = ctx.sequence(self.sources[0])
         if isinstance(self.layer, Recurrent):  # never refuses; all lengths in one scan
+            if src.padded is not None:
+                x, lengths = src.padded
+                batch = SequenceBatch.from_padded(self.layer.scan_padded(x, lengths), lengths)
+                return _Sequence(batch.groups, src.refused, batch.padded)
             scanned = self.layer.scan_groups([group for _, group in src.groups])
             return _Sequence([(idx, out) for (idx, _), out in zip(src.groups, scanned)],
                              src.refused)

@@ -209,28 +209,27 @@ class Recurrent:
             x = np.zeros((n_events, n_steps, self.weights.shape[1]))
             for g, start, stop in zip(order, starts, starts[1:]):
                 x[start:stop, :groups[g].shape[1]] = groups[g]
-        out = self._scan_sorted(x, lengths).transpose(2, 0, 1)  # [events, steps, n_out]
+        out = self.scan_padded(x, lengths)
         return [out[start:stop, :groups[g].shape[1]]
                 for g, start, stop in sorted(zip(order, starts, starts[1:]))]
 
-    def _scan_sorted(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """``[steps, n_out, events]`` for events sorted longest first (``lengths``; an
-        event's steps beyond its length are left unset)."""
+    def scan_padded(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """``[events, steps, n_out]`` for events sorted longest first, padded to the
+        longest (``lengths``: each one's steps; what lies past them is never read, and
+        zeros in the result)."""
         n_events, n_steps = len(x), int(lengths.max(initial=0))
-        out = np.empty((n_steps, self.n_out, n_events))
+        out = np.zeros((n_steps, self.n_out, n_events))
         x_part = np.matmul(self.weights, x[:, :n_steps].transpose(1, 2, 0))
         x_part += self.bias[:, None]
         running = np.count_nonzero(lengths[:, None] > np.arange(n_steps), axis=0)
         h = np.zeros((self.n_out, n_events))
         cell = np.zeros((self.n_out, n_events))
         for step, active in enumerate(running.tolist()):
-            if active == n_events:
-                h, cell = self.step(self, x_part[step], (h, cell))
-            else:  # h and cell are fresh arrays of the step before: update in place
-                h[:, :active], cell[:, :active] = self.step(
-                    self, x_part[step, :, :active], (h[:, :active], cell[:, :active]))
-            out[step, :, :active] = h[:, :active]
-        return out
+            if active < h.shape[1]:  # events that ended stay ended: drop their states
+                h, cell = np.ascontiguousarray(h[:, :active]), np.ascontiguousarray(cell[:, :active])
+            h, cell = self.step(self, x_part[step, :, :active], (h, cell))
+            out[step, :, :active] = h
+        return out.transpose(2, 0, 1)
 
 
 def _lstm_step(layer: Recurrent, x_part: np.ndarray, state: State) -> State:

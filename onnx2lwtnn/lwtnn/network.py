@@ -71,9 +71,25 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class SequenceBatch:
-    """A batch of sequences as groups of equal length: (event indices, [n, steps, vars])."""
+    """A batch of sequences as groups of equal length: (event indices, [n, steps, vars]).
+
+    ``padded``: where the events come longest first, all of them as one array
+    ``[n, longest, vars]`` (zeros past an event's length) with their lengths, of which
+    the groups are views: what a recurrent scan reads without regrouping.
+    """
 
     groups: list[tuple[np.ndarray, np.ndarray]]
+    padded: Optional[tuple[np.ndarray, np.ndarray]] = None
+
+    @classmethod
+    def from_padded(cls, data: np.ndarray, lengths: np.ndarray) -> "SequenceBatch":
+        """Events longest first in ``data``: each length's events are a block of rows."""
+        if not len(lengths):
+            return cls([])
+        bounds = (np.flatnonzero(np.diff(lengths)) + 1).tolist()
+        groups = [(np.arange(start, stop), data[start:stop, :lengths[start]])
+                  for start, stop in zip([0, *bounds], [*bounds, len(lengths)])]
+        return cls(groups, (data, lengths))
 
 
 Rows = Union[slice, np.ndarray]  # a chunk's events: a range, or indices in evaluation order
@@ -90,15 +106,16 @@ class EqualSequences:
 
     def batch(self, rows: Rows, spec: InputSpec) -> SequenceBatch:
         """The events ``rows`` (numbered 0... in the batch), preprocessed."""
-        data = self.array[rows]
-        return SequenceBatch([(np.arange(len(data)), spec.preprocess(data))] if len(data) else [])
+        data = spec.preprocess(self.array[rows])
+        return SequenceBatch.from_padded(data, np.full(len(data), data.shape[1]))
 
 
 @dataclass(frozen=True)
 class RaggedSequences:
     """A sequence input whose events differ in length: event i is ``lengths[i]`` rows
-    of ``flat`` (``[rows, vars]``, C-contiguous) from ``starts[i]``. A list of events
-    is stacked into ``flat`` in the order given (which reads memory in order); a padded
+    of ``flat`` (``[rows, vars]``, C-contiguous) from ``starts[i]``, and at least as
+    many rows as the longest event follow every start. A list of events is stacked into
+    ``flat`` in the order given (which reads memory in order), then zeros; a padded
     array ``[n, steps, vars]`` is ``flat`` as it is, event i from row ``i * steps``."""
 
     flat: np.ndarray
@@ -110,8 +127,15 @@ class RaggedSequences:
 
     def batch(self, rows: Rows, spec: InputSpec) -> SequenceBatch:
         """The events ``rows`` (numbered 0... in the batch), preprocessed and grouped
-        by length, each group gathered in one go."""
+        by length: gathered in one go, padded, where they come longest first (as the
+        events of the input that ordered the evaluation do), else per length."""
         lengths, starts = self.lengths[rows], self.starts[rows]
+        if len(lengths) and (np.diff(lengths) <= 0).all():
+            longest = int(lengths[0])
+            steps = self._windows(longest)[starts]
+            if lengths[-1] < longest:  # what lies past an event is never read: zeros
+                steps[np.arange(longest) >= lengths[:, None]] = 0.0
+            return SequenceBatch.from_padded(spec.preprocess(steps), lengths)
         groups = []
         for length in np.unique(lengths):
             local = np.flatnonzero(lengths == length)
@@ -351,14 +375,16 @@ def _padded_sequences(name: str, values: Any, lengths: Any, n_vars: int) -> Ragg
 def _ragged_sequences(name: str, values: list, n_vars: int) -> RaggedSequences:
     try:  # one copy of every step, checked as a whole; event by event only if that fails
         lengths = np.fromiter(map(len, values), dtype=np.intp, count=len(values))
-        flat = np.concatenate(values, dtype=np.float64) if values else np.empty((0, n_vars))
-        stacked = flat.ndim == 2 and flat.shape[1] == n_vars and len(flat) == lengths.sum()
+        tail = np.zeros((int(lengths.max(initial=0)), n_vars))
+        flat = np.concatenate([*values, tail], dtype=np.float64)
+        stacked = flat.ndim == 2 and flat.shape[1] == n_vars and len(flat) == lengths.sum() + len(tail)
     except (TypeError, ValueError):
         stacked = False
     if not stacked:
         events = _checked_events(name, values, n_vars)
         lengths = np.array([len(e) for e in events], dtype=np.intp)
-        flat = np.concatenate(events) if events else np.empty((0, n_vars))
+        tail = np.zeros((int(lengths.max(initial=0)), n_vars))
+        flat = np.concatenate([*events, tail])
     return RaggedSequences(flat, np.cumsum(lengths) - lengths, lengths)
 
 
