@@ -4,7 +4,8 @@
 with onnx.helper and converted with ``onnx2lwtnn.convert``. In the same run it times
 ``onnx2lwtnn.lwtnn.load_network(doc).evaluate`` on all events at once and one
 onnxruntime ``InferenceSession.run`` on all events (float32, CPUExecutionProvider,
-default threads), best of ``--repeat`` each, interleaved. The first call of each and the
+default threads), best of ``--repeat`` each, each in a block of its own (interleaving
+them lets one evict the other's caches). The first call of each and the
 set-up (``load_network``, ``InferenceSession``) are timed and printed apart, not in the
 events/s figures.
 
@@ -14,7 +15,8 @@ per second. The max |difference| of the two outputs is printed as a sanity check
 
 Then an LSTM (12 steps of 5 features, 20k events): onnxruntime against lwtnn on equal
 lengths (target >= 0.5x) and lwtnn on ragged lengths against equal ones (target >= 0.8x),
-ragged events given as a padded array with lengths and as a list of arrays.
+ragged events given as a padded array with lengths and as a list of arrays; the three
+lwtnn forms take turns call by call (3 x ``--repeat`` calls each, best taken).
 
 Last, ``run`` end to end, file to file: the SUSY-style refine fixture on 100k events,
 from an .npz to an .npz and from a CSV to a CSV, through ``onnx2lwtnn.run`` and through
@@ -55,7 +57,8 @@ SIZES = (65, 100, 100, 100, 1)
 
 
 def best_of(times: list[float]) -> str:
-    return ", ".join(f"{t:.4f}" for t in times) + f" s  -> best {min(times):.4f} s"
+    shown = ", ".join(f"{t:.4f}" for t in times[:9]) + (", ..." if len(times) > 9 else "")
+    return f"{shown} s  -> best {min(times):.4f} s of {len(times)}"
 
 
 def main() -> int:
@@ -164,9 +167,12 @@ def bench_lstm(repeat: int, threads: int | None) -> None:
     session.run(None, {input_name: x})
     lwtnn(x)
     ort_times = timed(lambda: session.run(None, {input_name: x}), repeat)
-    equal_times = timed(lambda: lwtnn(x), repeat)
-    padded_times = timed(lambda: lwtnn(padded, lengths={name: lengths}), repeat)
-    list_times = timed(lambda: lwtnn(ragged), repeat)
+    # the three lwtnn forms take turns, call by call, so that a burst of load on a shared
+    # machine slows all three alike instead of one block of them
+    equal_times, padded_times, list_times = zip(*(
+        (timed(lambda: lwtnn(x), 1)[0],
+         timed(lambda: lwtnn(padded, lengths={name: lengths}), 1)[0],
+         timed(lambda: lwtnn(ragged), 1)[0]) for _ in range(3 * repeat)))
     diff = float(np.max(np.abs(lwtnn(x) - session.run(None, {input_name: x})[0])))
     same = np.array_equal(lwtnn(ragged), lwtnn(padded, lengths={name: lengths}))
     rates = [LSTM_EVENTS / min(t) for t in (ort_times, equal_times, padded_times, list_times)]

@@ -86,10 +86,15 @@ class SequenceBatch:
         """Events longest first in ``data``: each length's events are a block of rows."""
         if not len(lengths):
             return cls([])
-        bounds = (np.flatnonzero(np.diff(lengths)) + 1).tolist()
         groups = [(np.arange(start, stop), data[start:stop, :lengths[start]])
-                  for start, stop in zip([0, *bounds], [*bounds, len(lengths)])]
+                  for start, stop in _blocks(lengths)]
         return cls(groups, (data, lengths))
+
+
+def _blocks(lengths: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of each run of equal lengths."""
+    bounds = (np.flatnonzero(np.diff(lengths)) + 1).tolist()
+    return list(zip([0, *bounds], [*bounds, len(lengths)]))
 
 
 Rows = Union[slice, np.ndarray]  # a chunk's events: a range, or indices in evaluation order
@@ -133,8 +138,8 @@ class RaggedSequences:
         if len(lengths) and (np.diff(lengths) <= 0).all():
             longest = int(lengths[0])
             steps = self._windows(longest)[starts]
-            if lengths[-1] < longest:  # what lies past an event is never read: zeros
-                steps[np.arange(longest) >= lengths[:, None]] = 0.0
+            for start, stop in _blocks(lengths)[1:]:  # what lies past an event: zeros
+                steps[start:stop, lengths[start]:] = 0.0
             return SequenceBatch.from_padded(spec.preprocess(steps), lengths)
         groups = []
         for length in np.unique(lengths):
@@ -303,28 +308,21 @@ class Network(ABC):
 
 def _chunks(n_events: int, ragged: list[np.ndarray]
             ) -> tuple[Optional[np.ndarray], list[Rows]]:
-    """The evaluation order (None: as given) and its chunks of at most ``CHUNK`` events.
+    """The evaluation order (None: as given) and its chunks of ``CHUNK`` events.
 
     Events with ragged sequences go longest first (by the last such input, then the
-    others), and a chunk ends where the lengths change if that leaves it at least
-    half full: most chunks then hold one length, which is evaluated as an array of
-    equal-length sequences is.
+    others): a chunk then holds events of similar length, which a recurrent scan runs
+    as one padded array, each event dropping out when it ends.
     """
     if not ragged:
         return None, [slice(start, min(start + CHUNK, n_events))
                       for start in range(0, max(n_events, 1), CHUNK)]
-    order = np.lexsort([-lengths for lengths in ragged])
-    in_order = np.stack([lengths[order] for lengths in ragged])
-    changes = np.flatnonzero((in_order[:, 1:] != in_order[:, :-1]).any(axis=0)) + 1
-    chunks, start = [], 0
-    while start < n_events or not chunks:
-        stop = min(start + CHUNK, n_events)
-        last_change = np.searchsorted(changes, stop, side="right") - 1
-        if stop < n_events and last_change >= 0 and changes[last_change] > start + CHUNK // 2:
-            stop = int(changes[last_change])
-        chunks.append(order[start:stop])
-        start = stop
-    return order, chunks
+    order = np.arange(n_events)
+    for lengths in ragged:  # stable sorts, the last input's last: it decides first
+        key = lengths.max(initial=0) - lengths[order]  # small unsigned ints: a radix sort
+        order = order[np.argsort(key.astype(np.min_scalar_type(key.max(initial=0))),
+                                 kind="stable")]
+    return order, [order[start:start + CHUNK] for start in range(0, max(n_events, 1), CHUNK)]
 
 
 def _check_names(what: str, given: Mapping[str, Any], known: Mapping[str, Any],

@@ -141,14 +141,14 @@ def test_invalid_thread_counts_are_refused(threads):
         NET.evaluate({"jet": JETS}, {"trk": TRK, "clu": CLU}, threads=threads)
 
 
-def test_chunks_cover_every_event_once_and_end_where_lengths_change():
-    lengths = np.repeat([7, 5, 3, 2], [CHUNK + CHUNK * 3 // 4, CHUNK - 100, 30, 2 * CHUNK])
-    rng.shuffle(lengths)
-    order, chunks = _chunks(len(lengths), [lengths])
-    assert sorted(np.concatenate(chunks).tolist()) == list(range(len(lengths)))
-    assert all(len(c) <= CHUNK for c in chunks)
-    assert [len(set(lengths[c])) for c in chunks] == [1, 1, 2, 1, 1]
-    assert (np.diff(lengths[order]) <= 0).all()
+def test_chunks_cover_every_event_once_longest_first():
+    first, second = rng.integers(0, 30, size=(2, 3 * CHUNK + 5))
+    order, chunks = _chunks(len(first), [first, second])
+    assert np.array_equal(np.concatenate(chunks), order)
+    assert sorted(order.tolist()) == list(range(len(first)))
+    assert [len(c) for c in chunks] == [CHUNK] * 3 + [5]
+    keys = second[order] * 100 + first[order]  # the last input decides, then the others
+    assert (np.diff(keys) <= 0).all()
     assert _chunks(0, [])[1] == [slice(0, 0)]
 
 
