@@ -66,14 +66,15 @@ def run(network: Union[PathLike, dict, Network], inputs: Union[PathLike, Events]
     path (``format`` overrides the suffix); ``replace``: which values NanReplacer
     replaces by defaults ("nan" or "all"); ``progress(done, total)`` is called after
     each chunk of events; ``threads``: chunks of events evaluated at once (default:
-    numpy's BLAS thread count, see ``lwtnn.parallel``). Raises ``FileError`` for a file that cannot be read or
-    written, ``ModelLoadError`` for an invalid network and ``UsageError`` for events
-    that do not fit it; then nothing is written.
+    numpy's BLAS thread count, see ``lwtnn.parallel``). Raises ``FileError`` for a file
+    that cannot be read or written, ``ModelLoadError`` for an invalid network and
+    ``UsageError`` for events that do not fit it; then nothing is written.
     """
     if replace not in REPLACE:
         raise UsageError(f"unknown replace mode '{replace}'; use one of {', '.join(REPLACE)}")
-    if threads_problem(threads):
-        raise UsageError(threads_problem(threads))
+    problem = threads_problem(threads)
+    if problem:
+        raise UsageError(problem)
     sources = [p for p in (network, inputs) if isinstance(p, (str, os.PathLike))]
     fmt = None
     if output is not None:
@@ -124,8 +125,8 @@ def apply_defaults(events: Events, network: Network, replace: str = "nan") -> in
         variables = network.sequence_variables[node]
         steps = values if isinstance(values, np.ndarray) else _padded(values, len(variables))
         if node in events.lengths:  # padding is never read
-            steps = np.where(np.arange(steps.shape[1])[:, None] < events.lengths[node][:, None, None],
-                             steps, 0.0)
+            step = np.arange(steps.shape[1])[:, None]
+            steps = np.where(step < events.lengths[node][:, None, None], steps, 0.0)
         problems += _non_finite(node, variables, steps)
     if problems:
         raise UsageError("non-finite input values lwtnn cannot use (no default replaces "

@@ -226,7 +226,7 @@ class Recurrent:
         cell = np.zeros((self.n_out, n_events))
         for step, active in enumerate(running.tolist()):
             if active < h.shape[1]:  # events that ended stay ended: drop their states
-                h, cell = np.ascontiguousarray(h[:, :active]), np.ascontiguousarray(cell[:, :active])
+                h, cell = (np.ascontiguousarray(state[:, :active]) for state in (h, cell))
             h, cell = self.step(self, x_part[step, :, :active], (h, cell))
             out[step, :, :active] = h
         return out.transpose(2, 0, 1)
@@ -242,9 +242,7 @@ def _lstm_step(layer: Recurrent, x_part: np.ndarray, state: State) -> State:
     candidate = layer.activation_in_place(gates[3 * n:])
     candidate *= ifo[:n]
     new_cell += candidate
-    h = layer.activation(new_cell)
-    h *= ifo[2 * n:]
-    return h, new_cell
+    return ifo[2 * n:] * layer.activation(new_cell), new_cell
 
 
 def _gru_step(layer: Recurrent, x_part: np.ndarray, state: State) -> State:

@@ -5,9 +5,10 @@ network's inputs (a wrong name, width or event count is the caller's mistake:
 ``ValueError``), then evaluates chunks of ``CHUNK`` events, in parallel
 (``parallel``): each chunk is converted to float64, gets lwtnn's ``(x + offset) *
 scale`` and goes to the subclass, its arrays small enough to stay in cache. Events
-with sequences of varying length are taken in order of length, so a chunk holds few
-lengths; within a chunk they are grouped by length into ``SequenceBatch`` so that every
-later step is vectorised within a group.
+with sequences of varying length (a list of arrays, or one padded array and
+``lengths``) are taken longest first, so a chunk holds events of similar length, as one
+padded array (what a recurrent scan reads) and grouped by length into
+``SequenceBatch`` (what every other sequence layer reads, vectorised within a group).
 
 ``Network.evaluate_event`` takes one event in the form lwtnn's own tools read
 (``{node: {variable: value}}``, ``{node: {variable: [value per step]}}``) and applies
@@ -373,17 +374,22 @@ def _padded_sequences(name: str, values: Any, lengths: Any, n_vars: int) -> Ragg
 def _ragged_sequences(name: str, values: list, n_vars: int) -> RaggedSequences:
     try:  # one copy of every step, checked as a whole; event by event only if that fails
         lengths = np.fromiter(map(len, values), dtype=np.intp, count=len(values))
-        tail = np.zeros((int(lengths.max(initial=0)), n_vars))
-        flat = np.concatenate([*values, tail], dtype=np.float64)
-        stacked = flat.ndim == 2 and flat.shape[1] == n_vars and len(flat) == lengths.sum() + len(tail)
+        flat = _stack(values, lengths, n_vars)
+        stacked = (flat.ndim == 2 and flat.shape[1] == n_vars
+                   and len(flat) == lengths.sum() + lengths.max(initial=0))
     except (TypeError, ValueError):
         stacked = False
     if not stacked:
-        events = _checked_events(name, values, n_vars)
-        lengths = np.array([len(e) for e in events], dtype=np.intp)
-        tail = np.zeros((int(lengths.max(initial=0)), n_vars))
-        flat = np.concatenate([*events, tail])
+        values = _checked_events(name, values, n_vars)
+        lengths = np.array([len(e) for e in values], dtype=np.intp)
+        flat = _stack(values, lengths, n_vars)
     return RaggedSequences(flat, np.cumsum(lengths) - lengths, lengths)
+
+
+def _stack(events: list, lengths: np.ndarray, n_vars: int) -> np.ndarray:
+    """The events' steps one after another, then as many zero steps as the longest has."""
+    tail = np.zeros((int(lengths.max(initial=0)), n_vars))
+    return np.concatenate([*events, tail], dtype=np.float64)
 
 
 def _checked_events(name: str, values: list, n_vars: int) -> list[np.ndarray]:

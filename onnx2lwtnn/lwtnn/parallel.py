@@ -119,16 +119,18 @@ def threads_problem(threads: Optional[int]) -> Optional[str]:
 def map_chunks(function: Callable[[T], R], chunks: Sequence[T],
                threads: Optional[int] = None) -> list[R]:
     """``[function(chunk) for chunk in chunks]``, on ``threads`` threads (default:
-    ``default_threads()``) with OpenBLAS held to one thread meanwhile. More than one
-    thread where OpenBLAS can't be held is the caller's explicit choice."""
+    ``default_threads()``) with OpenBLAS held to one thread meanwhile, also when
+    ``threads`` is 1: then the whole evaluation uses one core. More than one thread
+    where OpenBLAS can't be held is the caller's explicit choice."""
     problem = threads_problem(threads)
     if problem:
         raise ValueError(problem)
     workers = min(len(chunks), default_threads() if threads is None else threads)
-    if workers <= 1:
-        return [function(chunk) for chunk in chunks]
     blas = _openblas()
-    with (blas.single_threaded() if blas is not None else nullcontext()):
+    hold = blas is not None and (workers > 1 or threads is not None)
+    with (blas.single_threaded() if hold else nullcontext()):
+        if workers <= 1:
+            return [function(chunk) for chunk in chunks]
         with ThreadPoolExecutor(workers) as pool:
             futures = [pool.submit(function, chunk) for chunk in chunks]
             try:

@@ -128,6 +128,18 @@ def test_recurrent_layers(arch, inner):
         np.testing.assert_allclose(row, ref_rnn(layer, preprocess(seq)), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("arch", ["lstm", "gru", "simplernn"])
+@pytest.mark.parametrize("act", ["linear", "rectified"])
+def test_recurrent_layers_with_other_activations(arch, act):
+    """Activations computed in place (relu) or not at all (linear) leave the states be."""
+    layer = rnn_layer(arch, N_VARS, 4, act=act, inner="sigmoid")
+    net = load_network(seq_graph(layer, 4))
+    seqs = sequences(40)
+    out = net.evaluate({}, {"trk": seqs})["out"]
+    for row, seq in zip(out, seqs):
+        np.testing.assert_allclose(row, ref_rnn(layer, preprocess(seq)), rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("padding", ["valid", "same", "causal"])
 @pytest.mark.parametrize("kernel, dilation", [(1, 1), (2, 1), (3, 2), (4, 1)])
 def test_conv1d(padding, kernel, dilation):
