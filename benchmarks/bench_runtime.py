@@ -20,7 +20,9 @@ lwtnn forms take turns call by call (3 x ``--repeat`` calls each, best taken).
 
 Last, ``run`` end to end, file to file: the SUSY-style refine fixture on 100k events,
 from an .npz to an .npz and from a CSV to a CSV, through ``onnx2lwtnn.run`` and through
-the command line (a fresh interpreter, so its start-up is included); events/s.
+the command line (a fresh interpreter, so its start-up is included); events/s. And the
+LSTM on 100k events from .npz files, ragged (padded, with ``<name>.lengths``) against
+equal lengths, the two taking turns.
 
 The lwtnn runtime uses as many threads as numpy's OpenBLAS would (``--threads`` here
 to choose), as onnxruntime uses its default threads.
@@ -220,6 +222,29 @@ def bench_run(n_events: int, threads: int | None) -> None:
             print(f".{kind} -> .{kind}: onnx2lwtnn.run {best_of(python)} = "
                   f"{n_events / min(python):,.0f} events/s; command line {best_of(cli)} = "
                   f"{n_events / min(cli):,.0f} events/s")
+        bench_run_sequences(folder, n_events, threads)
+
+
+def bench_run_sequences(folder: Path, n_events: int, threads: int | None) -> None:
+    """``run`` on the LSTM fixture from .npz files: ragged lengths against equal ones."""
+    document = onnx2lwtnn.convert(str(LSTM_FIXTURE))
+    (name,) = load_network(document).sequence_names
+    onnx2lwtnn.write_json(document, folder / "lstm.json")
+    rng = np.random.default_rng(4)
+    lengths = rng.integers(1, 2 * LSTM_STEPS, size=n_events)
+    np.savez(folder / "equal.npz", **{name: rng.standard_normal(
+        (n_events, LSTM_STEPS, 5)).astype(np.float32)})
+    np.savez(folder / "ragged.npz", **{name: rng.standard_normal(
+        (n_events, lengths.max(), 5)).astype(np.float32), f"{name}.lengths": lengths})
+
+    def run(kind: str) -> float:
+        return timed(lambda: onnx2lwtnn.run(folder / "lstm.json", folder / f"{kind}.npz",
+                                            folder / "out.npz", threads=threads), 1)[0]
+    equal, ragged = zip(*((run("equal"), run("ragged")) for _ in range(5)))
+    print(f"LSTM .npz -> .npz, {n_events:,} events: equal lengths {best_of(equal)} = "
+          f"{n_events / min(equal):,.0f} events/s; ragged 1-23 {best_of(ragged)} = "
+          f"{n_events / min(ragged):,.0f} events/s; ragged/equal = "
+          f"{min(equal) / min(ragged):.2f}")
 
 
 if __name__ == "__main__":

@@ -109,8 +109,9 @@ def _read_npz(path: Path, network: Network) -> Events:
                          f"{_names(arrays) or 'none'}")
     vectors = {n: _numeric(path, n, arrays[keys["inputs", n]], 2,
                            len(network.input_variables[n])) for n in network.input_names}
-    sequences = {n: _numeric(path, keys["input_sequences", n], arrays[keys["input_sequences", n]],
-                             3, len(network.sequence_variables[n]))
+    sequences = {n: _numeric(path, keys["input_sequences", n],
+                             arrays[keys["input_sequences", n]], 3,
+                             len(network.sequence_variables[n]))
                  for n in network.sequence_names}
     lengths = {n: _npz_lengths(path, keys["input_sequences", n], arrays, sequences[n])
                for n in network.sequence_names
@@ -135,7 +136,8 @@ def _numeric(path: Path, name: str, values: np.ndarray, rank: int, width: int) -
         shape = "(n_events, n_variables)" if rank == 2 else "(n_events, n_steps, n_variables)"
         raise UsageError(f"{path}: array '{name}' has shape {values.shape}, expected "
                          f"{shape} with {width} variables")
-    return values.astype(np.float64, copy=False)
+    # float32 stays float32: the runtime widens each chunk of events as it runs (in cache)
+    return values if values.dtype in (np.float32, np.float64) else values.astype(np.float64)
 
 
 def _npz_lengths(path: Path, name: str, arrays: Mapping[str, np.ndarray],

@@ -124,19 +124,23 @@ def apply_defaults(events: Events, network: Network, replace: str = "nan") -> in
     for node, values in events.sequences.items():
         variables = network.sequence_variables[node]
         steps = values if isinstance(values, np.ndarray) else _padded(values, len(variables))
-        if node in events.lengths:  # padding is never read
-            step = np.arange(steps.shape[1])[:, None]
-            steps = np.where(step < events.lengths[node][:, None, None], steps, 0.0)
-        problems += _non_finite(node, variables, steps)
+        read = None  # padding is never read
+        if node in events.lengths:
+            read = np.arange(steps.shape[1])[:, None] < events.lengths[node][:, None, None]
+        problems += _non_finite(node, variables, steps, read)
     if problems:
         raise UsageError("non-finite input values lwtnn cannot use (no default replaces "
                          "them): " + "; ".join(problems))
     return count
 
 
-def _non_finite(node: str, variables: list[str], values: np.ndarray) -> list[str]:
-    """'variable (node): events [...]' for every variable with a NaN or infinity."""
+def _non_finite(node: str, variables: list[str], values: np.ndarray,
+                read: Optional[np.ndarray] = None) -> list[str]:
+    """'variable (node): events [...]' for every variable with a NaN or infinity (among
+    the values ``read`` selects, broadcast, if given)."""
     bad = ~np.isfinite(values)
+    if read is not None and bad.any():
+        bad &= read
     if not bad.any():
         return []
     per_variable = bad.reshape(len(values), -1, len(variables)).any(axis=1)
