@@ -375,7 +375,7 @@ def _ragged_sequences(name: str, values: list, n_vars: int) -> RaggedSequences:
     try:  # one copy of every step, checked as a whole; event by event only if that fails
         lengths = np.fromiter(map(len, values), dtype=np.intp, count=len(values))
         flat = _stack(values, lengths, n_vars)
-        stacked = (flat.ndim == 2 and flat.shape[1] == n_vars
+        stacked = (flat.ndim == 2 and flat.shape[1] == n_vars and flat.dtype.kind in "biuf"
                    and len(flat) == lengths.sum() + lengths.max(initial=0))
     except (TypeError, ValueError):
         stacked = False
@@ -387,9 +387,12 @@ def _ragged_sequences(name: str, values: list, n_vars: int) -> RaggedSequences:
 
 
 def _stack(events: list, lengths: np.ndarray, n_vars: int) -> np.ndarray:
-    """The events' steps one after another, then as many zero steps as the longest has."""
-    tail = np.zeros((int(lengths.max(initial=0)), n_vars))
-    return np.concatenate([*events, tail], dtype=np.float64)
+    """The events' steps one after another, then as many zero steps as the longest has,
+    in the events' own type (float32 stays float32: each chunk is widened as it runs,
+    and no cast is set up per event)."""
+    first = np.asarray(events[0]) if events else np.empty(0)
+    dtype = first.dtype if first.dtype in (np.float32, np.float64) else np.float64
+    return np.concatenate([*events, np.zeros((int(lengths.max(initial=0)), n_vars), dtype)])
 
 
 def _checked_events(name: str, values: list, n_vars: int) -> list[np.ndarray]:
