@@ -300,6 +300,22 @@ def _check_opset(model: onnx.ModelProto, path: Union[str, os.PathLike]) -> None:
             f"{path}: opset {opset} is outside the supported range {MIN_OPSET} to {newest}")
 
 
+def external_data_files(path: Union[str, os.PathLike]) -> list[Path]:
+    """The files an ONNX model's tensors keep their data in (resolved; none for a file
+    that is no readable model): what an output must not overwrite."""
+    try:
+        model = onnx.load_model_from_string(
+            files.read_bytes(Path(path), "ONNX model", files.MODEL_LIMIT))
+        folder = Path(path).resolve().parent
+        return list(dict.fromkeys(
+            (folder / entry.value).resolve()
+            for tensor in external_data_helper._get_all_tensors(model)
+            if external_data_helper.uses_external_data(tensor)
+            for entry in tensor.external_data if entry.key == "location" and entry.value))
+    except Exception:  # loading the model reports what is wrong with it, by name
+        return []
+
+
 def _load_external_data(model: onnx.ModelProto, path: Path) -> None:
     folder = path.resolve().parent
     tensors = [t for t in external_data_helper._get_all_tensors(model)

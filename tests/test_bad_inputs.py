@@ -474,3 +474,27 @@ def test_failure_without_output_prints_nothing_on_stdout(tmp_path, capsys):
     assert main([str(_corrupted(tmp_path))]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "not an ONNX model" in captured.err
+
+
+def test_an_output_never_lands_on_the_models_external_data(tmp_path, capsys):
+    path = external_model(tmp_path / "model")
+    weights = tmp_path / "model" / "weights.bin"
+    before = weights.read_bytes()
+    assert main([str(path), "-o", str(tmp_path / "net.json")]) == 0
+    capsys.readouterr()
+    for command in ([str(path), "-o", str(weights)],
+                    ["template", str(path), "-o", str(weights)],
+                    ["check", str(path), str(tmp_path / "net.json"), "--write-lwtnn-inputs",
+                     str(weights)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "would overwrite the input" in err and err.count("\n") == 1, err
+    assert weights.read_bytes() == before
+    # a batch writes <stem>.json into its folder: refused where that is the data file
+    named_json = external_model(tmp_path / "batch", location="model.json")
+    named_json.with_name("weights.bin").rename(named_json.with_name("model.json"))
+    data = named_json.with_name("model.json").read_bytes()
+    assert main([str(named_json), "--output-dir", str(tmp_path / "batch")]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert named_json.with_name("model.json").read_bytes() == data
+    assert main([str(path), "--output-dir", str(tmp_path / "model")]) == 0

@@ -17,7 +17,7 @@ from ..load import load_model
 from ..lwtnn import load_network
 from ..model_cost import onnx_multiply_adds
 from .common import (EXIT_FAILED, EXIT_OK, FLAGS, add_check_options, add_spec_options,
-                     new_parser, output_path, run_inputs, tolerance)
+                     model_run_inputs, new_parser, output_path, run_inputs, tolerance)
 
 EXAMPLES = """\
 examples:
@@ -70,7 +70,9 @@ def parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     if args.write_lwtnn_inputs is not None:
-        files.check_output(args.write_lwtnn_inputs, run_inputs(args, args.model, args.network))
+        network = [args.network] if args.network is not None else []
+        files.check_output(args.write_lwtnn_inputs, network + model_run_inputs(
+            args, args.write_lwtnn_inputs, args.model))
     passed = report_check(args, args.model, args.network, sys.stdout)
     return EXIT_OK if passed else EXIT_FAILED
 

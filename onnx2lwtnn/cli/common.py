@@ -224,6 +224,16 @@ def write_output(args: argparse.Namespace, output: Optional[Path], text: str,
     info(args, f"wrote {output}")
 
 
+def model_run_inputs(args: argparse.Namespace, output: Path, *models: Path) -> list[Path]:
+    """``run_inputs``, and where ``output`` already exists (only then can it be one), the
+    files the ONNX models keep external data in: an output must not land on them."""
+    found = run_inputs(args, *models)
+    if os.path.lexists(output):
+        from ..load import external_data_files  # onnx only for commands that read models
+        found += [data for model in models for data in external_data_files(model)]
+    return found
+
+
 def run_inputs(args: argparse.Namespace, *paths: Optional[Path]) -> list[Path]:
     """Every file a command reads: the given paths and the shared options' files."""
     extra = [getattr(args, name, None) for name in ("variables", "inputs", "tmva_weights",

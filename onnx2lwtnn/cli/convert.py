@@ -13,8 +13,8 @@ from ..errors import UsageError
 from .check import report_check
 from . import preprocessing
 from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options,
-                     change_printer, guarded, info, new_parser, output_path, run_inputs,
-                     write_output)
+                     change_printer, guarded, info, model_run_inputs, new_parser,
+                     output_path, run_inputs, write_output)
 
 EXAMPLES = """\
 examples:
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_batch(args)
     model = args.models[0]
     if args.output is not None:
-        files.check_output(args.output, run_inputs(args, model))
+        files.check_output(args.output, model_run_inputs(args, args.output, model))
     return _convert_one(args, model, args.output)
 
 
@@ -136,7 +136,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     targets = [(model, args.output_dir / f"{model.stem}.json") for model in args.models]
     files.check_distinct_outputs(targets)
     for _, target in targets:  # before converting any: no model is overwritten
-        files.check_output(target, run_inputs(args, *args.models))
+        files.check_output(target, model_run_inputs(args, target, *args.models))
     results = []
     for model, target in targets:
         errors: list[str] = []

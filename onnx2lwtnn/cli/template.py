@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import files
 from ..api import convert
 from ..specs import template
-from .common import EXIT_OK, new_parser, output_path, write_output
+from .common import EXIT_OK, model_run_inputs, new_parser, output_path, write_output
 
 
 def parser() -> argparse.ArgumentParser:
@@ -22,7 +22,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     if args.output is not None:
-        files.check_output(args.output, [args.model])
+        files.check_output(args.output, model_run_inputs(args, args.output, args.model))
     spec = template(convert(args.model))
     write_output(args, args.output, json.dumps(spec, indent=2) + "\n", [args.model])
     return EXIT_OK
