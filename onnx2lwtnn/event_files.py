@@ -364,7 +364,7 @@ def output_format(path: Optional[Path], requested: Optional[str]) -> str:
         return SUFFIX_FORMATS[path.suffix.lower()]
     except KeyError:
         raise UsageError(f"{path}: cannot tell the output format from '{path.suffix}'; "
-                         f"name it .csv, .npz or .jsonl, or give --format") from None
+                         f"name it .csv, .npz or .jsonl, or give format=") from None
 
 
 def render_outputs(fmt: str, labels: Mapping[str, list[str]],

@@ -41,8 +41,9 @@ def _locate(ir: IRGraph, interface: Interface, values: Mapping[str, float]) -> d
     unknown = [name for name in values if name not in known]
     if unknown:
         listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-        raise UsageError(f"--fix: unknown parameter(s) {', '.join(repr(u) for u in unknown)}; "
-                         f"the inputs' variables are {listed}")
+        raise UsageError(f"fix= names unknown parameter(s) "
+                         f"{', '.join(repr(u) for u in unknown)}; the inputs' variables are "
+                         f"{listed}")
     return found
 
 
@@ -52,7 +53,8 @@ def _fix_one_input(ir: IRGraph, interface: Interface, node: str, indices: dict[i
     readers = ir.consumers(Port(node))
     others = [r for r, _ in readers if not reads_through_matrix(ir, r)]
     if others:
-        raise UsageError(f"--fix: input '{name}' is also read by '{ir[others[0]]['label']}' "
+        raise UsageError(f"fix= cannot freeze input '{name}': it is also read by "
+                         f"'{ir[others[0]]['label']}' "
                          f"({ir.op(others[0])}), not only by dense layers, so its "
                          f"{', '.join(indices.values())} cannot be folded into a bias")
     attrs, shape = ir.attrs(node), ir.shape(Port(node))

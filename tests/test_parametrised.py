@@ -7,7 +7,7 @@ import numpy as np
 import onnx
 import pytest
 
-from onnx2lwtnn import convert
+from onnx2lwtnn import UsageError, convert
 from onnx2lwtnn.cli import main
 from onnx2lwtnn.lwtnn import load_network
 
@@ -59,8 +59,10 @@ def test_unknown_parameter_is_refused_by_name(tmp_path, capsys):
     code = main([str(MODEL), "--variables", str(CONFIG), "--fix", "mGlu=1900",
                  "-o", str(output)])
     err = capsys.readouterr().err
-    assert code == 2 and "unknown parameter(s) 'mGlu'" in err and "mGluino" in err
+    assert code == 2 and "--fix names unknown parameter(s) 'mGlu'" in err and "mGluino" in err
     assert not output.exists()
+    with pytest.raises(UsageError, match="^fix= names unknown parameter.s. 'mGlu'"):
+        convert(MODEL, variables=CONFIG, fix={"mGlu": 1900.0})
 
 
 @pytest.mark.parametrize("args, message", [

@@ -349,3 +349,15 @@ def test_thread_counts(tmp_path, capsys):
     assert "--threads: must be from 1 to" in capsys.readouterr().err
     with pytest.raises(UsageError, match="threads must be an integer from 1"):
         run(NET, inputs, threads=0)
+
+
+def test_an_output_format_it_cannot_tell_names_the_option_of_each_interface(tmp_path, capsys):
+    from onnx2lwtnn.cli import main
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("pt,eta\n1,2\n")
+    with pytest.raises(UsageError, match="or give format=$"):
+        run(NET, inputs, tmp_path / "out.txt")
+    network = tmp_path / "net.json"
+    network.write_text(json.dumps(NET))
+    assert main(["run", str(network), "--inputs", str(inputs), "-o", str(tmp_path / "o.txt")]) == 2
+    assert capsys.readouterr().err.rstrip().endswith("or give --format")

@@ -96,7 +96,7 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
 # name its flags (--variables-convention lwtnn)
 FLAGS = {"variables": "--variables", "variables_convention": "--variables-convention",
          "inputs": "--inputs", "tolerance": "--tolerance", "tmva_weights": "--tmva-weights",
-         "outputs": "--outputs"}
+         "outputs": "--outputs", "fix": "--fix", "format": "--format"}
 _ARGUMENT = re.compile(rf"\b({'|'.join(FLAGS)})=(?:'([^']*)')?")
 
 
