@@ -4,7 +4,8 @@ numpy releases the GIL inside its loops and its BLAS calls, so Python threads ea
 evaluating their own chunk of events run in parallel; but numpy's OpenBLAS also starts
 a thread per core inside every matrix product, and both together oversubscribe the
 cores (measured: slower than one thread). So while chunks run in parallel, OpenBLAS is
-held to one thread per call, and restored afterwards. OpenBLAS is found among the
+held to one thread per call, and restored afterwards (a process-wide setting: another
+thread's numpy products meanwhile run on one thread too). OpenBLAS is found among the
 libraries the process has loaded (numpy's own wheels bundle it); where it is not
 (another BLAS, which cannot be held), chunks run one after another, as BLAS's own
 threads then use the cores.
