@@ -307,22 +307,24 @@ def external_data_files(path: Union[str, os.PathLike]) -> list[Path]:
         model = onnx.load_model_from_string(
             files.read_bytes(Path(path), "ONNX model", files.MODEL_LIMIT))
         folder = Path(path).resolve().parent
-        return list(dict.fromkeys(
-            (folder / entry.value).resolve()
-            for tensor in external_data_helper._get_all_tensors(model)
-            if external_data_helper.uses_external_data(tensor)
-            for entry in tensor.external_data if entry.key == "location" and entry.value))
+        return list(dict.fromkeys((folder / location).resolve()
+                                  for _, location in _external_tensors(model) if location))
     except Exception:  # loading the model reports what is wrong with it, by name
         return []
 
 
+def _external_tensors(model: onnx.ModelProto) -> list[tuple[onnx.TensorProto, str]]:
+    """Every tensor stored as external data, with its 'location' ("" if it names none)."""
+    return [(tensor, next((e.value for e in tensor.external_data if e.key == "location"), ""))
+            for tensor in external_data_helper._get_all_tensors(model)
+            if external_data_helper.uses_external_data(tensor)]
+
+
 def _load_external_data(model: onnx.ModelProto, path: Path) -> None:
     folder = path.resolve().parent
-    tensors = [t for t in external_data_helper._get_all_tensors(model)
-               if external_data_helper.uses_external_data(t)]
+    tensors = _external_tensors(model)
     targets = []
-    for tensor in tensors:
-        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+    for tensor, location in tensors:
         if not location:
             raise ModelLoadError(
                 f"{path}: tensor '{tensor.name}' is stored as external data but names no "
@@ -347,7 +349,7 @@ def _load_external_data(model: onnx.ModelProto, path: Path) -> None:
             raise ModelLoadError(
                 f"{path}: tensor '{tensor.name}' needs external data file {shown}, {problem}")
         targets.append(target)
-    for tensor, target in zip(tensors, targets):
+    for (tensor, _), target in zip(tensors, targets):
         _read_external(tensor, target, path)
 
 
