@@ -171,9 +171,17 @@ def _conversion_message(subject: str, exc: ConversionError) -> str:
 
 
 def event_count(text: str) -> int:
+    return _count(text, MAX_EVENTS)
+
+
+def thread_count(text: str) -> int:
+    return _count(text, MAX_THREADS)
+
+
+def _count(text: str, most: int) -> int:
     value = _number(text, int)
-    if not 1 <= value <= MAX_EVENTS:
-        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_EVENTS:,}")
+    if not 1 <= value <= most:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {most:,}")
     return value
 
 
@@ -181,13 +189,6 @@ def tolerance(text: str) -> float:
     value = _number(text, float)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError("must be a finite number above 0")
-    return value
-
-
-def thread_count(text: str) -> int:
-    value = _number(text, int)
-    if not 1 <= value <= MAX_THREADS:
-        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_THREADS}")
     return value
 
 
