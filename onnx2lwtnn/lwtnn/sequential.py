@@ -14,7 +14,7 @@ used with ``replace_nan=True``.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
@@ -57,3 +57,24 @@ class SequentialNetwork(Network):
         for layer in self._layers:
             x = layer(x)
         return {SEQUENTIAL_OUTPUT: x}, {}
+
+
+def sequential_form(graph: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+    """The sequential document computing the same as a validated graph document that is
+    one chain (one vector input, feed-forward nodes each reading the one before, one
+    output at the end), or None: what ``LightweightNeuralNetwork`` (and so the lwtnn
+    C++ inside correctionlib) can run of it."""
+    inputs, nodes, outputs = graph["inputs"], graph["nodes"], graph["outputs"]
+    if graph.get("input_sequences") or len(inputs) != 1 or len(outputs) != 1:
+        return None
+    (output,) = outputs.values()
+    chain, index = [], output["node_index"]
+    while nodes[index]["type"] == "feed_forward":
+        chain.append(nodes[index]["layer_index"])
+        index = nodes[index]["sources"][0]
+    if nodes[index]["type"] != "input" or len(chain) + 1 != len(nodes) or not chain:
+        return None
+    variables = inputs[0]["variables"]
+    return {"inputs": variables, "layers": [graph["layers"][i] for i in reversed(chain)],
+            "outputs": list(output["labels"]),
+            "defaults": {v["name"]: v["default"] for v in variables if "default" in v}}
