@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
+import numpy as np
 import onnx
 
 from . import files
@@ -14,7 +15,9 @@ from .build_ir import build_ir
 from .carry import carry_shared_values
 from .cost import NetworkCost, cost_line, network_cost
 from .emit import FORMATS, GRAPH, SEQUENTIAL, emit
-from .errors import ConversionError, ConversionWarning, UsageError
+from .check import Preparation, spec_preparation, verify_conversion
+from .errors import (ConversionError, ConversionWarning, ReferenceRunError, UsageError,
+                     VerificationError)
 from .fix import fix_inputs
 from .interface import Interface
 from .ir import IRGraph, Port
@@ -23,6 +26,7 @@ from .load import load_model, prepare_model
 from .lwtnn import validate_network
 from .model_cost import ir_multiply_adds
 from .pipeline import run_pipeline
+from .rounding import round_constants
 from .specs import read_spec
 from .specs.lwtnn_forms import RENAMED_FROM
 from .trace import Change, Trace
@@ -60,7 +64,8 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
                layout: str = CHEAPEST,
                on_change: Optional[Callable[[Change], None]] = None,
                tmva_weights: Union[str, os.PathLike, None] = None,
-               fix: Optional[Mapping[str, float]] = None) -> Conversion:
+               fix: Optional[Mapping[str, float]] = None,
+               verify: bool = True) -> Conversion:
     """Convert an ONNX model (a path or a ModelProto) to an lwtnn document.
 
     ``variables`` is a variable spec (a path or a parsed dict, see ``specs``) naming the
@@ -76,6 +81,12 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     does not fit the model, and ConversionError, listing every offending node, for a
     model lwtnn cannot express exactly. ``on_change`` hears of every change a pass makes
     to the graph (what ``-v`` prints).
+
+    Every conversion is verified before it is returned: the document against the float64
+    evaluation of the ONNX model on a few events (``check.verify_conversion``), with a
+    VerificationError if they differ. Where nothing here evaluates the model in float64,
+    a ConversionWarning says it was not verified. ``verify=False`` skips this (unsafe:
+    for when a full ``check`` follows anyway).
     """
     if format not in FORMATS:
         raise UsageError(f"unknown format '{format}'; use one of {', '.join(FORMATS)}")
@@ -86,13 +97,13 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     if outputs is not None:
         _keep_outputs(ir, outputs)
     onnx_cost = ir_multiply_adds(ir)
-    interface = Interface()
+    interface, preparation = Interface(), Preparation()
     if tmva_weights is not None and variables is not None:
         raise UsageError("tmva_weights= and variables= both give the inputs' names and "
                          "preprocessing; use one")
     if tmva_weights is not None:
         from .tmva.fold import insert_transformations
-        interface = insert_transformations(ir, tmva_weights)
+        interface, preparation = insert_transformations(ir, tmva_weights)
     if variables is not None:
         shapes = {ir.attrs(node)["name"]: ir.shape(Port(node)) or (None,)
                   for node in ir.inputs}
@@ -101,6 +112,7 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
                               frozenset(name for name, shape in shapes.items()
                                         if len(shape) == 3))
         _apply_preprocessing(ir, interface)
+        preparation = spec_preparation(interface)
     run_pipeline(ir, observe=None if on_change is None else Trace(ir, on_change))
     if tmva_weights is not None:
         from .tmva.fold import fold_transformations
@@ -109,15 +121,45 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     if problems:
         raise ConversionError(problems)
     if fix:
-        fix_inputs(ir, interface, fix)
+        preparation = _with_fixed(preparation, fix_inputs(ir, interface, fix))
     _check_labels(ir, interface)
+    problems = round_constants(ir)
+    if problems:
+        raise ConversionError(problems, "a folded constant cannot be written as a double")
     if layout == CHEAPEST:
         carry_shared_values(ir, free_inputs=format != SEQUENTIAL)
     document = emit(ir, interface, format)
     validate_network(document)
     for message in ir.warnings:
         warnings.warn(message, ConversionWarning, stacklevel=3)
+    if verify:
+        _verify(proto, document, preparation, interface, outputs, model)
     return Conversion(document, onnx_cost)
+
+
+def _verify(proto: onnx.ModelProto, document: dict, preparation: Preparation,
+            interface: Interface, outputs: Optional[Sequence[str]], model: ModelSource) -> None:
+    """The document against the float64 reference before anyone writes it."""
+    subject = "model" if isinstance(model, onnx.ModelProto) else str(model)
+    try:
+        report = verify_conversion(proto, document, preparation, interface=interface,
+                                   outputs=outputs)
+    except ReferenceRunError as exc:
+        warnings.warn(f"not verified: {exc}", ConversionWarning, stacklevel=4)
+        return
+    if not report.passed:
+        raise VerificationError(subject, report)
+
+
+def _with_fixed(preparation: Preparation, fixed: dict[str, dict[int, float]]) -> Preparation:
+    """The ONNX model still reads the fixed parameters: put their raw values back into
+    its inputs (before any preprocessing) at their columns."""
+    def inputs(name: str, values: np.ndarray) -> np.ndarray:
+        for column, value in sorted(fixed.get(name, {}).items()):
+            values = np.insert(values, column, value, axis=-1)
+        return preparation.inputs(name, values)
+
+    return Preparation(inputs, preparation.outputs)
 
 
 def _keep_outputs(ir: IRGraph, names: Sequence[str]) -> None:
@@ -136,7 +178,7 @@ def _apply_preprocessing(ir: IRGraph, interface: Interface) -> None:
     """The spec's (x + offset) * scale becomes the inputs' starting preprocessing, which
     normalisation folded from the graph then composes with."""
     for node in ir.inputs:
-        preprocessing = interface.preprocessing(ir.attrs(node)["name"])
+        preprocessing = interface.exact_preprocessing(ir.attrs(node)["name"])
         if preprocessing is not None:
             ir.attrs(node)["offset"], ir.attrs(node)["scale"] = preprocessing
 

@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 import onnx
 
-from . import files
+from . import files, lwtnn_cpp
 from .errors import FileError, ModelLoadError, ReferenceRunError, UsageError
 from .filekind import NOT_A_NETWORK, is_binary
 from .interface import Interface
@@ -38,6 +38,7 @@ from .load import load_model
 from .lwtnn import (SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT, EvaluationError, LwtnnFormatError,
                     load_network)
 from .lwtnn.network import Network
+from .lwtnn.sequential import sequential_form
 from .reference import FLOAT32, FLOAT64, TIME, OnnxModel
 from .specs import read_spec
 
@@ -47,9 +48,16 @@ DEFAULT_TOLERANCE = 1e-9
 FLOAT32_TOLERANCE = 1e-5        # when no float64 evaluation exists: the float32 floor
 DEFAULT_REFERENCE_TOLERANCE = 1e-5  # published outputs are float32 computations
 EVALUATOR_AGREEMENT = 1e-3  # float64 reference evaluator vs float32 onnxruntime, at most
+CPP_AGREEMENT = 1e-12  # lwtnn's C++ vs onnx2lwtnn.lwtnn: two implementations of one thing
 THRESHOLDS = (1e-12, 1e-10, 1e-8, 1e-7, 1e-6, 1e-5)
 MAX_SEQUENCE_LENGTH = 30
 CHUNK = 10_000
+# Drawn events end with these: every variable at its normalisation centre (where lwtnn's
+# (x + offset) * scale is 0), and that many standard deviations (1 / scale) away, where
+# an offset that is off by a little is multiplied by a large scale and shows.
+CENTRE_STEPS = (0.0, 1.0, -1.0, 3.0, -3.0)
+CENTRE_SEQUENCE_LENGTH = 5
+VERIFICATION_EVENTS = 64 + len(CENTRE_STEPS)
 PathLike = Union[str, os.PathLike]
 OUTPUT_PREFIX, INPUT_PREFIX = "out_", "in_"
 
@@ -80,6 +88,36 @@ class PublishedComparison:
 
 
 @dataclass
+class CppComparison:
+    """lwtnn's own C++ (correctionlib's lwtnn node) on the same events, or why it did not
+    run (``skipped``)."""
+
+    version: Optional[str] = None   # correctionlib's
+    vs_numpy: float = 0.0           # max |C++ - numpy lwtnn| / max(1, |numpy lwtnn|)
+    vs_reference: float = 0.0       # max |C++ - reference| / max(1, |reference|)
+    skipped: str = ""               # why it did not run
+    refused: str = ""               # what lwtnn's C++ said of a network the numpy one ran
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.skipped) or self.vs_numpy <= CPP_AGREEMENT  # NaN fails
+
+    def line(self) -> str:
+        if self.skipped:
+            return f"lwtnn C++: not run ({self.skipped})"
+        if self.refused:
+            return (f"lwtnn C++ (correctionlib {self.version}): FAIL: lwtnn's C++ refused "
+                    f"the network onnx2lwtnn.lwtnn ran: {self.refused}")
+        if not self.passed:
+            return (f"lwtnn C++ (correctionlib {self.version}): FAIL: lwtnn's C++ and "
+                    f"onnx2lwtnn.lwtnn (numpy) disagree by up to {self.vs_numpy:.3g} "
+                    f"(bound {CPP_AGREEMENT:g}); {self.vs_reference:.3g} from the reference")
+        return (f"lwtnn C++ (correctionlib {self.version}): PASS: within "
+                f"{self.vs_numpy:.3g} of onnx2lwtnn.lwtnn (bound {CPP_AGREEMENT:g}) and "
+                f"{self.vs_reference:.3g} of the reference")
+
+
+@dataclass
 class CheckReport:
     n_events: int
     backend: str                # what computed the reference, e.g. "onnxruntime float64"
@@ -91,10 +129,12 @@ class CheckReport:
     float32_backend: Optional[str] = None
     fallback: str = ""          # why the reference is not float64
     published: Optional[PublishedComparison] = None
+    hints: bool = True          # suggest what the user may have left out (not in verify)
+    cpp: Optional[CppComparison] = None
 
     @property
     def conversion_passed(self) -> bool:
-        return all(row.passed for row in self.rows)
+        return all(row.passed for row in self.rows) and (self.cpp is None or self.cpp.passed)
 
     @property
     def passed(self) -> bool:
@@ -115,6 +155,8 @@ class CheckReport:
         verdict = "PASS" if self.conversion_passed else "FAIL"
         text.append(f"{verdict}: {self.n_events} events, reference {self.backend}, tolerance "
                     f"{self.tolerance:g} * max(1, |reference|)")
+        if self.cpp is not None:
+            text.append(self.cpp.line())
         text += self._notes(names)
         return "\n".join(text)
 
@@ -128,7 +170,7 @@ class CheckReport:
                        if self.conversion_passed else "")
             notes.append(f"float32 rel: lwtnn against {self.float32_backend}, up to "
                          f"{worst:.3g}: {meaning}not part of the verdict")
-        if not self.conversion_passed and self.preprocessed and not self.spec:
+        if not self.conversion_passed and self.preprocessed and not self.spec and self.hints:
             notes.append(f"hint: if the network was converted with {names['variables']}, "
                          f"give check the same {names['variables']} (and "
                          f"{names['variables_convention']})")
@@ -171,6 +213,8 @@ class CheckReport:
                 "spec_validated": None if not self.spec else self.published is not None,
                 "reference_outputs": (None if self.published is None
                                       else asdict(self.published)),
+                "lwtnn_cpp": None if self.cpp is None else {**asdict(self.cpp),
+                                                            "passed": self.cpp.passed},
                 "labels": [{**asdict(row), "fractions": {f"{t:g}": f
                                                          for t, f in row.fractions.items()}}
                            for row in self.rows]}
@@ -219,11 +263,54 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
     view = graph_view(document, reference, interface, outputs)
     drawn = (read_events(inputs, view) if inputs is not None
              else draw_events(view, events, seed, _fixed_length(reference)))
+    report, ours, kept, expected = _compare_all(net, view, drawn, (reference, float32, fallback),
+                                                spec_preparation(interface), tolerance, progress)
+    report.spec = variables is not None
+    report.cpp = _compare_cpp(document, view, kept, ours, expected)
+    if kept.outputs:
+        report.published = _compare_published(ours, kept, view, reference_tolerance)
+    return report
+
+
+def verify_conversion(model: onnx.ModelProto, document: dict, preparation: Optional[Preparation] = None,
+           *, interface: Optional[Interface] = None, outputs: Optional[Sequence[str]] = None,
+           events: int = VERIFICATION_EVENTS, seed: int = 0) -> CheckReport:
+    """What every conversion does before it writes: ``check`` on a few events (random
+    ones, and events at and around each input's normalisation centre, where a folded
+    offset that is off shows most) against the float64 reference, at the default bound.
+    ``preparation`` says what the ONNX model is fed (a spec's preprocessing, fixed
+    parameters, TMVA's transformations). ReferenceRunError when no runtime here
+    evaluates the model in float64 that can be trusted: then nothing is verified."""
+    reference = OnnxModel(model, FLOAT64)
+    float32 = None  # only to vouch for the onnx package's evaluator (as check does)
+    if not reference.backend.startswith("onnxruntime"):
+        try:
+            float32 = OnnxModel(model, FLOAT32)
+        except ReferenceRunError:
+            pass
+    view = graph_view(document, reference, interface or Interface(), outputs)
+    drawn = draw_events(view, events, seed, _fixed_length(reference))
+    report = _compare_all(load_network(document), view, drawn, (reference, float32, ""),
+                          preparation or Preparation(), None, None)[0]
+    if report.fallback:
+        raise ReferenceRunError(report.fallback)
+    report.hints = False
+    return report
+
+
+def _compare_all(net: Network, view: dict, drawn: Events,
+                 models: tuple[OnnxModel, Optional[OnnxModel], str], preparation: Preparation,
+                 tolerance: Optional[float],
+                 progress: Optional[Callable[[int, int], None]]
+                 ) -> tuple[CheckReport, dict[str, np.ndarray], Events, dict[str, np.ndarray]]:
+    """lwtnn against the reference (and the float32 runtime, when given) on ``drawn``;
+    also lwtnn's outputs, the events it did not refuse and the reference's outputs."""
+    reference, float32, fallback = models
     ours, refused = _evaluate_lwtnn(net, view, drawn)
     kept = np.setdiff1d(np.arange(len(drawn)), refused)
     drawn, ours = drawn.select(kept), {k: v[kept] for k, v in ours.items()}
-    expected = _evaluate_onnx(reference, drawn, interface, progress)
-    deployed = None if float32 is None else _evaluate_onnx(float32, drawn, interface, None)
+    expected = _evaluate_onnx(reference, drawn, preparation, progress)
+    deployed = None if float32 is None else _evaluate_onnx(float32, drawn, preparation, None)
     distrust = _distrust(reference, expected, float32, deployed, view)
     if distrust:  # compare with what runs the model as it stands
         reference, expected, float32, deployed, fallback = (float32, deployed, None, None,
@@ -231,7 +318,7 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
     if tolerance is None:
         tolerance = FLOAT32_TOLERANCE if fallback else DEFAULT_TOLERANCE
     report = CheckReport(len(drawn), reference.backend, tolerance, refused_by_lwtnn=len(refused),
-                         preprocessed=_has_preprocessing(view), spec=variables is not None,
+                         preprocessed=_has_preprocessing(view),
                          float32_backend=None if float32 is None else float32.backend,
                          fallback=fallback)
     for name, labels in view["outputs"].items():
@@ -243,9 +330,7 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
                 row.float32_max_rel = _max_rel(ours[name][:, column],
                                                deployed[onnx_name][:, column])
             report.rows.append(row)
-    if drawn.outputs:
-        report.published = _compare_published(ours, drawn, view, reference_tolerance)
-    return report
+    return report, ours, drawn, expected
 
 
 def _onnx_models(proto: onnx.ModelProto) -> tuple[OnnxModel, Optional[OnnxModel], str]:
@@ -280,6 +365,27 @@ def _distrust(reference: OnnxModel, expected: dict[str, np.ndarray],
         return ""
     return (f"{reference.backend} disagrees with {float32.backend} by up to {worst:.3g}, "
             "beyond float32 rounding, so it is not trusted")
+
+
+def _compare_cpp(document: dict, view: dict, events: Events, ours: dict[str, np.ndarray],
+                 expected: dict[str, np.ndarray]) -> CppComparison:
+    """lwtnn's own C++ on the same events, where correctionlib can run the network: a
+    sequential document, or a graph that is one chain."""
+    version = lwtnn_cpp.version()
+    if version is None:
+        return CppComparison(skipped="correctionlib >= 2.9, which ships lwtnn's C++, is not "
+                                     "installed: pip install correctionlib")
+    network = document if "nodes" not in document else sequential_form(document)
+    if network is None:
+        return CppComparison(version, skipped="correctionlib runs lwtnn's sequential "
+                                              "networks, and this graph is not one chain")
+    (name,), (output,) = [node["name"] for node in view["inputs"]], list(view["outputs"])
+    try:
+        theirs = lwtnn_cpp.evaluate(network, events.vectors[name])
+    except lwtnn_cpp.CppRunError as exc:
+        return CppComparison(version, float("nan"), float("nan"), refused=str(exc))
+    reference = expected[view["onnx_outputs"][output]]
+    return CppComparison(version, _max_rel(theirs, ours[output]), _max_rel(theirs, reference))
 
 
 def _max_rel(ours: np.ndarray, ref: np.ndarray) -> float:
@@ -385,17 +491,32 @@ def _has_preprocessing(view: dict) -> bool:
 
 def draw_events(view: dict, n_events: int, seed: int,
                 fixed_length: Optional[int] = None) -> Events:
-    """Unit-normal values after lwtnn's preprocessing, mapped back to raw units."""
+    """Unit-normal values after lwtnn's preprocessing, mapped back to raw units; the last
+    events (up to half of them) are the ``CENTRE_STEPS`` events."""
     rng = np.random.default_rng(seed)
-    vectors = {node["name"]: _raw(rng.normal(size=(n_events, len(node["variables"]))), node)
+    centres = min(len(CENTRE_STEPS), n_events // 2)
+    drawn = n_events - centres
+    vectors = {node["name"]: np.concatenate([
+                   _raw(rng.normal(size=(drawn, len(node["variables"]))), node),
+                   centre_values(node, centres)])
                for node in view["inputs"]}
-    sequences = {}
+    sequences = {}  # one length per event for all its sequences, as the ONNX model takes them
+    lengths = (np.full(drawn, fixed_length) if fixed_length
+               else rng.integers(1, MAX_SEQUENCE_LENGTH + 1, size=drawn))
     for node in view.get("input_sequences", []):
-        lengths = (np.full(n_events, fixed_length) if fixed_length
-                   else rng.integers(1, MAX_SEQUENCE_LENGTH + 1, size=n_events))
-        sequences[node["name"]] = [
-            _raw(rng.normal(size=(int(t), len(node["variables"]))), node) for t in lengths]
+        width, centre_length = len(node["variables"]), fixed_length or CENTRE_SEQUENCE_LENGTH
+        sequences[node["name"]] = (
+            [_raw(rng.normal(size=(int(t), width)), node) for t in lengths]
+            + [_raw(np.full((centre_length, width), step), node)
+               for step in CENTRE_STEPS[:centres]])
     return Events(vectors, sequences)
+
+
+def centre_values(node: dict, count: int) -> np.ndarray:
+    """The first ``count`` of the ``CENTRE_STEPS`` events of an lwtnn input node (its
+    ``variables`` with offsets and scales), in raw units."""
+    steps = np.array(CENTRE_STEPS[:count], dtype=np.float64).reshape(-1, 1)
+    return _raw(np.repeat(steps, len(node["variables"]), axis=1), node)
 
 
 def _node_preprocessing(node: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -524,12 +645,12 @@ def _evaluate_lwtnn(net: Network, view: dict,
             np.array(refused, dtype=int))
 
 
-def _evaluate_onnx(model: OnnxModel, events: Events, interface: Interface,
+def _evaluate_onnx(model: OnnxModel, events: Events, preparation: Preparation,
                    progress: Optional[Callable[[int, int], None]]) -> dict[str, np.ndarray]:
-    """The ONNX outputs, fed what the network expects: the spec's preprocessed values."""
-    vectors = {name: _preprocessed(values, interface.preprocessing(name))
-               for name, values in events.vectors.items()}
-    sequences = {name: [_preprocessed(steps, interface.preprocessing(name)) for steps in values]
+    """The ONNX outputs, fed what the network expects (``preparation`` of the raw
+    events), as lwtnn's outputs compare with them."""
+    vectors = {name: preparation.inputs(name, values) for name, values in events.vectors.items()}
+    sequences = {name: [preparation.inputs(name, steps) for steps in values]
                  for name, values in events.sequences.items()}
     pieces = []
     for start in range(0, len(events), CHUNK):
@@ -540,11 +661,33 @@ def _evaluate_onnx(model: OnnxModel, events: Events, interface: Interface,
             progress(chosen[-1] + 1, len(events))
     if not pieces:
         return {name: np.empty((0, 0)) for name in model.output_names}
-    return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+    return {k: preparation.outputs(k, np.concatenate([p[k] for p in pieces])) for k in pieces[0]}
 
 
-def _preprocessed(values: np.ndarray,
-                  preprocessing: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+def _unchanged(name: str, values: np.ndarray) -> np.ndarray:
+    return values
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """What the ONNX model is fed for lwtnn's raw inputs (input name, values -> values)
+    and how its outputs become what lwtnn computes (output name, values -> values): a
+    variable spec's preprocessing, fixed parameters put back, TMVA's transformations."""
+
+    inputs: Callable[[str, np.ndarray], np.ndarray] = _unchanged
+    outputs: Callable[[str, np.ndarray], np.ndarray] = _unchanged
+
+
+def spec_preparation(interface: Interface) -> Preparation:
+    """The ONNX model fed what the network expects: the spec's preprocessed values."""
+    preprocessing = {name: interface.preprocessing(name)
+                     for name in [*interface.input_variables, *interface.sequence_variables]}
+    return Preparation(lambda name, values: preprocessed(values, preprocessing.get(name)))
+
+
+def preprocessed(values: np.ndarray,
+                 preprocessing: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """lwtnn's (x + offset) * scale, or x where there is none."""
     if preprocessing is None:
         return values
     offsets, scales = preprocessing

@@ -1,7 +1,8 @@
 """IR (after the passes) -> an lwtnn document, graph or sequential.
 
 Weights are written as the float64 value of each number, so a weight read from a
-float32 initializer parses back to exactly that float32 value. Identical layers (a weight
+float32 initializer parses back to exactly that float32 value; a value the passes
+composed exactly is rounded to its nearest double (once, here or in ``rounding``). Identical layers (a weight
 shared by several nodes) are written once and referenced by ``layer_index``.
 
 Sequences: a rank-3 graph input is an ``input_sequences`` entry read by an
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConversionError, Diagnostic
+from .exact import as_floats
 from .interface import Interface
 from .ir import IRGraph, Port
 
@@ -119,8 +121,8 @@ def _single_chain(ir: IRGraph) -> list[str]:
 def _input_node(ir: IRGraph, node: str, interface: Interface) -> dict[str, Any]:
     attrs = ir.attrs(node)
     size = width(ir, node)
-    offsets = attrs.get("offset", np.zeros(size))
-    scales = attrs.get("scale", np.ones(size))
+    offsets = as_floats(attrs["offset"]) if "offset" in attrs else np.zeros(size)
+    scales = as_floats(attrs["scale"]) if "scale" in attrs else np.ones(size)
     variables = []
     specs = interface.variables(attrs["name"], size, sequence=is_sequence(ir, node))
     for spec, offset, scale in zip(specs, offsets, scales):
@@ -165,8 +167,9 @@ def _recurrent_layer(attrs: dict) -> dict[str, Any]:
 
 
 def _numbers(values: Any) -> list[float]:
-    """A flat row-major list of float64 values, as lwtnn reads weight arrays."""
-    return np.asarray(values, dtype=np.float64).ravel().tolist()
+    """A flat row-major list of float64 values, as lwtnn reads weight arrays (an exact
+    value rounded, once, here)."""
+    return as_floats(values).ravel().tolist()
 
 
 class _LayerTable:
@@ -187,9 +190,8 @@ class _LayerTable:
         else:
             layer = None
             key = (ir.op(node), width, repr(attrs.get("activation")),
-                   np.shape(attrs["weights"]),
-                   np.asarray(attrs["weights"], dtype=np.float64).tobytes(),
-                   np.asarray(attrs["bias"], dtype=np.float64).tobytes())
+                   np.shape(attrs["weights"]), as_floats(attrs["weights"]).tobytes(),
+                   as_floats(attrs["bias"]).tobytes())
         if key not in self._seen:
             self._seen[key] = len(self.layers)
             self.layers.append(layer or layer_json(ir, node))

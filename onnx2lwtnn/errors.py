@@ -55,5 +55,17 @@ class ConversionError(Onnx2LwtnnError):
         super().__init__("\n".join(lines))
 
 
+class VerificationError(Onnx2LwtnnError):
+    """A conversion that does not reproduce its model on the verification events; it is
+    never written. ``report`` has the comparison (``report.table()``)."""
+
+    def __init__(self, subject: str, report):
+        self.report = report
+        super().__init__(f"{subject}: not written: the converted network does not "
+                         "reproduce the model on the verification events (a bug in "
+                         "onnx2lwtnn, or arithmetic lwtnn's doubles cannot follow; please "
+                         f"report it with the model):\n{report.table()}")
+
+
 class FileError(Onnx2LwtnnError):
     """A file cannot be read or written as the run needs; the message names it."""

@@ -4,7 +4,8 @@ event variables.
 
 A fixed variable's value goes through the input's own preprocessing first (a
 parametrised network usually standardises its parameters too), then its column of every
-dense layer reading the input, times that value, joins the layer's bias.
+dense layer reading the input, times that value, joins the layer's bias: all exactly,
+rounded once when written.
 """
 from __future__ import annotations
 
@@ -13,16 +14,22 @@ from typing import Mapping
 import numpy as np
 
 from .errors import UsageError
+from .exact import Exact, matmul
 from .interface import Interface
 from .ir import IRGraph, Port
 from .passes.common import reads_through_matrix
+from .passes.fold_affine import input_preprocessing
 
 
-def fix_inputs(ir: IRGraph, interface: Interface, values: Mapping[str, float]) -> None:
-    """Remove the named variables from their inputs, folding their values in."""
+def fix_inputs(ir: IRGraph, interface: Interface,
+               values: Mapping[str, float]) -> dict[str, dict[int, float]]:
+    """Remove the named variables from their inputs, folding their values in; returns
+    {input name: {column: raw value}}, what the ONNX model still reads there."""
     where = _locate(ir, interface, values)
     for node, indices in where.items():
         _fix_one_input(ir, interface, node, indices, [values[name] for name in indices.values()])
+    return {ir.attrs(node)["name"]: {column: values[name] for column, name in indices.items()}
+            for node, indices in where.items()}
 
 
 def _locate(ir: IRGraph, interface: Interface, values: Mapping[str, float]) -> dict:
@@ -59,15 +66,17 @@ def _fix_one_input(ir: IRGraph, interface: Interface, node: str, indices: dict[i
                          f"{', '.join(indices.values())} cannot be folded into a bias")
     attrs, shape = ir.attrs(node), ir.shape(Port(node))
     width = shape[-1]
-    offset = np.asarray(attrs.get("offset", np.zeros(width)), dtype=np.float64)
-    scale = np.asarray(attrs.get("scale", np.ones(width)), dtype=np.float64)
+    offset, scale = input_preprocessing(ir, node)
     columns = list(indices)
-    value = (np.asarray(raw, dtype=np.float64) + offset[columns]) * scale[columns]
+    value = (Exact.of(np.asarray(raw, dtype=np.float64)) + offset.take(columns, axis=0)
+             ) * scale.take(columns, axis=0)
     for reader, _ in readers:
         reader_attrs = ir.attrs(reader)
-        reader_attrs["bias"] = reader_attrs["bias"] + reader_attrs["weights"][:, columns] @ value
-        reader_attrs["weights"] = np.delete(reader_attrs["weights"], columns, axis=1)
-    attrs["offset"], attrs["scale"] = np.delete(offset, columns), np.delete(scale, columns)
+        weights = Exact.of(reader_attrs["weights"])
+        reader_attrs["bias"] = (Exact.of(reader_attrs["bias"])
+                                + matmul(weights.take(columns, axis=1), value))
+        reader_attrs["weights"] = weights.delete(columns, axis=1)
+    attrs["offset"], attrs["scale"] = offset.delete(columns, axis=0), scale.delete(columns, axis=0)
     ir[node]["shapes"][0] = tuple(shape[:-1]) + (width - len(columns),)
     kept = [v for i, v in enumerate(interface.variables(name, width)) if i not in indices]
     interface.input_variables[name] = kept

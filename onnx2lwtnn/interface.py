@@ -8,17 +8,23 @@ the preprocessing lwtnn applies first, ``(x + offset) * scale``, and rename outp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Optional
 
 import numpy as np
 
+from .exact import Exact
+
 
 @dataclass(frozen=True)
 class Variable:
+    """An input variable; ``offset`` and ``scale`` are exact (a float, or a Fraction
+    such as 1 / std) until the conversion rounds them, once, into the document."""
+
     name: str
     default: Optional[float] = None
-    offset: float = 0.0
-    scale: float = 1.0
+    offset: Real = 0.0
+    scale: Real = 1.0
 
 
 @dataclass
@@ -39,11 +45,18 @@ class Interface:
             Variable(f"{input_name}_{i}") for i in range(width)]
 
     def preprocessing(self, input_name: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
-        """The spec's (offsets, scales) for an input (vector or sequence), if it names one."""
+        """The spec's (offsets, scales) for an input (vector or sequence), if it names one,
+        as doubles."""
+        exact = self.exact_preprocessing(input_name)
+        return None if exact is None else (exact[0].rounded(), exact[1].rounded())
+
+    def exact_preprocessing(self, input_name: str) -> Optional[tuple[Exact, Exact]]:
+        """The spec's (offsets, scales) for an input, exactly, if it names one."""
         named = self.input_variables.get(input_name, self.sequence_variables.get(input_name))
         if named is None:
             return None
-        return np.array([v.offset for v in named]), np.array([v.scale for v in named])
+        return (Exact.of(np.array([v.offset for v in named], dtype=object)),
+                Exact.of(np.array([v.scale for v in named], dtype=object)))
 
     def output_name(self, onnx_name: str) -> str:
         """The lwtnn name of an ONNX graph output (its own, unless the spec renames it)."""

@@ -20,6 +20,8 @@ EXAMPLES = """\
 examples:
   onnx2lwtnn model.onnx -o model.json          convert to lwtnn graph JSON
   onnx2lwtnn model.onnx -o model.json --check  convert, then prove it on 1000 events
+                                               (every conversion is verified on a
+                                               few events before it is written)
   onnx2lwtnn model.onnx --format sequential    LightweightNeuralNetwork JSON on stdout
   onnx2lwtnn model.onnx --layout literal       one lwtnn node per ONNX construct
   onnx2lwtnn model.onnx -o model.json --variables spec.json
@@ -71,8 +73,13 @@ def parser(subcommands: str = "") -> argparse.ArgumentParser:
     add_spec_options(result)
     preprocessing.add_options(result)
     result.add_argument("--check", action="store_true",
-                        help="after converting, compare ONNX and lwtnn outputs (as "
-                             "'onnx2lwtnn check'); exit 1 if they differ")
+                        help="after converting, compare ONNX and lwtnn outputs on --events "
+                             "events with the full report (as 'onnx2lwtnn check'); exit 1 "
+                             "if they differ. Without it, every conversion is still "
+                             "verified on a few events before it is written")
+    result.add_argument("--no-verify", action="store_true",
+                        help="UNSAFE: write without verifying the network against the "
+                             "float64 ONNX model first")
     add_check_options(result)
     return result
 
@@ -95,7 +102,8 @@ def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path],
                            variables_convention=args.variables_convention,
                            outputs=args.outputs, layout=args.layout,
                            on_change=change_printer(args),
-                           tmva_weights=args.tmva_weights, fix=preprocessing.fixed(args))
+                           tmva_weights=args.tmva_weights, fix=preprocessing.fixed(args),
+                           verify=not (args.check or args.no_verify))
     document = converted.document
     if args.check and not report_check(args, model, document, sys.stderr):
         return EXIT_FAILED  # nothing written: the conversion is not proven
@@ -112,7 +120,7 @@ def _run_fix_from(args: argparse.Namespace) -> int:
         return conversion(model, format=args.format, variables=spec,
                           variables_convention=args.variables_convention,
                           outputs=args.outputs, tmva_weights=args.tmva_weights,
-                          fix=values).document
+                          fix=values, verify=not args.no_verify).document
 
     def write(document: dict, target: Path) -> None:
         write_output(args, target, to_json(document), run_inputs(args, args.models[0]))

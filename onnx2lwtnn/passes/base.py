@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from ..exact import ExactRangeError
 from ..ir import INTERMEDIATE_KINDS, LWTNN_KINDS, IRGraph
 
 Rewrite = Callable[[IRGraph, str], bool]
@@ -50,7 +51,12 @@ class Pass:
             if node not in ir or ir[node]["domain"] not in domains:
                 continue
             readers = [] if observe is None else list(ir.g.out_edges(node, keys=True, data=True))
-            if self.rewrite(ir, node):
+            try:
+                rewritten = self.rewrite(ir, node)
+            except ExactRangeError as exc:  # a NaN or infinite constant met exact folding
+                ir.refuse(node, f"{exc}, which no lwtnn weight can hold")
+                rewritten = False
+            if rewritten:
                 changed = True
                 if observe is not None:
                     observe(self, node, readers)

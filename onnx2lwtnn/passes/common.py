@@ -25,6 +25,13 @@ def is_feature_axis(ir: IRGraph, port: Port, axis: int) -> bool:
     return axis in (len(shape) - 1, -1)
 
 
+def float_attribute(attrs: dict, name: str, default: float) -> float:
+    """An ONNX float attribute; its default too is a float32 (LeakyRelu's 0.01 is
+    0.009999999776..., BatchNormalization's epsilon 1e-5 is 9.99999974...e-06), as every
+    runtime, the float64 reference included, reads it."""
+    return float(attrs.get(name, np.float32(default)))
+
+
 def per_feature(value: np.ndarray, width: int, rank: int = 2) -> Optional[np.ndarray]:
     """A constant broadcast against a [batch, width] tensor (``rank`` 3: a [batch, time,
     width] sequence), as a [width] vector.

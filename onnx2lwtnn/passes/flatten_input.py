@@ -14,6 +14,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..exact import Exact
 from ..ir import IRGraph, Port
 from .base import rewrite
 from .lower_activations import add_affine
@@ -32,7 +33,7 @@ def flatten_input(ir: IRGraph, node: str) -> bool:
         return False
     size = int(np.prod(shape[1:]))
     index = np.arange(size).reshape(shape[1:])  # where each element sits in the input
-    scale, shift = np.ones(size), np.zeros(size)
+    scale, shift = Exact.of(np.ones(size)), Exact.zeros((size,))
     chain, current = [], port
     while True:
         reader = ir.sole_consumer(current)
@@ -45,17 +46,17 @@ def flatten_input(ir: IRGraph, node: str) -> bool:
             return False
         if step[0] == "perm":
             index = index.transpose(step[1])
-        else:
-            at = index.reshape(-1)
-            step_scale, step_shift = (np.broadcast_to(a, index.shape).reshape(-1)
-                                      for a in step[1:])
-            scale[at], shift[at] = scale[at] * step_scale, shift[at] * step_scale + step_shift
+        else:  # element k of the tensor sits at position index[k] of the flat input
+            by_position = np.argsort(index.reshape(-1))
+            step_scale, step_shift = (a.broadcast_to(index.shape).reshape(-1).take(
+                by_position, axis=0) for a in step[1:])
+            scale, shift = scale * step_scale, shift * step_scale + step_shift
         chain.append(reader)
         current = Port(reader)
     ir[node]["shapes"][0] = (shape[0], size)
     label = ir[reader]["label"]
     flat = port
-    if not (np.all(scale == 1) and np.all(shift == 0)):
+    if not (scale.equals(1) and shift.is_zero().all()):
         flat = add_affine(ir, flat, scale, shift, label)
     order = index.reshape(-1)
     if np.any(order != np.arange(size)):
@@ -105,6 +106,8 @@ def _step(ir: IRGraph, node: str, dims: tuple) -> Optional[tuple]:
     try:
         np.broadcast_to(value, dims)
     except ValueError:
+        return None
+    if not np.all(np.isfinite(value)):
         return None
     scale, shift = affine_of(op, value, left_value is not None)
     return None if scale is None else ("affine", scale, shift)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..exact import Exact
 from ..ir import IRGraph
 from .base import rewrite
 from .common import is_per_step, per_feature, width
@@ -31,5 +32,6 @@ def fold_scaler(ir: IRGraph, node: str) -> bool:
         ir.refuse(node, f"its offset ({len(attrs.get('offset', []))} values) or scale "
                         f"({len(attrs.get('scale', []))} values) does not fit the {n} features")
         return False
-    ir.replace(node, add_affine(ir, source, scale, -offset * scale, ir[node]["label"]))
+    scale = Exact.of(scale)
+    ir.replace(node, add_affine(ir, source, scale, -Exact.of(offset) * scale, ir[node]["label"]))
     return True

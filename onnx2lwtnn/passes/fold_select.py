@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..exact import Exact
 from ..ir import IRGraph, Port
 from .base import rewrite
 from .common import reads_through_matrix
@@ -14,16 +15,30 @@ def fold_select_into_dense(ir: IRGraph, node: str) -> bool:
     """Select(indices) -> Dense (every reader)  =>  Dense over all features."""
     readers = ir.consumers(Port(node))
     source = ir.operand(node, 0)
-    if not readers or not all(reads_through_matrix(ir, reader) for reader, _ in readers):
-        return False
     indices = ir.attrs(node)["indices"]
+    if not readers or not all(reads_through_matrix(ir, reader)
+                              and ir.attrs(reader)["weights"].shape[1] == len(indices)
+                              for reader, _ in readers):
+        return False  # (a damaged model's widths may disagree: legalize names it)
     for reader, _ in readers:
         attrs = ir.attrs(reader)
-        weights = np.zeros((attrs["weights"].shape[0], ir.features(source)))
-        np.add.at(weights, (slice(None), indices), attrs["weights"])
-        attrs["weights"] = weights
+        attrs["weights"] = _scattered(attrs["weights"], indices, ir.features(source))
     ir.replace(node, source)
     return True
+
+
+def _scattered(weights, indices: np.ndarray, width: int):
+    """The selected columns' weights at their source columns; a column selected twice
+    gets the exact sum of its weights."""
+    if not isinstance(weights, Exact) and len(set(indices.tolist())) == len(indices):
+        placed = np.zeros((weights.shape[0], width))
+        placed[:, indices] = weights
+        return placed
+    weights = Exact.of(weights)
+    columns = [Exact.zeros((weights.shape[0],)) for _ in range(width)]
+    for position, column in enumerate(indices.tolist()):
+        columns[column] = columns[column] + weights[:, position]
+    return Exact.stack(columns, axis=1)
 
 
 @rewrite("Select")

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-import numpy as np
-
+from ..exact import Exact
 from ..ir import IRGraph, Port
 from .base import rewrite
-from .common import is_per_step, width
+from .common import float_attribute, is_per_step, width
 
 # lwtnn's hard_sigmoid is clip(0.2 x + 0.5, 0, 1); ONNX's is clip(alpha x + beta, 0, 1).
 LWTNN_HARD_SIGMOID_SLOPE, LWTNN_HARD_SIGMOID_SHIFT = 0.2, 0.5
@@ -25,7 +24,7 @@ def _simple(name: str) -> Callable:
 
 
 def _with_alpha(name: str, default: float) -> Callable:
-    return lambda attrs: {"function": name, "alpha": float(attrs.get("alpha", default))}
+    return lambda attrs: {"function": name, "alpha": float_attribute(attrs, "alpha", default)}
 
 
 # ONNX op -> function of its attributes giving the lwtnn activation that computes the
@@ -83,12 +82,13 @@ def lower_hard_sigmoid(ir: IRGraph, node: str) -> bool:
     if source is None:
         return False
     attrs = ir.attrs(node)
-    alpha, beta = attrs.get("alpha", 0.2), attrs.get("beta", 0.5)
+    alpha, beta = float_attribute(attrs, "alpha", 0.2), float_attribute(attrs, "beta", 0.5)
     # ONNX keeps alpha and beta as float32: Keras's 0.2 is 0.2000000030, not lwtnn's
     # double 0.2, so only the exact double values skip the rescale.
     if (alpha, beta) != (LWTNN_HARD_SIGMOID_SLOPE, LWTNN_HARD_SIGMOID_SHIFT):
-        scale = alpha / LWTNN_HARD_SIGMOID_SLOPE
-        shift = (beta - LWTNN_HARD_SIGMOID_SHIFT) / LWTNN_HARD_SIGMOID_SLOPE
+        slope = Exact.of(LWTNN_HARD_SIGMOID_SLOPE)
+        scale = Exact.of(alpha) / slope
+        shift = (Exact.of(beta) - Exact.of(LWTNN_HARD_SIGMOID_SHIFT)) / slope
         source = add_affine(ir, source, scale, shift, f"{ir[node]['label']}:rescale")
     _replace_by_activation(ir, node, source, "hard_sigmoid")
     return True
@@ -104,18 +104,19 @@ def lower_selu(ir: IRGraph, node: str) -> bool:
     label = ir[node]["label"]
     elu = ir.add("Activation", [source], label=f"{label}:elu", shapes=[ir.shape(source)],
                  attrs={"activation": {"function": "elu",
-                                       "alpha": float(attrs.get("alpha", SELU_ALPHA))}})
-    gamma = float(attrs.get("gamma", SELU_GAMMA))
+                                       "alpha": float_attribute(attrs, "alpha", SELU_ALPHA)}})
+    gamma = float_attribute(attrs, "gamma", SELU_GAMMA)
     ir.replace(node, add_affine(ir, Port(elu), gamma, 0.0, f"{label}:scale"))
     return True
 
 
 def add_affine(ir: IRGraph, source: Port, scale, shift, label: str) -> Port:
-    """A new ``Affine`` node computing source * scale + shift, per feature."""
-    n = width(ir, source)
+    """A new ``Affine`` node computing source * scale + shift, per feature; ``scale`` and
+    ``shift`` (numbers, arrays or ``Exact``) are held exactly."""
+    n = (width(ir, source),)
     node = ir.add("Affine", [source], label=label, shapes=[ir.shape(source)],
-                  attrs={"scale": np.broadcast_to(np.asarray(scale, float), (n,)).copy(),
-                         "shift": np.broadcast_to(np.asarray(shift, float), (n,)).copy()})
+                  attrs={"scale": Exact.of(scale).broadcast_to(n),
+                         "shift": Exact.of(shift).broadcast_to(n)})
     return Port(node)
 
 

@@ -4,8 +4,8 @@ Mul, Add, Sub and Div by a constant that broadcasts per feature (of a vector, or
 step of a [batch, time, features] sequence), Neg, and
 BatchNormalization at inference (every opset; also the [batch, features, 1] form PyTorch
 0.3 writes between Unsqueeze and Squeeze, and the Transpose-wrapped form of old
-keras2onnx files) are all affine maps; ``fold_affine`` then folds them into a
-neighbouring dense layer or the lwtnn input scaling, exactly up to float rounding.
+keras2onnx files) are all affine maps, held as exact rationals; ``fold_affine`` then
+folds them into a neighbouring dense layer or the lwtnn input scaling, exactly.
 """
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from typing import Optional
 
 import numpy as np
 
+from ..exact import Exact
 from ..ir import IRGraph, Port
 from .base import rewrite
-from .common import is_per_step, is_sequence, per_feature, width
+from .common import float_attribute, is_per_step, is_sequence, per_feature, width
 from .lower_activations import add_affine
 
 
@@ -34,6 +35,10 @@ def lower_constant_arithmetic(ir: IRGraph, node: str) -> bool:
         ir.refuse(node, "the constant does not apply per feature of a [batch, features] "
                         "vector (it varies along the batch or the tensor is not a vector)")
         return False
+    if not np.all(np.isfinite(constant)):
+        ir.refuse(node, "the constant holds NaN or infinite values, which no lwtnn weight "
+                        "can hold")
+        return False
     scale, shift = affine_of(ir.op(node), constant, const_first)
     if scale is None:
         ir.refuse(node, "dividing a constant by the network's values is not an lwtnn layer")
@@ -43,17 +48,19 @@ def lower_constant_arithmetic(ir: IRGraph, node: str) -> bool:
 
 
 def affine_of(op: str, c: np.ndarray, const_first: bool):
-    """(scale, shift) of x op c (c op x when ``const_first``); (None, None) for c / x."""
-    ones, zeros = np.ones_like(c), np.zeros_like(c)
+    """Exact (scale, shift) of x op c (c op x when ``const_first``); (None, None) for
+    c / x and for a division by zero."""
+    c = Exact.of(c)
+    ones, zeros = Exact.of(np.ones(c.shape)), Exact.zeros(c.shape)
     if op == "Mul":
         return c, zeros
     if op == "Add":
         return ones, c
     if op == "Sub":
         return (-ones, c) if const_first else (ones, -c)
-    if const_first or np.any(c == 0):
+    if const_first or c.is_zero().any():
         return None, None
-    return 1.0 / c, zeros
+    return c.reciprocal(), zeros
 
 
 @rewrite("Neg")
@@ -90,7 +97,7 @@ def lower_batch_norm(ir: IRGraph, node: str) -> bool:
     return True
 
 
-def batch_norm_affine(ir: IRGraph, node: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
+def batch_norm_affine(ir: IRGraph, node: str) -> Optional[tuple[Exact, Exact]]:
     """A BatchNormalization at inference as per-channel (scale, shift); None, with the
     node refused, in training mode or with parameters computed at run time."""
     attrs = ir.attrs(node)
@@ -102,8 +109,15 @@ def batch_norm_affine(ir: IRGraph, node: str) -> Optional[tuple[np.ndarray, np.n
         ir.refuse(node, "BatchNormalization parameters are not constants")
         return None
     gamma, beta, mean, var = (np.asarray(p, dtype=np.float64).reshape(-1) for p in params)
-    scale = gamma / np.sqrt(var + attrs.get("epsilon", 1e-5))
-    return scale, beta - mean * scale
+    # The square root is the one step that is not rational: taken in double, as the
+    # float64 reference takes it; everything around it is exact.
+    deviation = np.sqrt(var + float_attribute(attrs, "epsilon", 1e-5))
+    if np.any(deviation == 0) or not np.all(np.isfinite(deviation)):
+        ir.refuse(node, "BatchNormalization divides by sqrt(var + epsilon), which is zero "
+                        "or not finite here")
+        return None
+    scale = Exact.of(gamma) / Exact.of(deviation)
+    return scale, Exact.of(beta) - Exact.of(mean) * scale
 
 
 def _wrapped_vector(ir: IRGraph, node: str, width: int) -> Optional[tuple[Port, str]]:

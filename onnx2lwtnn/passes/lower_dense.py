@@ -12,9 +12,10 @@ from typing import Optional
 
 import numpy as np
 
+from ..exact import Exact
 from ..ir import IRGraph, Port
 from .base import rewrite
-from .common import is_per_step, is_vector, per_feature, rank, width
+from .common import float_attribute, is_per_step, is_vector, per_feature, rank, width
 
 
 @rewrite("Gemm")
@@ -27,7 +28,8 @@ def lower_gemm(ir: IRGraph, node: str) -> bool:
     if vector is None or not is_vector(ir, vector) or weight is None:
         return _refuse_operands(ir, node, weight)
     weight = np.asarray(weight, dtype=np.float64)
-    weights = (weight if attrs.get("transB", 0) else weight.T) * attrs.get("alpha", 1.0)
+    weights = _times(weight if attrs.get("transB", 0) else weight.T,
+                     float_attribute(attrs, "alpha", 1.0))
     bias = np.zeros(weights.shape[0])
     if c is not None:
         value = ir.const_value(c)
@@ -35,8 +37,13 @@ def lower_gemm(ir: IRGraph, node: str) -> bool:
         if bias is None:
             ir.refuse(node, "the Gemm bias is computed at run time or varies along the batch")
             return False
-        bias = bias * attrs.get("beta", 1.0)
+        bias = _times(bias, float_attribute(attrs, "beta", 1.0))
     return _make_dense(ir, node, vector, weights, bias)
+
+
+def _times(values: np.ndarray, factor: float):
+    """Gemm's alpha or beta applied exactly (rounded with everything folded later)."""
+    return values if factor == 1.0 else Exact.of(values) * Exact.of(factor)
 
 
 @rewrite("MatMul")

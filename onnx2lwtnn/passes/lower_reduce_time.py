@@ -8,6 +8,8 @@ needs each event's length, which no lwtnn node has, so it is refused.
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
 from ..ir import IRGraph, Port
 from .base import rewrite
 from .common import is_vector_layout, layout_axes, sequence_view, unsqueeze_to
@@ -50,6 +52,6 @@ def lower_reduce_over_time(ir: IRGraph, node: str) -> bool:
     batch, _, features = ir.shape(source)
     total = Port(ir.add("SequenceSum", [source], label=label, shapes=[(batch, features)]))
     if op == "ReduceMean":
-        total = add_affine(ir, total, 1.0 / steps, 0.0, f"{label}:mean")
+        total = add_affine(ir, total, Fraction(1, steps), 0, f"{label}:mean")
     ir.replace(node, unsqueeze_to(ir, total, kept, label))
     return True

@@ -51,8 +51,8 @@ def _scalar_multiple(ir: IRGraph, port: Port, x: Port) -> Optional[float]:
     data = ir[port.node]
     if data["op"] == "Affine" and ir.operand(port.node, 0) == x:
         scale, shift = data["attrs"]["scale"], data["attrs"]["shift"]
-        if np.all(shift == 0) and np.all(scale == scale[0]):
-            return float(scale[0])
+        if shift.is_zero().all() and scale.equals(scale[0]):
+            return float(scale.fraction(0))
     if data["op"] == "Mul":
         left, right = ir.inputs_of(port.node)[:2]
         for operand, constant in ((left, right), (right, left)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..exact import Exact
 from ..ir import IRGraph, Port
 from .base import rewrite
 from .common import width
@@ -20,9 +21,9 @@ def activation_layer(ir: IRGraph, node: str) -> bool:
 def affine_layer(ir: IRGraph, node: str) -> bool:
     """Affine  =>  Normalization ((x + shift / scale) * scale), or a diagonal Dense if a
     scale is zero."""
-    scale, shift = ir.attrs(node)["scale"], ir.attrs(node)["shift"]
-    if np.any(scale == 0):
-        _replace_by_dense(ir, node, np.diag(scale), shift, "linear")
+    scale, shift = Exact.of(ir.attrs(node)["scale"]), Exact.of(ir.attrs(node)["shift"])
+    if scale.is_zero().any():
+        _replace_by_dense(ir, node, Exact.diagonal(scale), shift, "linear")
         return True
     new = ir.add("Normalization", [ir.operand(node, 0)], label=ir[node]["label"],
                  shapes=ir[node]["shapes"], attrs={"weights": scale, "bias": shift / scale})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from fractions import Fraction
 from typing import Any, Optional, Union
 
 from .. import files
@@ -56,7 +57,7 @@ def standardised(where: str, name: str, mean: float, spread: float,
     if not (math.isfinite(spread) and spread > 0):
         raise UsageError(f"{where}: variable '{name}' has {spread_key} {spread}; "
                          f"(x - mean) / {spread_key} needs a positive finite {spread_key}")
-    return Variable(name, default, -mean, 1.0 / spread)
+    return Variable(name, default, -mean, 1 / Fraction(spread))
 
 
 def check_input(where: str, name: Any, count: int, input_widths: dict[str, int]) -> None:

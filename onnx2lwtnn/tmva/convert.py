@@ -14,8 +14,10 @@ from typing import Union
 
 import numpy as np
 
+from ..check import VERIFICATION_EVENTS
 from ..emit import GRAPH, emit
-from ..errors import ConversionWarning
+from ..errors import ConversionWarning, VerificationError
+from ..exact import Exact, matmul
 from ..interface import Interface, Variable
 from ..ir import IRGraph, Port
 from ..lwtnn import validate_network
@@ -71,8 +73,10 @@ def read_network(path: Union[str, os.PathLike]) -> TmvaNetwork:
 
 
 def convert_tmva(source: Union[str, os.PathLike, TmvaNetwork],
-                 format: str = GRAPH) -> dict:
-    """The lwtnn document of a TMVA MLP. Warns, naming the largest deviation, when TMVA
+                 format: str = GRAPH, verify: bool = True) -> dict:
+    """The lwtnn document of a TMVA MLP, verified (unless ``verify`` is False) against
+    the float64 reference of TMVA's response on a few events before it is returned
+    (VerificationError if it differs). Warns, naming the largest deviation, when TMVA
     computes a fast tanh that lwtnn's exact tanh cannot reproduce."""
     network = source if isinstance(source, TmvaNetwork) else read_network(source)
     method, mlp = network.method, network.mlp
@@ -99,6 +103,11 @@ def convert_tmva(source: Union[str, os.PathLike, TmvaNetwork],
                           output_labels={network.output_name: network.labels})
     document = emit(ir, interface, format)
     validate_network(document)
+    if verify:
+        from .check import check_tmva
+        report = check_tmva(network, document, events=VERIFICATION_EVENTS)
+        if not report.passed:
+            raise VerificationError(method.where, report)
     if mlp.fast_tanh:
         warnings.warn(f"{method.where}: TMVA (>= 4.2.1) evaluates tanh with a fast rational "
                       "approximation that no lwtnn activation reproduces; lwtnn's exact tanh "
@@ -108,19 +117,17 @@ def convert_tmva(source: Union[str, os.PathLike, TmvaNetwork],
     return document
 
 
-def fold_affine_before(weights: np.ndarray, bias: np.ndarray, a: np.ndarray,
-                       c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A dense layer W x + b reading A x + c: (W A) x + (W c + b)."""
-    return weights @ a, weights @ c + bias
+def fold_affine_before(weights, bias, a, c) -> tuple[Exact, Exact]:
+    """A dense layer W x + b reading A x + c: (W A) x + (W c + b), exactly."""
+    return matmul(weights, a), matmul(weights, c) + Exact.of(bias)
 
 
-def _undo_targets(network: TmvaNetwork, weights: np.ndarray,
-                  bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _undo_targets(network: TmvaNetwork, weights, bias) -> tuple:
     target = tf.target_affine(network.transforms, weights.shape[0])
     if target is None:
         return weights, bias
     half, middle = target
-    return weights * half[:, None], bias * half + middle
+    return Exact.of(weights) * half.reshape(-1, 1), Exact.of(bias) * half + middle
 
 
 def _activation(mlp: Mlp, is_output: bool) -> str:

@@ -15,6 +15,8 @@ from typing import Union
 
 import numpy as np
 
+
+from ..check import Preparation
 from ..errors import UsageError
 from ..interface import Interface, Variable
 from ..ir import IRGraph, Port
@@ -26,9 +28,12 @@ from .method import read_method
 MARK = "tmva_transformations"
 
 
-def insert_transformations(ir: IRGraph, path: Union[str, os.PathLike]) -> Interface:
+def insert_transformations(ir: IRGraph, path: Union[str, os.PathLike]
+                           ) -> tuple[Interface, Preparation]:
     """Put the file's transformations between the graph input and the network; the
-    Interface names the variables (and a regression's targets) as TMVA does."""
+    Interface names the variables (and a regression's targets) as TMVA does, and the
+    Preparation feeds the ONNX model what the network now computes from raw variables
+    (TMVA's transformations, exactly, and its targets' transformation undone)."""
     method = read_method(path)
     transforms = tf.read_transformations(method)
     n = len(method.variables)
@@ -53,7 +58,18 @@ def insert_transformations(ir: IRGraph, path: Union[str, os.PathLike]) -> Interf
     interface = Interface(input_variables={name: [Variable(v) for v in method.variables]})
     _undo_targets(ir, method, transforms, interface)
     _name_classes(ir, method, interface)
-    return interface
+    return interface, _preparation(transforms, len(method.targets))
+
+
+def _preparation(transforms: list, n_targets: int) -> Preparation:
+    def transformed(name: str, raw: np.ndarray) -> np.ndarray:
+        return tf.apply(transforms, raw, exact=True)
+
+    target = tf.target_affine(transforms, n_targets)
+    if target is None:
+        return Preparation(transformed)
+    half, middle = (part.rounded() for part in target)
+    return Preparation(transformed, lambda name, y: y * half + middle)
 
 
 def _name_classes(ir: IRGraph, method, interface: Interface) -> None:
@@ -99,5 +115,5 @@ def fold_transformations(ir: IRGraph) -> None:
             reader_attrs = ir.attrs(reader)
             reader_attrs["weights"], reader_attrs["bias"] = fold_affine_before(
                 reader_attrs["weights"], reader_attrs["bias"], attrs["weights"],
-                np.asarray(attrs["bias"]))
+                attrs["bias"])
         ir.replace(node, ir.operand(node, 0))

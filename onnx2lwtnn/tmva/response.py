@@ -22,7 +22,7 @@ def exact_response(mlp: Mlp, transforms: list, raw: np.ndarray) -> np.ndarray:
     x = tf.apply(transforms, np.asarray(raw, dtype=np.float64), exact=True)
     y = _network(mlp, x, _ACTIVATIONS[mlp.hidden])
     target = tf.target_affine(transforms, y.shape[1])
-    return y if target is None else y * target[0] + target[1]
+    return y if target is None else y * target[0].rounded() + target[1].rounded()
 
 
 def tmva_response(mlp: Mlp, transforms: list, raw: np.ndarray) -> np.ndarray:

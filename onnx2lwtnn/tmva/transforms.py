@@ -20,6 +20,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 
 from ..errors import ConversionError, Diagnostic
+from ..exact import Exact, matmul
 from .method import Method, integer, numbers
 
 F32 = np.float32
@@ -43,13 +44,9 @@ class Normalize:
     target_maximum: np.ndarray
     name: str = "Normalize"
 
-    def affine(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(A, c) with x' = A x + c on all n variables (diagonal)."""
-        scale, shift = np.ones(n), np.zeros(n)
-        width = self.maximum - self.minimum
-        scale[self.variables] = 2.0 / width
-        shift[self.variables] = -2.0 * self.minimum / width - 1.0
-        return np.diag(scale), shift
+    def affine(self, n: int) -> tuple[Exact, Exact]:
+        """(a, c) with x' = a x + c, element-wise, on all n variables, exactly."""
+        return _on_selected(n, self.variables, *_unit_range(self.minimum, self.maximum))
 
     def exact(self, x: np.ndarray) -> np.ndarray:
         x = np.array(x, dtype=np.float64)
@@ -64,12 +61,10 @@ class Normalize:
         x[:, self.variables] = (x[:, self.variables] - minimum) * scale * F32(2) - F32(1)
         return x
 
-    def target_affine(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(h, m) with y = h y' + m undoing the transformation of n targets."""
-        half, middle = np.ones(n), np.zeros(n)
-        half[self.targets] = (self.target_maximum - self.target_minimum) / 2.0
-        middle[self.targets] = self.target_minimum + half[self.targets]
-        return half, middle
+    def target_affine(self, n: int) -> tuple[Exact, Exact]:
+        """(h, m) with y = h y' + m undoing the transformation of n targets, exactly."""
+        half = (Exact.of(self.target_maximum) - Exact.of(self.target_minimum)) / 2
+        return _on_selected(n, self.targets, half, Exact.of(self.target_minimum) + half)
 
     def inverse_targets_tmva(self, y: np.ndarray) -> np.ndarray:
         """TMVA: ``offset + (val + 1) / (scale * 2)`` in float."""
@@ -89,11 +84,11 @@ class Linear:
     matrix: np.ndarray
     shift: np.ndarray
 
-    def affine(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        a, c = np.eye(n), np.zeros(n)
+    def affine(self, n: int) -> tuple[np.ndarray, Exact]:
+        """(A, c) with x' = A x + c on all n variables (A's entries are the file's)."""
+        a = np.eye(n)
         a[np.ix_(self.variables, self.variables)] = self.matrix
-        c[self.variables] = self.shift
-        return a, c
+        return a, _placed(n, self.variables, Exact.of(self.shift), 0)
 
     def exact(self, x: np.ndarray) -> np.ndarray:
         x = np.array(x, dtype=np.float64)
@@ -223,32 +218,37 @@ def apply(transforms: list[Transform], x: np.ndarray, exact: bool) -> np.ndarray
     return x
 
 
-def split(transforms: list[Transform], n: int) -> tuple[np.ndarray, np.ndarray,
-                                              Optional[tuple[np.ndarray, np.ndarray]]]:
+def split(transforms: list[Transform], n: int) -> tuple[Exact, Exact,
+                                              Optional[tuple[Exact, Exact]]]:
     """(offset, scale, rest): the leading Normalize steps as lwtnn's ``(x + offset) *
-    scale``, and the affine map (A, c) of everything after them (None if nothing is)."""
-    offset, scale = np.zeros(n), np.ones(n)
+    scale``, and the affine map (A, c) of everything after them (None if nothing is),
+    all exact."""
+    offset, scale = Exact.zeros((n,)), Exact.of(np.ones(n))
     position = 0
     while position < len(transforms) and isinstance(transforms[position], Normalize):
-        a, c = transforms[position].affine(n)
-        step = np.diag(a)
-        offset, scale = offset + c / (scale * step), scale * step
+        step, shift = transforms[position].affine(n)
+        offset, scale = offset + shift / (scale * step), scale * step
         position += 1
     if position == len(transforms):
         return offset, scale, None
-    a, c = np.eye(n), np.zeros(n)
+    a, c = Exact.of(np.eye(n)), Exact.zeros((n,))
     for transform in transforms[position:]:
-        step_a, step_c = transform.affine(n)
-        a, c = step_a @ a, step_a @ c + step_c
+        if isinstance(transform, Normalize):
+            step, shift = transform.affine(n)
+            a, c = a * step.reshape(n, 1), c * step + shift
+        else:
+            step_a, shift = transform.affine(n)
+            a, c = matmul(step_a, a), matmul(step_a, c) + shift
     return offset, scale, (a, c)
 
 
-def target_affine(transforms: list[Transform], n: int) -> Optional[tuple[np.ndarray, np.ndarray]]:
-    """(h, m) undoing the targets' transformations (y = h y' + m), None if there are none."""
+def target_affine(transforms: list[Transform], n: int) -> Optional[tuple[Exact, Exact]]:
+    """(h, m) undoing the targets' transformations (y = h y' + m), None if there are
+    none, exactly."""
     normalizes = [t for t in transforms if isinstance(t, Normalize) and t.targets]
     if not normalizes:
         return None
-    half, middle = np.ones(n), np.zeros(n)
+    half, middle = Exact.of(np.ones(n)), Exact.zeros((n,))
     for transform in reversed(normalizes):  # undo in reverse order
         h, m = transform.target_affine(n)
         half, middle = half * h, middle * h + m
@@ -260,6 +260,27 @@ def inverse_targets_tmva(transforms: list[Transform], y: np.ndarray) -> np.ndarr
         if isinstance(transform, Normalize) and transform.targets:
             y = transform.inverse_targets_tmva(y)
     return y
+
+
+def _unit_range(minimum: np.ndarray, maximum: np.ndarray) -> tuple[Exact, Exact]:
+    """(a, c) with 2 (x - min) / (max - min) - 1 = a x + c."""
+    scale = 2 / (Exact.of(maximum) - Exact.of(minimum))
+    return scale, -Exact.of(minimum) * scale - 1
+
+
+def _on_selected(n: int, selected: list[int], scale: Exact,
+                 shift: Exact) -> tuple[Exact, Exact]:
+    """(a, c) of an element-wise map that is ``scale``, ``shift`` on the selected of n
+    variables and the identity on the others."""
+    return _placed(n, selected, scale, 1), _placed(n, selected, shift, 0)
+
+
+def _placed(n: int, selected: list[int], values: Exact, fill: int) -> Exact:
+    """n values: ``values`` at the selected positions, ``fill`` elsewhere."""
+    placed = [Exact.of(fill)] * n
+    for position, index in enumerate(selected):
+        placed[index] = values[position]
+    return Exact.stack(placed)
 
 
 def _float_inverse(maximum: np.ndarray, minimum: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from onnx2lwtnn.exact import as_floats
 from onnx2lwtnn.ir import IRGraph, Port
 from onnx2lwtnn.passes import (drop_noops, fold_affine, fold_select, fuse_activation,
                                lower_activations, lower_dense, materialize_layers)
@@ -35,6 +36,11 @@ def affine(ir: IRGraph, source: Port, scale, shift) -> Port:
     return lower_activations.add_affine(ir, source, scale, shift, "affine")
 
 
+def value(ir: IRGraph, node: str, key: str) -> np.ndarray:
+    """An attribute's values as the document will hold them (exact ones rounded)."""
+    return as_floats(ir.attrs(node)[key])
+
+
 def output_source(ir: IRGraph) -> str:
     return ir.operand(ir.outputs[0], 0).node
 
@@ -46,9 +52,8 @@ def test_affine_folds_into_the_dense_before_it():
     finish(ir, affine(ir, d, [2.0, -1.0], [0.5, 3.0]))
     assert fold_affine.fold_into_previous_dense.run(ir)
     assert output_source(ir) == d.node and ir.nodes("Affine") == []
-    attrs = ir.attrs(d.node)
-    np.testing.assert_allclose(attrs["weights"], before["weights"] * [[2.0], [-1.0]])
-    np.testing.assert_allclose(attrs["bias"], before["bias"] * [2.0, -1.0] + [0.5, 3.0])
+    np.testing.assert_allclose(value(ir, d.node, "weights"), before["weights"] * [[2.0], [-1.0]])
+    np.testing.assert_allclose(value(ir, d.node, "bias"), before["bias"] * [2.0, -1.0] + [0.5, 3.0])
 
 
 def test_affine_does_not_fold_into_a_dense_with_an_activation():
@@ -61,9 +66,8 @@ def test_affine_on_an_input_becomes_its_offset_and_scale():
     ir, x = graph_with_input(2)
     finish(ir, affine(ir, x, [2.0, 4.0], [1.0, -2.0]))
     assert fold_affine.fold_into_input.run(ir)
-    attrs = ir.attrs(x.node)
     raw = RNG.normal(size=(5, 2))
-    np.testing.assert_allclose((raw + attrs["offset"]) * attrs["scale"],
+    np.testing.assert_allclose((raw + value(ir, x.node, "offset")) * value(ir, x.node, "scale"),
                                raw * [2.0, 4.0] + [1.0, -2.0])
 
 
@@ -72,10 +76,9 @@ def test_affine_with_a_zero_scale_stays_off_the_input_and_becomes_a_diagonal_den
     finish(ir, affine(ir, x, [0.0, 4.0], [1.0, -2.0]))
     assert not fold_affine.fold_into_input.run(ir)
     assert materialize_layers.affine_layer.run(ir)
-    attrs = ir.attrs(output_source(ir))
     assert ir.op(output_source(ir)) == "Dense"
-    np.testing.assert_array_equal(attrs["weights"], np.diag([0.0, 4.0]))
-    np.testing.assert_array_equal(attrs["bias"], [1.0, -2.0])
+    np.testing.assert_array_equal(value(ir, output_source(ir), "weights"), np.diag([0.0, 4.0]))
+    np.testing.assert_array_equal(value(ir, output_source(ir), "bias"), [1.0, -2.0])
 
 
 def test_affine_before_dense_layers_folds_into_each_reader():
@@ -88,8 +91,8 @@ def test_affine_before_dense_layers_folds_into_each_reader():
     finish(ir, Port(ir.add("Concatenate", [first, second], shapes=[("N", 3)])))
     assert fold_affine.fold_into_next_dense.run(ir)
     for node, (weights, bias) in expected.items():
-        np.testing.assert_allclose(ir.attrs(node)["weights"], weights)
-        np.testing.assert_allclose(ir.attrs(node)["bias"], bias)
+        np.testing.assert_allclose(value(ir, node, "weights"), weights)
+        np.testing.assert_allclose(value(ir, node, "bias"), bias)
         assert ir.operand(node, 0) == x
 
 
@@ -98,7 +101,7 @@ def test_consecutive_affines_merge():
     finish(ir, affine(ir, affine(ir, x, 2.0, 1.0), 3.0, -1.0))
     assert fold_affine.merge_affines.run(ir)
     (node,) = ir.nodes("Affine")
-    assert ir.attrs(node)["scale"][0] == 6.0 and ir.attrs(node)["shift"][0] == 2.0
+    assert value(ir, node, "scale")[0] == 6.0 and value(ir, node, "shift")[0] == 2.0
 
 
 @pytest.mark.parametrize("alpha,beta,rescaled", [(0.2, 0.5, False), (1 / 6, 0.5, True),
@@ -114,8 +117,7 @@ def test_hard_sigmoid_is_rescaled_onto_lwtnn_fixed_slope(alpha, beta, rescaled):
     values = np.linspace(-6, 6, 101)
     pre = values
     if affines:
-        attrs = ir.attrs(affines[0])
-        pre = values * attrs["scale"] + attrs["shift"]
+        pre = values * value(ir, affines[0], "scale") + value(ir, affines[0], "shift")
     lwtnn = np.clip(0.2 * pre + 0.5, 0, 1)
     np.testing.assert_allclose(lwtnn, np.clip(alpha * values + beta, 0, 1), atol=1e-7)
 
@@ -137,7 +139,7 @@ def test_selection_folds_into_the_dense_that_reads_it_even_with_repeats():
     finish(ir, d)
     assert fold_select.fold_select_into_dense.run(ir)
     values = RNG.normal(size=(5, 4))
-    folded = ir.attrs(d.node)["weights"]
+    folded = value(ir, d.node, "weights")
     np.testing.assert_allclose(values @ folded.T, values[:, [3, 0, 3]] @ weights.T)
 
 
