@@ -34,6 +34,7 @@ PIPELINE: tuple[Pass, ...] = (
     drop_sequence_views.drop_sequence_view,
     drop_dead.drop_unreachable,
     flatten_input.flatten_input,
+    flatten_input.refuse_sequence_flatten,
     drop_masking.drop_keras_masking,
     drop_initial_states.drop_zero_initial_states,
     lower_recurrent.lower_recurrent,

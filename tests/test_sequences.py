@@ -159,19 +159,19 @@ def test_sofie_recurrent_file_lwtnn_cannot_express_is_refused(name, tmp_path, ca
     assert f"'{offender}'" in message and reason in message
 
 
-def test_hls4ml_conv1d_with_keras_same_padding_is_refused_naming_each_conv_and_its_pads(
-        tmp_path, capsys):
-    """conv1d_small_keras: kernel 4, Keras 'same' pads [1, 2]; lwtnn's 'same' pads [2, 1]."""
+def test_hls4ml_conv1d_is_refused_for_its_flatten_not_its_keras_same_padding(tmp_path,
+                                                                          capsys):
+    """conv1d_small_keras: kernel 4, Keras 'same' pads [1, 2] (lwtnn's 'same' of the kernel
+    widened by a zero tap), then a Flatten of the [1, 10, 1] sequence: the one blocker."""
     path = require_shared("real-models", "hls4ml-example-models", "conv1d_small_keras.onnx")
     output = tmp_path / "out.json"
     assert main([str(path), "-o", str(output)]) == 1
     message = capsys.readouterr().err
     assert not output.exists()
-    convs = [n.name for n in onnx.load(str(path)).graph.node if n.op_type == "Conv"]
-    assert len(convs) == 3
-    for name in convs:
-        assert f"'{name}'" in message
-    assert "pads [1, 2]" in message and "same [2, 1]" in message
+    assert message.splitlines()[1:] == [
+        "  Flatten '_class__keras_layers_core_Flatten__': it flattens a [batch, 10, 1] "
+        "sequence into one vector; lwtnn has no layer that does (a sequence becomes a vector "
+        "only as a recurrent or conv1d layer's last step, or as a sum over time)"]
 
 
 # -- constructs the fixtures leave out, built here with onnx.helper -------------------------

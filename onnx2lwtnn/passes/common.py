@@ -160,6 +160,22 @@ def add_layout(ir: IRGraph, op: str, source: Port, shape: tuple, label: str, *,
     return Port(ir.add(op, operands, attrs=attrs, shapes=[tuple(shape)], label=label))
 
 
+def show_as(ir: IRGraph, sequence: Port, roles: tuple, label: str) -> Port:
+    """A canonical ``sequence`` shown with the axes ``roles`` names (a permutation of
+    SEQUENCE_ROLES, with 1 for added axes of size 1): itself, or a Transpose and an
+    Unsqueeze of it (the inverse of ``sequence_view``)."""
+    real = [r for r in roles if r != 1]
+    dims = dict(zip(SEQUENCE_ROLES, ir.shape(sequence)))
+    shown = sequence
+    if tuple(real) != SEQUENCE_ROLES:
+        shown = add_layout(ir, "Transpose", sequence, tuple(dims[r] for r in real), label,
+                           perm=[SEQUENCE_ROLES.index(r) for r in real])
+    if len(real) == len(roles):
+        return shown
+    return add_layout(ir, "Unsqueeze", shown, tuple(1 if r == 1 else dims[r] for r in roles),
+                      label, axes=[i for i, r in enumerate(roles) if r == 1])
+
+
 def is_vector_layout(roles: tuple) -> bool:
     """Whether axes named ``roles`` hold a [batch, features] vector (axes of size 1 added)."""
     return tuple(r for r in roles if r != 1) == ("batch", "feature")

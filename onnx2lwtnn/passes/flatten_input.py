@@ -7,6 +7,9 @@ arithmetic and BatchNormalization (on axis 1) before the flatten, and Transposes
 keep the batch axis first, are followed through: each becomes per-feature arithmetic
 on the flat input (an ``Affine``) and the Transposes a reordering (a ``Select``), both
 exact. Variables are named ``<input>_<i>`` in the order of the input's elements.
+
+Any other tensor [batch, time, features] flattened into one vector (Keras' Flatten after a
+Conv1D) is refused with that reason: lwtnn has no layer that does it.
 """
 from __future__ import annotations
 
@@ -111,3 +114,20 @@ def _step(ir: IRGraph, node: str, dims: tuple) -> Optional[tuple]:
         return None
     scale, shift = affine_of(op, value, left_value is not None)
     return None if scale is None else ("affine", scale, shift)
+
+
+@rewrite("Reshape", "Flatten")
+def refuse_sequence_flatten(ir: IRGraph, node: str) -> bool:
+    """A computed [batch, time, features] tensor flattened into one vector: refused, as
+    lwtnn has no such layer (a graph input only flattened is read flat, above)."""
+    data = ir.operand(node, 0)
+    shape = None if data is None else ir.shape(data)
+    out = ir.shape(Port(node))
+    if (shape is None or len(shape) != 3 or shape[1] == 1 or out is None or len(out) != 2
+            or out[-1] == shape[-1]):
+        return False
+    steps = shape[1] if isinstance(shape[1], int) else "T"
+    ir.refuse(node, f"it flattens a [batch, {steps}, {shape[2]}] sequence into one vector; "
+                    "lwtnn has no layer that does (a sequence becomes a vector only as a "
+                    "recurrent or conv1d layer's last step, or as a sum over time)")
+    return False

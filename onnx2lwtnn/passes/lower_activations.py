@@ -12,7 +12,7 @@ from typing import Callable, Optional
 from ..exact import Exact
 from ..ir import IRGraph, Port
 from .base import rewrite
-from .common import float_attribute, is_per_step, width
+from .common import SEQUENCE_ROLES, float_attribute, is_per_step, sequence_view, show_as, width
 
 # lwtnn's hard_sigmoid is clip(0.2 x + 0.5, 0, 1); ONNX's is clip(alpha x + beta, 0, 1).
 LWTNN_HARD_SIGMOID_SLOPE, LWTNN_HARD_SIGMOID_SHIFT = 0.2, 0.5
@@ -51,7 +51,17 @@ def _direct_doc() -> str:
 
 @rewrite(*DIRECT, doc=_direct_doc())
 def lower_direct(ir: IRGraph, node: str) -> bool:
-    """An ONNX activation lwtnn has under another name -> that lwtnn activation."""
+    """An ONNX activation lwtnn has under another name -> that lwtnn activation (on a
+    sequence shown in another layout, such as a conv's channels-first output, it applies
+    to the sequence, shown in that layout again)."""
+    view = sequence_view(ir, ir.operand(node, 0))
+    if view is not None and view[1] != SEQUENCE_ROLES:
+        sequence, roles = view
+        label = ir[node]["label"]
+        new = ir.add("Activation", [sequence], label=label, shapes=[ir.shape(sequence)],
+                     attrs={"activation": DIRECT[ir.op(node)](ir.attrs(node))})
+        ir.replace(node, show_as(ir, Port(new), roles, f"{label}:shown"))
+        return True
     source = _vector_operand(ir, node)
     if source is None:
         return False

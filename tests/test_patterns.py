@@ -1,0 +1,150 @@
+"""Issue 24: the expressible patterns real files use (zero-tap conv widening, tf2onnx's 2-D
+form of a Keras Conv1D, ...), checked on hand-built graphs against a direct numpy
+computation of what ONNX defines; the exporters' own files are fixtures (test_exporters)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from onnx2lwtnn.ir import Port
+from onnx2lwtnn.passes import drop_sequence_views, lower_conv1d
+
+from .passes.test_sequence_passes import F, const, finish, op, sequence_input
+
+RNG = np.random.default_rng(24)
+
+
+def _onnx_conv(x: np.ndarray, w: np.ndarray, pads, dilation: int) -> np.ndarray:
+    """ONNX Conv of one [features, time] event: w [out, in, k], pads [start, end]."""
+    padded = np.pad(x, [(0, 0), tuple(pads)])
+    span = (w.shape[2] - 1) * dilation
+    steps = padded.shape[1] - span
+    return np.stack([sum(w[:, :, j] @ padded[:, t + j * dilation] for j in range(w.shape[2]))
+                     for t in range(steps)], axis=1)
+
+
+def _lwtnn_same(x: np.ndarray, w: np.ndarray, dilation: int) -> np.ndarray:
+    """lwtnn's conv1d 'same' (Conv1dLayer::scan): (P + 1) // 2 zeros before, P // 2 after."""
+    total = (w.shape[2] - 1) * dilation
+    return _onnx_conv(x, w, [(total + 1) // 2, total // 2], dilation)
+
+
+@pytest.mark.parametrize("kernel, dilation, pads, taps", [
+    (4, 1, (1, 2), (1, 0)),   # Keras / SAME_UPPER 'same', even kernel: one tap in front
+    (2, 1, (0, 1), (1, 0)),
+    (4, 1, (3, 0), (0, 0)),   # causal: lwtnn's own, nothing added
+    (3, 1, (0, 2), (2, 0)),
+    (3, 1, (2, 0), (0, 0)),
+    (5, 1, (4, 0), (0, 0)),
+    (4, 2, (2, 4), (1, 0)),
+    (3, 2, (4, 0), (0, 0)),
+    (2, 1, (1, 0), (0, 0)),
+    (4, 1, (0, 3), (3, 0)),   # all at the end: lwtnn 'same' [3, 3] of three taps more in front
+])
+def test_pads_adding_up_to_the_span_are_lwtnn_same_of_a_kernel_widened_by_zero_taps(
+        kernel, dilation, pads, taps):
+    ir, x = sequence_input()
+    weights = RNG.normal(size=(4, F, kernel))
+    channels_first = op(ir, "Transpose", [x], ("N", F, "T"), perm=[0, 2, 1])
+    conv = op(ir, "Conv", [channels_first, const(ir, weights), const(ir, np.zeros(4))],
+              ("N", 4, "T"), kernel_shape=[kernel], pads=list(pads), dilations=[dilation])
+    finish(ir, op(ir, "Transpose", [conv], ("N", "T", 4), perm=[0, 2, 1]))
+    assert lower_conv1d.lower_conv1d.run(ir)
+    (node,) = ir.nodes("Conv1d")
+    attrs = ir.attrs(node)
+    lwtnn_kernel = attrs["weights"]
+    assert lwtnn_kernel.shape[2] == kernel + sum(taps)
+    if taps != (0, 0):
+        assert attrs["padding"] == "same"
+        assert np.all(lwtnn_kernel[:, :, :taps[0]] == 0)
+        assert np.all(lwtnn_kernel[:, :, kernel + taps[0]:] == 0)
+    event = RNG.normal(size=(F, 9))
+    if attrs["padding"] == "same":
+        np.testing.assert_array_equal(_lwtnn_same(event, lwtnn_kernel, dilation),
+                                      _onnx_conv(event, weights, pads, dilation))
+    assert drop_sequence_views.drop_sequence_view.run(ir)
+
+
+@pytest.mark.parametrize("kernel, dilation, pads, reason", [
+    (2, 3, (1, 2), "nor 'same' with the kernel widened by zero taps"),  # 3 steps of dilation
+    (4, 1, (1, 1), "pads adding up to 3"),   # output one step shorter
+    (3, 1, (2, 2), "pads adding up to 2"),   # output one step longer
+])
+def test_pads_no_zero_taps_can_reach_are_refused(kernel, dilation, pads, reason):
+    ir, x = sequence_input()
+    channels_first = op(ir, "Transpose", [x], ("N", F, "T"), perm=[0, 2, 1])
+    conv = op(ir, "Conv", [channels_first, const(ir, RNG.normal(size=(4, F, kernel)))],
+              ("N", 4, "T"), kernel_shape=[kernel], pads=list(pads), dilations=[dilation])
+    finish(ir, op(ir, "Transpose", [conv], ("N", "T", 4), perm=[0, 2, 1]))
+    assert not lower_conv1d.lower_conv1d.run(ir)
+    assert reason in ir[conv.node]["refusal"]
+
+
+def test_tf2onnx_2d_form_of_a_keras_conv1d_is_a_conv1d_with_its_relu_fused():
+    """[N, T, F] -> Unsqueeze(1) -> Transpose(0, 3, 1, 2) -> Conv [1, k] -> Squeeze(2) ->
+    Relu -> Transpose(0, 2, 1): what tf2onnx writes for Conv1D(activation='relu')."""
+    ir, x = sequence_input()
+    wide = op(ir, "Unsqueeze", [x, const(ir, np.array([1]))], ("N", 1, "T", F))
+    channels_first = op(ir, "Transpose", [wide], ("N", F, 1, "T"), perm=[0, 3, 1, 2])
+    weights = RNG.normal(size=(4, F, 1, 4))
+    conv = op(ir, "Conv", [channels_first, const(ir, weights)], ("N", 4, 1, "T"),
+              kernel_shape=[1, 4], pads=[0, 1, 0, 2], dilations=[1, 1], strides=[1, 1])
+    squeezed = op(ir, "Squeeze", [conv, const(ir, np.array([2]))], ("N", 4, "T"))
+    relu = op(ir, "Relu", [squeezed], ("N", 4, "T"))
+    finish(ir, op(ir, "Transpose", [relu], ("N", "T", 4), perm=[0, 2, 1]))
+    from onnx2lwtnn.pipeline import run_pipeline
+    run_pipeline(ir)
+    (node,) = ir.nodes("Conv1d")
+    assert ir.attrs(node)["activation"] == "rectified"
+    assert ir.attrs(node)["padding"] == "same"
+    np.testing.assert_array_equal(ir.attrs(node)["weights"][:, :, 1:], weights[:, :, 0, :])
+    assert ir.operand(ir.outputs[0], 0) == Port(node)
+
+
+def test_2d_conv_padding_its_axis_of_one_is_refused():
+    ir, x = sequence_input()
+    wide = op(ir, "Unsqueeze", [x, const(ir, np.array([1]))], ("N", 1, "T", F))
+    channels_first = op(ir, "Transpose", [wide], ("N", F, 1, "T"), perm=[0, 3, 1, 2])
+    conv = op(ir, "Conv", [channels_first, const(ir, RNG.normal(size=(4, F, 1, 3)))],
+              ("N", 4, 3, "T"), kernel_shape=[1, 3], pads=[1, 1, 1, 1])
+    finish(ir, conv)
+    assert not lower_conv1d.lower_conv1d.run(ir)
+    assert "axis of size 1" in ir[conv.node]["refusal"]
+
+
+# -- the exporters' own files (fixtures of issue 24) ------------------------------------
+from onnx2lwtnn import convert  # noqa: E402
+from onnx2lwtnn.check import check  # noqa: E402
+from onnx2lwtnn.cli import main  # noqa: E402
+
+from .support import FIXTURES, fixture_entries  # noqa: E402
+
+CONVERTIBLE = fixture_entries("convert", {24})
+REFUSED = fixture_entries("refuse", {24})
+
+
+def _causes(message: str) -> list[str]:
+    """The lines of a CLI refusal listed as causes (before 'then, failing because')."""
+    lines = message.splitlines()[1:]
+    end = next((i for i, line in enumerate(lines) if line.startswith("  then")), len(lines))
+    return lines[:end]
+
+
+@pytest.mark.parametrize("entry", CONVERTIBLE, ids=[e["name"] for e in CONVERTIBLE])
+def test_fixture_converts_and_passes_check_at_1e_9(entry):
+    path = FIXTURES / entry["file"]
+    report = check(path, convert(path, **entry["convert_args"]), events=500, seed=24)
+    assert report.passed, report.table()
+    assert report.tolerance == 1e-9 and report.rows
+
+
+@pytest.mark.parametrize("entry", REFUSED, ids=[e["name"] for e in REFUSED])
+def test_fixture_is_refused_with_its_real_cause_first(entry, tmp_path, capsys):
+    output = tmp_path / "out.json"
+    assert main([str(FIXTURES / entry["file"]), "-o", str(output)]) == 1
+    message = capsys.readouterr().err
+    assert not output.exists()
+    causes = _causes(message)
+    assert entry["refuse_reason"] in causes[0]
+    for node in entry["refuse_nodes"]:
+        assert f"'{node}'" in " ".join(causes)
