@@ -3,6 +3,12 @@
 Initializers become ``Const`` nodes (an initializer also listed as a graph input, as old
 IR versions write them, is a constant, not an input); graph inputs become ``Input``
 nodes; graph outputs become ``Output`` nodes; every other node keeps its ONNX op type.
+
+A node with a subgraph (a Loop's body) also gets it as an IR of its own, in
+``subgraphs`` (attribute name -> IRGraph): its formal inputs are its ``inputs``, and each
+tensor it reads from the enclosing graph by name is an ``Input`` node of it, listed in its
+``outer``, that the node reads as an extra operand after its own (so the enclosing IR
+knows what the node depends on). The attribute itself stays as ONNX wrote it.
 """
 from __future__ import annotations
 
@@ -15,9 +21,14 @@ from .load import default_opset
 
 
 def build_ir(model: onnx.ModelProto) -> IRGraph:
-    graph = model.graph
-    ir = IRGraph(opset=default_opset(model))
-    types = _value_types(graph)
+    return _graph_ir(model.graph, default_opset(model), {})
+
+
+def _graph_ir(graph: onnx.GraphProto, opset: int, outer: dict[str, tuple]) -> IRGraph:
+    """The IR of a graph; ``outer`` gives the (shape, type) of the enclosing graphs'
+    tensors a subgraph may read."""
+    ir = IRGraph(opset=opset)
+    types = {**outer, **_value_types(graph)}
     tensors: dict[str, Port] = {}
 
     for init in graph.initializer:
@@ -33,21 +44,37 @@ def build_ir(model: onnx.ModelProto) -> IRGraph:
         tensors[value.name] = Port(node)
 
     for index, proto in enumerate(graph.node):
-        operands = [tensors[name] if name else None for name in proto.input]
+        operands = [_tensor(ir, tensors, types, name) if name else None for name in proto.input]
         shapes = [types.get(name, (None, 0))[0] if name else None for name in proto.output]
+        subgraphs = {a.name: _graph_ir(a.g, opset, types) for a in proto.attribute
+                     if a.type == onnx.AttributeProto.GRAPH}
+        read = list(dict.fromkeys(n for sub in subgraphs.values() for n in sub.outer))
+        operands += [_tensor(ir, tensors, types, name) for name in read]
         node = ir.add(proto.op_type, operands, attrs=_attributes(proto), shapes=shapes,
                       label=proto.name or f"{proto.op_type}_{index}", domain=proto.domain,
-                      dtypes=[types.get(name, (None, 0))[1] for name in proto.output])
+                      dtypes=[types.get(name, (None, 0))[1] for name in proto.output],
+                      **({"subgraphs": subgraphs, "outer_operands": read} if subgraphs else {}))
         for port, name in enumerate(proto.output):
             if name:
                 tensors[name] = Port(node, port)
 
     for value in graph.output:
-        source = tensors[value.name]
+        source = _tensor(ir, tensors, types, value.name)
         node = ir.add("Output", [source], label=f"output:{value.name}",
                       attrs={"name": value.name}, shapes=[types.get(value.name, (None, 0))[0]])
         ir.outputs.append(node)
     return ir
+
+
+def _tensor(ir: IRGraph, tensors: dict[str, Port], types: dict, name: str) -> Port:
+    """The port holding a tensor; in a subgraph, a name from an enclosing graph becomes an
+    ``Input`` of the subgraph the first time it is read (listed in ``ir.outer``)."""
+    if name not in tensors:
+        shape, dtype = types.get(name, (None, 0))
+        node = ir.add("Input", label=name, shapes=[shape], attrs={"name": name, "dtype": dtype})
+        ir.outer[name] = node
+        tensors[name] = Port(node)
+    return tensors[name]
 
 
 def _array(tensor: onnx.TensorProto, what: str):

@@ -72,6 +72,8 @@ class IRGraph:
         self.inputs: list[str] = []    # Input node ids, in ONNX graph-input order
         self.outputs: list[str] = []   # Output node ids, in ONNX graph-output order
         self.warnings: list[str] = []  # exact rewrites the user should still know about
+        # A subgraph's Input nodes for the enclosing graphs' tensors it reads, by name.
+        self.outer: dict[str, str] = {}
         self._ids = itertools.count()
         # node -> {slot: producer}: finds the edge feeding a slot without scanning the
         # node's other operands (a Sum of 50,000 inputs); kept by connect and remove.

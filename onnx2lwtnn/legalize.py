@@ -15,6 +15,7 @@ import numpy as np
 from .errors import Diagnostic
 from .ir import LWTNN_KINDS, IRGraph, Port
 from .passes.base import STANDARD_DOMAINS, handled_ops
+from .passes.drop_initial_states import is_zero
 
 UNSUPPORTED_HINTS = {
     "MaxPool": "lwtnn has no pooling layers",
@@ -73,7 +74,9 @@ def legalize(ir: IRGraph) -> list[Diagnostic]:
     # the layout ops around one (an exporter's Transposes fail only because it does).
     # What reads from a cause is listed under it: Shape arithmetic built on a refused
     # layer's output serves that layer, and is not a problem of its own.
-    causes = {n for n in leftover if unknown(n) or not _beside_a_cause(ir, n, leftover)}
+    serving = _serving_refused(ir, leftover)
+    causes = {n for n in leftover - serving
+              if unknown(n) or not _beside_a_cause(ir, n, leftover)}
     causes |= {n for n, p in zip(ir.inputs, problems) if p is not None}
     for node, data in ir.iter_ops():
         if data["op"] in LWTNN_KINDS | {"Input"}:
@@ -95,11 +98,37 @@ def legalize(ir: IRGraph) -> list[Diagnostic]:
             reason = "its operands do not match any pattern lwtnn can express"
         else:
             reason = "operator not supported by lwtnn"
-        downstream = not unknown_op and (bool(nx.ancestors(ir.g, node) & causes)
-                                         or _beside_a_cause(ir, node, leftover))
+        downstream = node in serving or not unknown_op and (
+            bool(nx.ancestors(ir.g, node) & causes) or _beside_a_cause(ir, node, leftover))
         problems.append(Diagnostic(data["label"], data["op"], reason,
                                    UNSUPPORTED_HINTS.get(data["op"], ""), downstream))
     return [p for p in problems if p is not None]
+
+
+def _serving_refused(ir: IRGraph, leftover: set) -> set:
+    """Nodes that only compute what a refused node reads besides its data: shape, index
+    and condition arithmetic, or zeros (a Loop's trip count and zero initial state, built
+    from the batch size). They would go with that node, so they are listed under it; a
+    node computing from float data is never one (it may be a cause of its own)."""
+    serving: set = set()
+    for node in reversed(ir.nodes()):
+        readers = [reader for _, reader in ir.g.out_edges(node)]
+        if (node in leftover and readers
+                and all(r in serving or r in leftover and ir[r]["refusal"] for r in readers)
+                and _computes_no_data(ir, node)):
+            serving.add(node)
+    return serving
+
+
+def _computes_no_data(ir: IRGraph, node: str) -> bool:
+    """Whether every output is an integer or boolean, or zero, or made from integers
+    (an index cast to float to be compared)."""
+    outputs = [Port(node, i) for i in range(len(ir[node]["shapes"]))]
+    if all(not ir.is_float(p) or is_zero(ir, p) for p in outputs):
+        return True
+    operands = [p for p in ir.inputs_of(node) if p is not None]
+    return bool(operands) and not any(ir.is_float(p) or ir.op(p.node) == "Input"
+                                      for p in operands)
 
 
 LAYOUT_OPS = frozenset({"Transpose", "Squeeze", "Unsqueeze", "Reshape", "Flatten", "Gather"})

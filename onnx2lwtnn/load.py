@@ -134,13 +134,15 @@ def _check_sizes(model: onnx.ModelProto) -> None:
     constants.update({n.output[0]: a.t for n in graph.node if n.op_type == "Constant"
                       for a in n.attribute if a.name == "value"})
     problems: dict[int, str] = {}  # node index -> the first reason found
+    producers = _constant_producers(graph, set(constants))
+    folded = set(producers.values())  # a node reading run-time values is never computed
     for index, node in enumerate(graph.node):
-        if node.op_type in limits.SIZED_OPS and node.domain in ("", "ai.onnx"):
+        if (node.op_type in limits.SIZED_OPS and node.domain in ("", "ai.onnx")
+                and index in folded):
             values = [_small_value(constants.get(name)) for name in node.input]
             problem = limits.folding_problem(node.op_type, _plain_attrs(node), values)
             if problem:
                 problems[index] = problem
-    producers = _constant_producers(graph, set(constants))
     for name, shape in _declared_shapes(model):
         problem = limits.shape_problem(shape)
         if problem and name in producers:

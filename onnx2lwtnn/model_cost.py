@@ -68,6 +68,13 @@ def _recurrent(ir: IRGraph, node: str) -> int:
     return _size(ir, ir.operand(node, 1)) + _size(ir, ir.operand(node, 2))
 
 
+def _loop(ir: IRGraph, node: str) -> int:
+    """A Loop's body, once (one step of a recurrent cell written as a Loop)."""
+    body = ir[node].get("subgraphs", {}).get("body")
+    return 0 if body is None else sum(_COUNTERS.get(body.op(n), _nothing)(body, n)
+                                      for n in body.nodes())
+
+
 def _elementwise(ir: IRGraph, node: str) -> int:
     return _last_dim(ir, Port(node))
 
@@ -78,6 +85,6 @@ def _nothing(ir: IRGraph, node: str) -> int:
 
 _COUNTERS: dict[str, Callable[[IRGraph, str], int]] = {
     "Gemm": _weight(1), "MatMul": _matmul, "Conv": _weight(1),
-    "LSTM": _recurrent, "GRU": _recurrent, "RNN": _recurrent,
+    "LSTM": _recurrent, "GRU": _recurrent, "RNN": _recurrent, "Loop": _loop,
     "BatchNormalization": _elementwise, "Mul": _elementwise, "Div": _elementwise,
 }

@@ -15,7 +15,7 @@ from .passes import (drop_dead, drop_masking, drop_noops, fold_affine, fold_cons
                      lower_affine, lower_dense, lower_merge, lower_select, lower_swish,
                      materialize_layers)
 from .passes import (drop_initial_states, drop_sequence_views, lower_conv1d, lower_last_step,
-                     lower_recurrent, lower_reduce_time)
+                     lower_loop_recurrent, lower_recurrent, lower_reduce_time)
 from .passes import (classifier_outputs, flatten_input, fold_ml_scaler, lower_channels_first,
                      squeeze_runtime_reshape)
 from .passes.base import Observer, Pass
@@ -38,6 +38,7 @@ PIPELINE: tuple[Pass, ...] = (
     drop_masking.drop_keras_masking,
     drop_initial_states.drop_zero_initial_states,
     lower_recurrent.lower_recurrent,
+    lower_loop_recurrent.lower_loop_recurrent,
     lower_conv1d.lower_conv1d,
     lower_dense.lower_gemm,
     lower_dense.lower_matmul,

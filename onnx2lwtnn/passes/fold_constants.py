@@ -34,7 +34,7 @@ def fold_constant_node(ir: IRGraph, node: str) -> bool:
         ir.refuse(node, f"cannot be computed ahead: it {problem}")
         return False
     try:
-        outputs = _evaluate(ir, node, values)
+        outputs = evaluate_node(ir, node, values)
     except Exception:
         return False  # left for the passes that know the op, or reported as unsupported
     for index, value in enumerate(outputs):
@@ -43,7 +43,8 @@ def fold_constant_node(ir: IRGraph, node: str) -> bool:
     return True
 
 
-def _evaluate(ir: IRGraph, node: str, values: list) -> list[np.ndarray]:
+def evaluate_node(ir: IRGraph, node: str, values: list) -> list[np.ndarray]:
+    """The outputs of ``node`` computed from its operands' ``values`` (None: absent)."""
     data = ir[node]
     in_names = [f"in{i}" if v is not None else "" for i, v in enumerate(values)]
     out_names = [f"out{i}" for i in range(len(data["shapes"]))]

@@ -28,7 +28,7 @@ def squeeze_runtime_reshape(ir: IRGraph, node: str) -> bool:
     if view is None or ir.const_value(target) is not None:
         return False
     roles = view[1]
-    entries = _shape_entries(ir, target, data, len(roles))
+    entries = shape_entries(ir, target, data, len(roles))
     if entries is None or not _merges_in_order(entries, len(roles)):
         return False
     kept = []
@@ -73,8 +73,8 @@ def _add_unit_axes(ir: IRGraph, port: Port, kept: tuple, source: Port, label: st
                       label, axes=ones)
 
 
-def _shape_entries(ir: IRGraph, port: Optional[Port], data: Port,
-                   rank: int) -> Optional[list]:
+def shape_entries(ir: IRGraph, port: Optional[Port], data: Port,
+                  rank: int) -> Optional[list]:
     """A 1-D shape tensor as entries (tuples of ``data``'s axes, or ints), when it is built
     only from constants and the dimensions of ``data`` itself; else None."""
     if port is None:
@@ -88,25 +88,27 @@ def _shape_entries(ir: IRGraph, port: Optional[Port], data: Port,
             return None
         attrs = ir.attrs(port.node)
         return [(a,) for a in range(rank)][slice(attrs.get("start", 0), attrs.get("end"))]
-    if op in ("Cast", "Identity", "Squeeze", "Unsqueeze", "Reshape"):
-        inner = _shape_entries(ir, operands[0], data, rank)
+    if op in ("Cast", "Identity"):
+        return shape_entries(ir, operands[0], data, rank)
+    if op in ("Squeeze", "Unsqueeze", "Reshape"):
+        inner = shape_entries(ir, operands[0], data, rank)
         return inner if inner is not None and len(inner) == 1 else None
     if op == "Concat":
-        parts = [_shape_entries(ir, p, data, rank) for p in operands]
+        parts = [shape_entries(ir, p, data, rank) for p in operands]
         return None if any(p is None for p in parts) else sum(parts, [])
     if op == "Mul":
-        a, b = (_shape_entries(ir, p, data, rank) for p in operands[:2])
+        a, b = (shape_entries(ir, p, data, rank) for p in operands[:2])
         if a is None or b is None or len(a) != 1 or len(b) != 1:
             return None
         return [_product(a[0], b[0])]
     if op == "Slice":
-        inner, bounds = _shape_entries(ir, operands[0], data, rank), slice_bounds(ir, port.node)
+        inner, bounds = shape_entries(ir, operands[0], data, rank), slice_bounds(ir, port.node)
         if inner is None or bounds is None or list(bounds[2]) not in ([0], [-1]):
             return None
         (start,), (end,), _, (step,) = bounds
         return inner[slice(int(start), int(min(end, len(inner) + 1)), int(step))]
     if op == "Gather":
-        inner, index = _shape_entries(ir, operands[0], data, rank), ir.const_value(operands[1])
+        inner, index = shape_entries(ir, operands[0], data, rank), ir.const_value(operands[1])
         if inner is None or index is None:
             return None
         return [inner[int(i)] for i in np.asarray(index).reshape(-1)]
