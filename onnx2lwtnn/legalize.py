@@ -121,14 +121,15 @@ def _serving_refused(ir: IRGraph, leftover: set) -> set:
 
 
 def _computes_no_data(ir: IRGraph, node: str) -> bool:
-    """Whether every output is an integer or boolean, or zero, or made from integers
-    (an index cast to float to be compared)."""
+    """Whether every output is an integer or boolean, or zero, or made only from such
+    values and constants (an index cast to float to be compared, a state filled with a
+    constant to the batch size)."""
     outputs = [Port(node, i) for i in range(len(ir[node]["shapes"]))]
     if all(not ir.is_float(p) or is_zero(ir, p) for p in outputs):
         return True
     operands = [p for p in ir.inputs_of(node) if p is not None]
-    return bool(operands) and not any(ir.is_float(p) or ir.op(p.node) == "Input"
-                                      for p in operands)
+    return bool(operands) and all(ir.op(p.node) == "Const" or not ir.is_float(p)
+                                  and ir.op(p.node) != "Input" for p in operands)
 
 
 LAYOUT_OPS = frozenset({"Transpose", "Squeeze", "Unsqueeze", "Reshape", "Flatten", "Gather"})

@@ -148,3 +148,105 @@ def test_fixture_is_refused_with_its_real_cause_first(entry, tmp_path, capsys):
     assert entry["refuse_reason"] in causes[0]
     for node in entry["refuse_nodes"]:
         assert f"'{node}'" in " ".join(causes)
+
+
+# -- a recurrent cell written as a Loop: what must be proven before it converts ----------
+import onnx  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from onnx2lwtnn.errors import ConversionError  # noqa: E402
+
+HIDDEN = 3
+
+
+def _rnn_loop(trips: str = "T", condition: str = "counter", reversed_steps: bool = False,
+              state_start: float = 0.0) -> onnx.ModelProto:
+    """A SimpleRNN over x [N, T, 2] as tf2onnx writes it: Loop(M, cond, i0, h0) whose body
+    reads x_t = Gather(X_tm, i), computes tanh(x_t W + h U + b), stacks it and counts.
+    ``trips``: "T" (the time length), "3" (a constant) or "" (none); ``condition``:
+    "counter" (i + 1 < T), "data" (ReduceSum(h) < 5, depends on the values), "none"."""
+    rng = np.random.default_rng(7)
+    inits = {"W": rng.normal(size=(F, HIDDEN)), "U": rng.normal(size=(HIDDEN, HIDDEN)),
+             "b": rng.normal(size=HIDDEN), "one": np.array(1, np.int64),
+             "zero": np.array(0, np.int64), "first": np.array([0], np.int64),
+             "second": np.array([1], np.int64), "five": np.array(5.0),
+             "three": np.array(3, np.int64), "h_width": np.array([HIDDEN], np.int64),
+             "fill": np.array(state_start)}
+    inits = {k: numpy_helper.from_array(np.asarray(v, np.float32 if np.asarray(v).dtype.kind
+                                                    == "f" else np.int64), k)
+             for k, v in inits.items()}
+    step = "last" if reversed_steps else "i"
+    body_nodes = [
+        helper.make_node("Add", ["i", "one"], ["i_next"]),
+        helper.make_node("Sub", ["T", "i_next"], ["last"]),
+        helper.make_node("Gather", ["X_tm", step], ["x_t"], axis=0),
+        helper.make_node("MatMul", ["x_t", "W"], ["xw"]),
+        helper.make_node("MatMul", ["h", "U"], ["hu"]),
+        helper.make_node("Add", ["xw", "hu"], ["pre"]),
+        helper.make_node("Add", ["pre", "b"], ["pre_b"]),
+        helper.make_node("Tanh", ["pre_b"], ["h_next"]),
+        helper.make_node("Identity", ["h_next"], ["h_scan"]),
+    ]
+    if condition == "counter":
+        body_nodes.append(helper.make_node("Less", ["i_next", "T"], ["cond_out"]))
+    elif condition == "data":
+        body_nodes += [helper.make_node("ReduceSum", ["h_next"], ["total"], keepdims=0),
+                       helper.make_node("Less", ["total", "five"], ["cond_out"])]
+    else:
+        body_nodes.append(helper.make_node("Identity", ["cond_in"], ["cond_out"]))
+    body = helper.make_graph(
+        body_nodes, "body",
+        [helper.make_tensor_value_info("iteration", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("h", TensorProto.FLOAT, ["N", HIDDEN])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("i_next", TensorProto.INT64, []),
+         helper.make_tensor_value_info("h_next", TensorProto.FLOAT, ["N", HIDDEN]),
+         helper.make_tensor_value_info("h_scan", TensorProto.FLOAT, ["N", HIDDEN])])
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["X_tm"], perm=[1, 0, 2]),
+        helper.make_node("Shape", ["X_tm"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["T"], axis=0),
+        helper.make_node("Shape", ["x"], ["x_shape"]),
+        helper.make_node("Slice", ["x_shape", "first", "second"], ["batch"]),
+        helper.make_node("Concat", ["batch", "h_width"], ["h_shape"], axis=0),
+        helper.make_node("Expand", ["fill", "h_shape"], ["h0"]),
+        helper.make_node("Less", ["zero", "T"], ["go"]),
+        helper.make_node("Loop", [{"T": "T", "3": "three", "": ""}[trips], "go", "zero", "h0"],
+                         ["i_end", "h_end", "steps"], body=body, name="rnn_loop"),
+        helper.make_node("Gather", ["steps", "minus_one"], ["y"], axis=0),
+    ]
+    inits["minus_one"] = numpy_helper.from_array(np.array(-1, np.int64), "minus_one")
+    graph = helper.make_graph(nodes, "loop_rnn",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                             ["N", "T", F])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                                             ["N", HIDDEN])],
+                              list(inits.values()))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_a_hand_written_loop_rnn_converts_and_matches_onnxruntime():
+    import onnxruntime as ort
+
+    from onnx2lwtnn.lwtnn import load_network
+    model = _rnn_loop()
+    x = np.random.default_rng(3).normal(size=(4, 6, F)).astype(np.float32)
+    expected = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    got = load_network(convert(model)).evaluate({}, sequences={"x": x})["y"]
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("options, reason", [
+    (dict(trips="3"), "its trip count is not the number of steps"),
+    (dict(trips="", condition="none"), "does not provably end it after the last step"),
+    (dict(condition="data"), "its condition may end it before the last step"),
+    (dict(reversed_steps=True), "reads the sequence at a step other than the iteration's"),
+    (dict(state_start=0.5), "its initial state (carried value 2) is not provably zero"),
+])
+def test_a_loop_that_may_not_run_once_per_step_forward_is_refused(options, reason):
+    with pytest.raises(ConversionError) as caught:
+        convert(_rnn_loop(**options))
+    (cause, *_) = [d for d in caught.value.diagnostics if not d.downstream]
+    assert cause.node == "rnn_loop" and reason in cause.reason, caught.value

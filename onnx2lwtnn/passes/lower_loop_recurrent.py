@@ -238,7 +238,10 @@ class _Cell:
             if result != ITERATION + _Index(0, 0, 1) or start is None or np.any(start != 0):
                 raise _NoMatch(f"its carried value {k + 1} is neither passed through, nor a "
                                "counter of the iterations, nor the state")
-        condition = self.values.value(body.operand(body.outputs[0], 0))
+        try:
+            condition = self.values.value(body.operand(body.outputs[0], 0))
+        except _NoMatch:
+            condition = None  # computed from the values, not counted
         if not _holds(condition, iterations=True):
             raise _NoMatch("its condition may end it before the last step of the sequence")
         if trips is None and not _ends(condition):
