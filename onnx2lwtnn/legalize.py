@@ -107,29 +107,33 @@ def legalize(ir: IRGraph) -> list[Diagnostic]:
 
 def _serving_refused(ir: IRGraph, leftover: set) -> set:
     """Nodes that only compute what a refused node reads besides its data: shape, index
-    and condition arithmetic, or zeros (a Loop's trip count and zero initial state, built
-    from the batch size). They would go with that node, so they are listed under it; a
-    node computing from float data is never one (it may be a cause of its own)."""
+    and condition arithmetic, constant fills (a Loop's trip count and zero initial state,
+    a scatter's indices, built from the batch size), or a tensor only measured by Shape.
+    They would go with that node, so they are listed under it; a node computing from the
+    network's float data is never one (it may be a cause of its own)."""
+    no_data: dict = {}
     serving: set = set()
     for node in reversed(ir.nodes()):
         readers = [reader for _, reader in ir.g.out_edges(node)]
         if (node in leftover and readers
                 and all(r in serving or r in leftover and ir[r]["refusal"] for r in readers)
-                and _computes_no_data(ir, node)):
+                and (all(ir.op(r) == "Shape" for r in readers)
+                     or _computes_no_data(ir, node, no_data))):
             serving.add(node)
     return serving
 
 
-def _computes_no_data(ir: IRGraph, node: str) -> bool:
-    """Whether every output is an integer or boolean, or zero, or made only from such
-    values and constants (an index cast to float to be compared, a state filled with a
-    constant to the batch size)."""
-    outputs = [Port(node, i) for i in range(len(ir[node]["shapes"]))]
-    if all(not ir.is_float(p) or is_zero(ir, p) for p in outputs):
-        return True
-    operands = [p for p in ir.inputs_of(node) if p is not None]
-    return bool(operands) and all(ir.op(p.node) == "Const" or not ir.is_float(p)
-                                  and ir.op(p.node) != "Input" for p in operands)
+def _computes_no_data(ir: IRGraph, node: str, memo: dict) -> bool:
+    """Whether the node's outputs are integers, booleans or zeros, or are computed from
+    those and constants only (an index cast to float, a fill of a constant)."""
+    if node not in memo:
+        outputs = [Port(node, i) for i in range(len(ir[node]["shapes"]))]
+        memo[node] = ir.op(node) != "Input" and (
+            all(not ir.is_float(p) or is_zero(ir, p) for p in outputs)
+            or all(ir.op(p.node) == "Const" or not ir.is_float(p)
+                   or _computes_no_data(ir, p.node, memo)
+                   for p in ir.inputs_of(node) if p is not None))
+    return memo[node]
 
 
 LAYOUT_OPS = frozenset({"Transpose", "Squeeze", "Unsqueeze", "Reshape", "Flatten", "Gather"})

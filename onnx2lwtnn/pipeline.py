@@ -17,7 +17,7 @@ from .passes import (drop_dead, drop_masking, drop_noops, fold_affine, fold_cons
 from .passes import (drop_initial_states, drop_sequence_views, lower_conv1d, lower_last_step,
                      lower_loop_recurrent, lower_recurrent, lower_reduce_time)
 from .passes import (classifier_outputs, flatten_input, fold_ml_scaler, lower_channels_first,
-                     squeeze_runtime_reshape)
+                     lower_feature_assignment, squeeze_runtime_reshape)
 from .passes.base import Observer, Pass
 
 PIPELINE: tuple[Pass, ...] = (
@@ -56,6 +56,7 @@ PIPELINE: tuple[Pass, ...] = (
     lower_merge.lower_sum,
     lower_select.lower_slice,
     lower_select.lower_gather,
+    lower_feature_assignment.lower_feature_assignment,
     lower_last_step.gather_of_singleton_axis,
     lower_last_step.gather_last_step,
     lower_last_step.slice_last_step,
@@ -64,6 +65,7 @@ PIPELINE: tuple[Pass, ...] = (
     lower_last_step.vector_output,
     fuse_activation.fuse_activation,
     fuse_activation.fuse_into_conv1d,
+    lower_feature_assignment.fold_assignment_into_dense,
     fold_affine.merge_affines,
     fold_affine.fold_into_previous_dense,
     fold_affine.fold_into_input,

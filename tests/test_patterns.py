@@ -250,3 +250,78 @@ def test_a_loop_that_may_not_run_once_per_step_forward_is_refused(options, reaso
         convert(_rnn_loop(**options))
     (cause, *_) = [d for d in caught.value.diagnostics if not d.downstream]
     assert cause.node == "rnn_loop" and reason in cause.reason, caught.value
+
+
+# -- constant feature assignment: exact, and what lwtnn's C++ computes ------------------
+ASSIGNED = ["torch_dynamo_assign_feature", "torch_dynamo_assign_feature_list",
+            "torch_dynamo_select_scatter", "torch_dynamo_assign_slice_zero"]
+
+
+def test_an_assigned_feature_folds_into_the_next_dense_exactly():
+    """x[:, 5] = 1.0 before Linear(W, b): the layer's column 5 is 0 and its bias is
+    b + W[:, 5] * 1.0 computed as a rational and rounded once (here: one float addition,
+    which IEEE rounds once too, so the two must agree bit for bit)."""
+    from fractions import Fraction
+
+    path = FIXTURES / "torch_dynamo_assign_feature.onnx"
+    weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    w = weights["hidden.weight"].astype(np.float64)
+    b = weights["hidden.bias"].astype(np.float64)
+    layer = convert(path, format="sequential")["layers"][0]
+    got_w = np.array(layer["weights"]).reshape(w.shape)
+    assert np.all(got_w[:, 5] == 0) and np.array_equal(np.delete(got_w, 5, 1), np.delete(w, 5, 1))
+    exact = [float(Fraction(bias) + Fraction(column) * Fraction(1.0))
+             for bias, column in zip(b, w[:, 5])]
+    assert layer["bias"] == exact
+
+
+def test_assigned_values_fold_with_one_rounding_not_two():
+    """Two features assigned, float32 weights and values chosen so that the float sum
+    b + (w1 c1 + w2 c2) rounds twice to another double than b + w1 c1 + w2 c2 rounded
+    once: the fold gives the latter."""
+    from fractions import Fraction
+
+    from onnx2lwtnn.ir import IRGraph
+    from onnx2lwtnn.passes import lower_feature_assignment
+
+    b, w1, c1, w2, c2 = (float(np.float32(v)) for v in (
+        -0.4033580422401428, -0.29476770758628845, -0.3494226038455963, 0.49702754616737366,
+        0.00211371504701674))
+    exact = float(Fraction(b) + Fraction(w1) * Fraction(c1) + Fraction(w2) * Fraction(c2))
+    assert b + (w1 * c1 + w2 * c2) != exact
+    ir = IRGraph(opset=18)
+    x = Port(ir.add("Input", shapes=[("N", 3)], attrs={"name": "x", "dtype": 1}))
+    ir.inputs.append(x.node)
+    assign = ir.add("Affine", [x], shapes=[("N", 3)],
+                    attrs={"scale": np.array([0.0, 1.0, 0.0]), "shift": np.array([c1, 0.0, c2])})
+    dense = ir.add("Dense", [Port(assign)], shapes=[("N", 1)],
+                   attrs={"weights": np.array([[w1, 0.5, w2]]), "bias": np.array([b]),
+                          "activation": "linear"})
+    finish(ir, Port(dense))
+    assert lower_feature_assignment.fold_assignment_into_dense.run(ir)
+    assert ir.attrs(dense)["bias"][0] == exact
+    assert ir.attrs(dense)["weights"].tolist() == [[0.0, 0.5, 0.0]]
+
+
+@pytest.mark.parametrize("name", ASSIGNED)
+def test_lwtnn_cpp_computes_the_onnx_model_of_a_feature_assignment(name):
+    """The sequential document run by lwtnn's own C++ (correctionlib) against the ONNX
+    model evaluated in float64 by onnxruntime, at check's bound of 1e-9."""
+    lwtnn_cpp = pytest.importorskip("onnx2lwtnn.lwtnn_cpp")
+    if lwtnn_cpp.version() is None:
+        pytest.skip("correctionlib >= 2.9 (lwtnn's C++) is not installed")
+    from onnx2lwtnn.reference import FLOAT64, OnnxModel
+
+    path = FIXTURES / f"{name}.onnx"
+    document = convert(path, format="sequential")
+    events = np.random.default_rng(24).normal(size=(500, 8)) * 2
+    theirs = lwtnn_cpp.evaluate(document, events)
+    reference = OnnxModel(onnx.load(str(path)), FLOAT64).evaluate({"x": events})["y"]
+    worst = float((np.abs(theirs - reference) / np.maximum(1.0, np.abs(reference))).max())
+    assert worst <= 1e-9, worst
+
+
+def test_an_assigned_zero_with_no_dense_after_it_is_the_input_scale():
+    document = convert(FIXTURES / "torch_dynamo_assign_zero_no_dense.onnx")
+    variables = document["inputs"][0]["variables"]
+    assert [v["scale"] for v in variables] == [1.0, 0.0] + [1.0] * 6

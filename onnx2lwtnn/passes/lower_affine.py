@@ -28,6 +28,8 @@ def lower_constant_arithmetic(ir: IRGraph, node: str) -> bool:
     if (left_value is None) == (right_value is None):
         return False  # two computed tensors: lower_merge or lower_swish
     vector, value = (right, left_value) if left_value is not None else (left, right_value)
+    if not ir.is_float(vector):
+        return False  # index arithmetic (an exporter's scatter indices): no lwtnn layer
     const_first = left_value is not None
     n = width(ir, vector)
     constant = None if n is None else per_feature(value, n, 3 if is_sequence(ir, vector) else 2)
