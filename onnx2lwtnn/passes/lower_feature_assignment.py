@@ -21,6 +21,7 @@ import numpy as np
 from ..ir import IRGraph, Port
 from .base import rewrite
 from .common import add_layout, is_vector, layout_axes, reads_through_matrix, slice_bounds
+from .fold_constants import evaluate_node
 from .lower_activations import add_affine
 
 BATCH = "batch"  # the batch dimension in a shape read at run time
@@ -160,7 +161,7 @@ def _evaluate(ir: IRGraph, port: Optional[Port], ir_batch: set):
     if op in ("Identity", "Cast"):
         value = inner[0]
         if isinstance(value, _Rows) and op == "Cast":
-            return _Rows(value.value.astype(_numpy_type(attrs["to"])), value.axis)
+            return _Rows(evaluate_node(ir, port.node, [value.value])[0], value.axis)
         return value
     if op == "Expand" and isinstance(inner[1], (tuple, np.ndarray)):
         return _expand(inner[0], tuple(inner[1]) if isinstance(inner[1], tuple) else tuple(
@@ -222,12 +223,6 @@ def _unsqueeze(op: str, rows: _Rows, axes: Optional[list]) -> Optional[_Rows]:
     if axis in axes or any(value.shape[a] != 1 for a in axes):
         return None
     return _Rows(np.squeeze(value, tuple(axes)), axis - sum(a < axis for a in axes))
-
-
-def _numpy_type(onnx_type: int):
-    from onnx import helper  # the tensor type table only
-
-    return helper.tensor_dtype_to_np_dtype(onnx_type)
 
 
 @rewrite("Affine")
