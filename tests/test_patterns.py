@@ -276,31 +276,32 @@ def test_an_assigned_feature_folds_into_the_next_dense_exactly():
 
 
 def test_assigned_values_fold_with_one_rounding_not_two():
-    """Two features assigned, float32 weights and values chosen so that the float sum
-    b + (w1 c1 + w2 c2) rounds twice to another double than b + w1 c1 + w2 c2 rounded
-    once: the fold gives the latter."""
+    """Two features assigned before a Gemm, float32 weights and values chosen so that the
+    float sum b + (w1 c1 + w2 c2) rounds twice to another double than the exact
+    b + w1 c1 + w2 c2 rounded once: the bias written is the latter."""
     from fractions import Fraction
 
-    from onnx2lwtnn.ir import IRGraph
-    from onnx2lwtnn.passes import lower_feature_assignment
-
-    b, w1, c1, w2, c2 = (float(np.float32(v)) for v in (
+    b, w1, c1, w2, c2 = (np.float32(v) for v in (
         -0.4033580422401428, -0.29476770758628845, -0.3494226038455963, 0.49702754616737366,
         0.00211371504701674))
-    exact = float(Fraction(b) + Fraction(w1) * Fraction(c1) + Fraction(w2) * Fraction(c2))
-    assert b + (w1 * c1 + w2 * c2) != exact
-    ir = IRGraph(opset=18)
-    x = Port(ir.add("Input", shapes=[("N", 3)], attrs={"name": "x", "dtype": 1}))
-    ir.inputs.append(x.node)
-    assign = ir.add("Affine", [x], shapes=[("N", 3)],
-                    attrs={"scale": np.array([0.0, 1.0, 0.0]), "shift": np.array([c1, 0.0, c2])})
-    dense = ir.add("Dense", [Port(assign)], shapes=[("N", 1)],
-                   attrs={"weights": np.array([[w1, 0.5, w2]]), "bias": np.array([b]),
-                          "activation": "linear"})
-    finish(ir, Port(dense))
-    assert lower_feature_assignment.fold_assignment_into_dense.run(ir)
-    assert ir.attrs(dense)["bias"][0] == exact
-    assert ir.attrs(dense)["weights"].tolist() == [[0.0, 0.5, 0.0]]
+    exact = float(Fraction(float(b)) + Fraction(float(w1)) * Fraction(float(c1))
+                  + Fraction(float(w2)) * Fraction(float(c2)))
+    assert float(b) + (float(w1) * float(c1) + float(w2) * float(c2)) != exact
+    inits = [numpy_helper.from_array(np.array([[0, 2]], np.int64), "columns"),
+             numpy_helper.from_array(np.array([[c1, c2]], np.float32), "values"),
+             numpy_helper.from_array(np.array([[w1, 0.5, w2]], np.float32), "W"),
+             numpy_helper.from_array(np.array([b], np.float32), "b")]
+    nodes = [helper.make_node("ScatterElements", ["x", "columns", "values"], ["assigned"],
+                              axis=1, name="assign"),
+             helper.make_node("Gemm", ["assigned", "W", "b"], ["y"], transB=1, name="dense")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                         [1, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    (layer,) = convert(model, format="sequential")["layers"]
+    assert layer["bias"] == [exact]
+    assert layer["weights"] == [0.0, 0.5, 0.0]
 
 
 @pytest.mark.parametrize("name", ASSIGNED)

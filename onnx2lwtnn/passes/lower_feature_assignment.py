@@ -1,6 +1,7 @@
 """Constant feature assignment (PyTorch's in-place ``x[:, 5] = 1.0``, ``select_scatter``,
-``index_put``) -> an ``Affine`` that replaces those features by their constants, folded
-exactly into the next dense layer or the input's scaling.
+``index_put``) -> an ``Affine`` that replaces those features by their constants, which
+folds exactly into the next dense layer (``fold_affine``) or, for zeros, the input's
+scaling.
 
 PyTorch's dynamo exporter writes the assignment as a ScatterElements along the feature
 axis, or a ScatterND on the transposed vector, whose indices and updates are built at run
@@ -13,14 +14,15 @@ loses column j and gains ``W[:, j] * c`` in its bias, summed exactly and rounded
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Optional
 
 import numpy as np
 
+from ..exact import Exact
 from ..ir import IRGraph, Port
 from .base import rewrite
-from .common import add_layout, is_vector, layout_axes, reads_through_matrix, slice_bounds
+from .common import add_layout, is_vector, layout_axes, slice_bounds
+from .fold_affine import input_preprocessing
 from .fold_constants import evaluate_node
 from .lower_activations import add_affine
 
@@ -226,35 +228,18 @@ def _unsqueeze(op: str, rows: _Rows, axes: Optional[list]) -> Optional[_Rows]:
 
 
 @rewrite("Affine")
-def fold_assignment_into_dense(ir: IRGraph, node: str) -> bool:
-    """An Affine that only replaces features by constants -> every Dense reading it loses
-    those columns and adds ``W[:, j] * c`` to its bias, summed exactly, rounded once; on
-    an input read only by it, zeros become the input's scale of 0."""
-    scale, shift = ir.attrs(node)["scale"], ir.attrs(node)["shift"]
-    if not (np.all((scale == 0) | (scale == 1)) and np.all(shift[scale == 1] == 0)):
-        return False
-    columns = np.flatnonzero(scale == 0)
-    readers = ir.consumers(Port(node))
+def zero_assignment_into_input(ir: IRGraph, node: str) -> bool:
+    """Input -> Affine that only sets features to zero (scale 0 or 1, no shift), when
+    nothing else reads the input  =>  the input's scale of 0 for those features."""
     source = ir.operand(node, 0)
-    if readers and all(reads_through_matrix(ir, reader) for reader, _ in readers):
-        for reader, _ in readers:
-            attrs = ir.attrs(reader)
-            weights = attrs["weights"]
-            attrs["bias"] = np.array([float(Fraction(b) + sum(
-                Fraction(w) * Fraction(c) for w, c in zip(row[columns], shift[columns])))
-                for b, row in zip(attrs["bias"], weights)])
-            weights = weights.copy()
-            weights[:, columns] = 0.0
-            attrs["weights"] = weights
-        ir.replace(node, source)
-        return True
-    if (ir.op(source.node) == "Input" and len(ir.consumers(source)) == 1
-            and np.all(shift == 0)):
-        attrs = ir.attrs(source.node)
-        input_scale = np.array(attrs.get("scale", np.ones(scale.size)), np.float64)
-        input_scale[columns] = 0.0
-        attrs["scale"] = input_scale
-        attrs.setdefault("offset", np.zeros(scale.size))
-        ir.replace(node, source)
-        return True
-    return False
+    if ir.op(source.node) != "Input" or len(ir.consumers(source)) != 1:
+        return False
+    scale, shift = Exact.of(ir.attrs(node)["scale"]), Exact.of(ir.attrs(node)["shift"])
+    zeros = scale.is_zero()
+    if not zeros.any() or not shift.is_zero().all() or not all(
+            scale.fraction(i) == 1 for i in np.flatnonzero(~zeros)):
+        return False
+    offset, input_scale = input_preprocessing(ir, source.node)
+    ir.attrs(source.node).update(offset=offset, scale=input_scale * scale)
+    ir.replace(node, source)
+    return True
