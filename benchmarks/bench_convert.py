@@ -60,7 +60,7 @@ def timed(func, *args) -> float:
 
 def stage_breakdown(model_path: Path, out: Path) -> dict[str, float]:
     """One run of the stages of ``api.convert`` + ``write_json``, timed one by one."""
-    from onnx2lwtnn import api, build_ir, emit, legalize, load, pipeline
+    from onnx2lwtnn import api, build_ir, check, emit, legalize, load, pipeline, rounding
     from onnx2lwtnn.interface import Interface
     from onnx2lwtnn.lwtnn import validate_network
 
@@ -78,8 +78,10 @@ def stage_breakdown(model_path: Path, out: Path) -> dict[str, float]:
     stage("pipeline (passes)", pipeline.run_pipeline, ir)
     problems = stage("legalize", legalize.legalize, ir)
     assert not problems, problems
+    stage("round folded constants", rounding.round_constants, ir)
     doc = stage("emit", emit.emit, ir, Interface(), emit.GRAPH)
     stage("validate", validate_network, doc)
+    stage("verify (float64 ONNX)", check.verify_conversion, proto, doc)
     text = stage("serialise (to_json)", api.to_json, doc)
 
     def write(path: Path, data: str) -> None:

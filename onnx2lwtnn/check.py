@@ -279,7 +279,7 @@ def verify_conversion(model: onnx.ModelProto, document: dict, preparation: Optio
     ones, and events at and around each input's normalisation centre, where a folded
     offset that is off shows most) against the float64 reference, at the default bound.
     ``preparation`` says what the ONNX model is fed (a spec's preprocessing, fixed
-    parameters, TMVA's transformations). ReferenceRunError when no runtime here
+    parameters, TMVA's transformations); ``document`` is one the converter validated. ReferenceRunError when no runtime here
     evaluates the model in float64 that can be trusted: then nothing is verified."""
     reference = OnnxModel(model, FLOAT64)
     float32 = None  # only to vouch for the onnx package's evaluator (as check does)
@@ -290,7 +290,8 @@ def verify_conversion(model: onnx.ModelProto, document: dict, preparation: Optio
             pass
     view = graph_view(document, reference, interface or Interface(), outputs)
     drawn = draw_events(view, events, seed, _fixed_length(reference))
-    report = _compare_all(load_network(document), view, drawn, (reference, float32, ""),
+    report = _compare_all(load_network(document, validated=True), view, drawn,
+                          (reference, float32, ""),
                           preparation or Preparation(), None, None)[0]
     if report.fallback:
         raise ReferenceRunError(report.fallback)

@@ -13,16 +13,20 @@ from .validate import document_kind, validate_network
 NETWORK_KINDS = {"graph": GraphNetwork, "sequential": SequentialNetwork}
 
 
-def load_network(source: Union[str, "os.PathLike[str]", dict[str, Any]]) -> Network:
+def load_network(source: Union[str, "os.PathLike[str]", dict[str, Any]], *,
+                 validated: bool = False) -> Network:
     """A ``GraphNetwork`` or ``SequentialNetwork`` from a path or a parsed document.
 
-    The document is validated first (``LwtnnFormatError`` lists every problem); the
-    format is recognised by the graph format's ``nodes`` key.
+    The document is validated first (``LwtnnFormatError`` lists every problem), unless
+    ``validated`` says that was just done (a document the converter wrote: about a
+    second for ten million weights); the format is recognised by the graph format's
+    ``nodes`` key.
     """
     if isinstance(source, dict):
         doc = source
     else:
         with open(source, encoding="utf-8") as stream:
             doc = json.load(stream)
-    validate_network(doc)
+    if not validated:
+        validate_network(doc)
     return NETWORK_KINDS[document_kind(doc)](doc)
