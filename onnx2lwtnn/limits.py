@@ -1,27 +1,91 @@
-"""How much computing a model may ask of the converter before it is refused.
+"""How much work a file may ask of the tool before it is refused.
 
-Constant folding and onnx's shape inference compute what a graph's constants imply. A
-199-byte model can ask for a ``Range`` of 10^12 values or a ``Loop`` of 10^12 trips;
-computing either first would exhaust memory or never end. Every such request is sized
-here from the constants alone, before anything is computed, and refused naming the
-node when it is over a limit (docs/limits.md).
+A tiny file can declare a huge amount of work: a 79-byte model an input of 10^9
+variables, a 199-byte one a ``Range`` of 10^12 values or a ``Loop`` of 10^12 trips.
+Doing the work first would exhaust memory or never end, so every such request is sized
+before anything is computed and refused, naming what asks for it, when it is over a
+limit. Each limit has a name: ``--limit NAME=N`` on the command line (``with
+limits.settings({NAME: N}):`` in Python) raises it for a model that legitimately needs
+more (docs/limits.md).
 """
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
-MAX_CONSTANT_ELEMENTS = 10_000_000  # far above any weight lwtnn can use (40 MB in float32)
-MAX_LOOP_TRIPS = 10_000
+from .errors import UsageError
+from .files import quote
+
+
+@dataclass
+class Limit:
+    default: int
+    what: str  # what is counted, as messages and docs/limits.md say it
+    value: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.value = self.default
+
+
+LIMITS = {
+    # far above any weight lwtnn can use (40 MB in float32)
+    "constant-values": Limit(10_000_000, "values in one constant tensor"),
+    "loop-trips": Limit(10_000, "iterations of a constant Loop"),
+    # an input's variables, an output's labels, a sequence's fixed length: each becomes
+    # that many named entries in the lwtnn JSON (about 100 us each)
+    "dimension": Limit(100_000, "size of a fixed dimension, but a batch, of a tensor "
+                                "computed at run time"),
+    # a TMVA file's transformations compose as [variables, variables] matrices
+    "tmva-variables": Limit(1_000, "variables of a TMVA weights file"),
+}
+MAX_SETTING = 2**40
 
 Values = Sequence[Optional[np.ndarray]]  # an op's operands; None when computed at run time
 
 
+def limit(name: str) -> int:
+    """The current value of a named limit."""
+    return LIMITS[name].value
+
+
+def setting_problem(name: str, value: int) -> Optional[str]:
+    """Why ``--limit NAME=VALUE`` cannot be set, or None."""
+    if name not in LIMITS:
+        return f"no limit is named {quote(name)}; the limits are {', '.join(LIMITS)}"
+    if not 1 <= value <= MAX_SETTING:
+        return f"limit {name} must be from 1 to 2**40"
+    return None
+
+
+@contextmanager
+def settings(values: Mapping[str, int]) -> Iterator[None]:
+    """Run with these limits (the command line's ``--limit NAME=N``), then restore them."""
+    for name, value in values.items():
+        problem = setting_problem(name, value)
+        if problem:
+            raise UsageError(problem)
+    before = {name: entry.value for name, entry in LIMITS.items()}
+    try:
+        for name, value in values.items():
+            LIMITS[name].value = value
+        yield
+    finally:
+        for name, value in before.items():
+            LIMITS[name].value = value
+
+
+def bound(name: str, unit: str = "") -> str:
+    """'N [unit] (--limit NAME=N raises it)', to end a refusal."""
+    return f"{limit(name):,}{' ' + unit if unit else ''} (--limit {name}=N raises it)"
+
+
 def too_many_elements(count: int) -> str:
     return (f"would hold {count:,} values; constants are limited to "
-            f"{MAX_CONSTANT_ELEMENTS:,} values")
+            f"{bound('constant-values', 'values')}")
 
 
 def shape_problem(shape: Optional[Sequence]) -> Optional[str]:
@@ -29,7 +93,7 @@ def shape_problem(shape: Optional[Sequence]) -> Optional[str]:
     if shape is None or not all(isinstance(d, int) and d >= 0 for d in shape):
         return None
     count = math.prod(shape)
-    return too_many_elements(count) if count > MAX_CONSTANT_ELEMENTS else None
+    return too_many_elements(count) if count > limit("constant-values") else None
 
 
 def folding_problem(op: str, attrs: dict, values: Values) -> Optional[str]:
@@ -44,7 +108,7 @@ def folding_problem(op: str, attrs: dict, values: Values) -> Optional[str]:
         return None  # malformed operands: the evaluator reports them
     if isinstance(count, str):
         return count
-    if count is not None and count > MAX_CONSTANT_ELEMENTS:
+    if count is not None and count > limit("constant-values"):
         return too_many_elements(count)
     return None
 
@@ -104,9 +168,9 @@ def _loop(attrs: dict, values: Values) -> Optional[str]:
     if trips is None:
         return ("a Loop without a constant trip count cannot be computed ahead: its "
                 "iterations have no bound")
-    if trips > MAX_LOOP_TRIPS:
+    if trips > limit("loop-trips"):
         return (f"would run {trips:,.0f} iterations; constant loops are limited to "
-                f"{MAX_LOOP_TRIPS:,}")
+                f"{bound('loop-trips')}")
     return None
 
 

@@ -13,7 +13,7 @@ import heapq
 import math
 import os
 from pathlib import Path
-from typing import Optional, Union
+from typing import Iterable, Optional, Union
 
 import numpy as np
 import onnx
@@ -57,8 +57,10 @@ def prepare_model(model: onnx.ModelProto,
     _check_opset(model, where)
     model = sorted_topologically(model)
     _check_structure(model, where)
+    shapes = _declared_shapes(model)
     _check_finite_constants(model)
-    _check_sizes(model)
+    _check_sizes(model, shapes)  # names the node asking for too much, a likely cause of
+    _check_dimensions(model, where, shapes)  # a run-time tensor too large
     return infer_shapes(model)
 
 
@@ -124,15 +126,50 @@ def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
     return inferred
 
 
-def _check_sizes(model: onnx.ModelProto) -> None:
-    """Refuse, naming each node, what would make shape inference or constant folding
-    compute too much (``limits``): sized from the constants and from a shape inference
-    without data propagation (which computes shapes, never values), run on a copy whose
-    large weights are only declared, so it costs no copy of them."""
+def _check_dimensions(model: onnx.ModelProto, where: Union[str, os.PathLike],
+                      shapes: list[tuple[str, Optional[tuple]]]) -> None:
+    """Refuse a tensor computed at run time (an input, an output, what the graph makes of
+    them) with a dimension per event over the ``dimension`` limit, or with a negative
+    one: the conversion names each variable, label or step one by one, so a 79-byte model
+    declaring an input of 10^9 variables would otherwise grow without bound. A fixed
+    batch (the first of two or more dimensions) is never built (hls4ml exports fix it at
+    789,444)."""
     graph = model.graph
+    constants = _constants(graph).keys()
+    constants |= _constant_producers(graph, constants).keys()
+    declared = [(v.name, tuple(d.dim_value if d.HasField("dim_value") else d.dim_param or None
+                               for d in v.type.tensor_type.shape.dim))
+                for v in (*graph.input, *graph.output)]
+    most = limits.limit("dimension")
+    for name, shape in [*declared, *shapes]:
+        if name in constants or shape is None:
+            continue
+        fixed = [d for d in shape if isinstance(d, int)]
+        per_event = [d for d in shape[1:] if isinstance(d, int)] if len(shape) > 1 else fixed
+        if all(d >= 0 for d in fixed) and all(d <= most for d in per_event):
+            continue
+        dims = ", ".join("?" if d is None else str(d) for d in shape)
+        shown = f"{files.quote(name)} has shape [{dims}]"
+        if min(fixed) < 0:
+            raise ModelLoadError(f"{where}: tensor {shown}: a negative dimension")
+        raise ModelLoadError(f"{where}: tensor {shown}; dimensions of tensors computed at "
+                             f"run time (but a batch) are limited to {limits.bound('dimension')}")
+
+
+def _constants(graph: onnx.GraphProto) -> dict[str, onnx.TensorProto]:
+    """Initializers and Constant nodes' values, by tensor name."""
     constants = {init.name: init for init in graph.initializer}
     constants.update({n.output[0]: a.t for n in graph.node if n.op_type == "Constant"
                       for a in n.attribute if a.name == "value"})
+    return constants
+
+
+def _check_sizes(model: onnx.ModelProto, shapes: list[tuple[str, Optional[tuple]]]) -> None:
+    """Refuse, naming each node, what would make shape inference or constant folding
+    compute too much (``limits``): sized from the constants and from ``shapes``, the
+    tensors' shapes from ``_declared_shapes``."""
+    graph = model.graph
+    constants = _constants(graph)
     problems: dict[int, str] = {}  # node index -> the first reason found
     producers = _constant_producers(graph, set(constants))
     folded = set(producers.values())  # a node reading run-time values is never computed
@@ -143,7 +180,7 @@ def _check_sizes(model: onnx.ModelProto) -> None:
             problem = limits.folding_problem(node.op_type, _plain_attrs(node), values)
             if problem:
                 problems[index] = problem
-    for name, shape in _declared_shapes(model):
+    for name, shape in shapes:
         problem = limits.shape_problem(shape)
         if problem and name in producers:
             problems.setdefault(producers[name], f"output '{files.clean(name)}' {problem}")
@@ -156,10 +193,10 @@ def _check_sizes(model: onnx.ModelProto) -> None:
                                            "than the converter's limits allow")
 
 
-def _constant_producers(graph: onnx.GraphProto, constants: set[str]) -> dict[str, int]:
+def _constant_producers(graph: onnx.GraphProto, constants: Iterable[str]) -> dict[str, int]:
     """Tensor name -> index of the node making it, for tensors computed from constants
     alone (what folding would compute); run-time tensors may be large with a fixed batch."""
-    producers = {}
+    constants, producers = set(constants), {}
     for index, node in enumerate(graph.node):
         if all(name in constants for name in node.input if name):
             constants.update(node.output)
@@ -189,8 +226,9 @@ def _plain_attrs(node: onnx.NodeProto) -> dict:
 
 def _declared_shapes(model: onnx.ModelProto) -> list[tuple[str, Optional[tuple]]]:
     """(tensor name, shape) of every intermediate tensor, from shape inference without
-    data propagation, on a copy of the graph whose weights over 1024 values are only
-    declared (as graph inputs) and whose own shape annotations are left out."""
+    data propagation (which computes shapes, never values), on a copy of the graph whose
+    weights over 1024 values are only declared (as graph inputs), so it costs no copy of
+    them, and whose own shape annotations are left out."""
     graph, light = model.graph, onnx.ModelProto()
     light.ir_version = model.ir_version
     light.opset_import.extend(model.opset_import)
@@ -212,7 +250,8 @@ def _declared_shapes(model: onnx.ModelProto) -> list[tuple[str, Optional[tuple]]
         return []
     return [(v.name, tuple(d.dim_value if d.HasField("dim_value") else None
                            for d in v.type.tensor_type.shape.dim))
-            for v in inferred.graph.value_info if v.type.tensor_type.HasField("shape")]
+            for v in (*inferred.graph.value_info, *inferred.graph.output)
+            if v.type.tensor_type.HasField("shape")]
 
 
 def default_opset(model: onnx.ModelProto) -> int:

@@ -1,7 +1,9 @@
-"""The hostile sweep of issue 15, case by case, against the command line: every case ends
-in a one-line message naming the file, exit 1 or 2, no traceback, and nothing written or
-damaged. Hostile files are built here, small. (Resource bombs in models: test_limits.py;
-the file policy itself: test_files.py.)
+"""The hostile sweeps of issues 15 and 25, case by case, against the command line: every
+case ends in a one-line message naming the file, exit 1 or 2, no traceback, and nothing
+written or damaged; issue 25's cases also within 20 s of CPU and 1 GB resident, with no
+escape byte on stdout or stderr (run under those limits by tests/limited.py). Hostile
+files are built here, small. (Resource bombs in models: test_limits.py; the file policy
+itself: test_files.py; event files: test_hostile_events.py.)
 
 Special files are ones the test makes (a FIFO, a pseudo-terminal), never the system's.
 """
@@ -25,6 +27,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx2lwtnn import convert
 from onnx2lwtnn.cli import main
 
+from .limited import ESCAPES, LimitedCli
 from .support import FIXTURES, REPO
 
 MODEL = FIXTURES / "mlp_opset13.onnx"
@@ -448,3 +451,94 @@ def test_a_closed_stdout_in_a_real_process(work):
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 1 and "stdout is closed" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+# -- issue 25: the converter's side of the third sweep ----------------------------------
+# Each case runs in a child process limited to 20 s of CPU, with its peak resident memory
+# asserted to be at most 1 GB and no escape byte on stdout or stderr (tests/limited.py).
+PARAMETRISED = FIXTURES / "prep_susy_parametrised.onnx"
+PARAMETRISED_CONFIG = FIXTURES / "prep_susy_parametrised.config.json"
+EVIL = "\x1b]0;pwned\x07\x1b[2J\u009b31m\u009d"  # OSC, BEL, CSI, and the C1 CSI and OSC
+
+
+@pytest.fixture(scope="module")
+def limited():
+    cli = LimitedCli(REPO)
+    yield cli
+    cli.close()
+
+
+def _model(nodes, inputs, outputs, inits=(), domains=()) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]
+                             + [helper.make_opsetid(d, 1) for d in domains])
+
+
+def _vector(name: str, shape) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def _save(path: Path, model: onnx.ModelProto) -> Path:
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def assert_no_escapes(*texts: str) -> None:
+    for text in texts:
+        found = ESCAPES.search(text.encode("utf-8"))
+        assert found is None, f"escape byte {found.group()!r} in {text[:500]!r}"
+
+
+# memory from tiny files
+@pytest.mark.parametrize("command", ["convert", "inspect", "template"])
+def test_a_79_byte_model_declaring_a_billion_variables_is_refused(tmp_path, limited, command):
+    model = _save(tmp_path / "wide.onnx", _model(
+        [helper.make_node("Relu", ["x"], ["y"])], [_vector("x", ["N", 10**9])],
+        [_vector("y", ["N", 10**9])]))
+    assert model.stat().st_size < 100
+    args = {"convert": [model, "-o", tmp_path / "out.json"], "inspect": ["inspect", model],
+            "template": ["template", model, "-o", tmp_path / "out.json"]}[command]
+    line = limited(args, tmp_path).assert_refused((1,))
+    assert (f"{model}: tensor 'x' has shape [N, 1000000000]; dimensions of tensors computed "
+            "at run time (but a batch) are limited to 100,000 (--limit dimension=N raises "
+            "it)") in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wide.onnx"]
+
+
+def test_a_huge_tensor_made_from_a_small_input_is_refused(tmp_path, limited):
+    model = _save(tmp_path / "tile.onnx", _model(
+        [helper.make_node("Tile", ["x", "repeats"], ["y"])], [_vector("x", ["N", 4])],
+        [_vector("y", ["N", "M"])],
+        [numpy_helper.from_array(np.array([1, 10**9], np.int64), "repeats")]))
+    line = limited([model], tmp_path).assert_refused((1,))
+    assert "tensor 'y' has shape [?, 4000000000]" in line
+
+
+def test_a_negative_dimension_is_refused(tmp_path, limited):
+    model = _save(tmp_path / "negative.onnx", _model(
+        [helper.make_node("Relu", ["x"], ["y"])], [_vector("x", ["N", -5])],
+        [_vector("y", ["N", -5])]))
+    line = limited(["template", model], tmp_path).assert_refused((1,))
+    assert "tensor 'x' has shape [N, -5]: a negative dimension" in line
+
+
+def test_a_large_fixed_batch_is_not_a_dimension_over_the_limit(tmp_path, limited):
+    """hls4ml's exports fix the batch (at 789,444); no conversion builds it."""
+    model = _save(tmp_path / "batch.onnx", _model(
+        [helper.make_node("Relu", ["x"], ["y"])], [_vector("x", [789_444, 3])],
+        [_vector("y", [789_444, 3])]))
+    run = limited([model, "-o", tmp_path / "out.json"], tmp_path)
+    run.assert_bounded()
+    assert run.status == 0, run.text
+
+
+def test_the_dimension_limit_can_be_raised(tmp_path, capsys):
+    model = _save(tmp_path / "w300.onnx", _model(
+        [helper.make_node("Relu", ["x"], ["y"])], [_vector("x", ["N", 300])],
+        [_vector("y", ["N", 300])]))
+    err = run_cli([model, "--limit", "dimension=200", "-o", tmp_path / "a.json"], capsys, (1,))
+    assert "limited to 200 (--limit dimension=N raises it)" in err
+    assert main([str(model), "--limit", "dimension=300", "-o", str(tmp_path / "a.json")]) == 0
+    assert main([str(model), "-o", str(tmp_path / "b.json")]) == 0  # the default is back
+    assert main([str(model), "--limit", "width=3"]) == 2
+    assert "no limit is named 'width'" in capsys.readouterr().err

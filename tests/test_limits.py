@@ -17,7 +17,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from onnx2lwtnn import convert
-from onnx2lwtnn.limits import MAX_CONSTANT_ELEMENTS, MAX_LOOP_TRIPS
+from onnx2lwtnn.limits import LIMITS, limit
 
 from .support import REPO
 
@@ -85,7 +85,7 @@ EXPECTED = {
     "expand": "Expand 'big_expand': would hold 1,000,000,000,000 values",
     "tile": "Tile 'big_tile': would hold 1,000,000,000,000 values",
     "loop": f"Loop 'the_loop': would run 1,000,000,000,000 iterations; constant loops are "
-            f"limited to {MAX_LOOP_TRIPS:,}",
+            f"limited to {limit('loop-trips'):,} (--limit loop-trips=N raises it)",
     "loop-without-trip-count": "Loop 'the_loop': a Loop without a constant trip count",
 }
 
@@ -117,10 +117,16 @@ def test_a_small_constant_loop_still_folds():
 
 
 def test_a_constant_at_the_limit_still_folds():
-    side = int(MAX_CONSTANT_ELEMENTS ** 0.5) // 4
+    side = int(limit('constant-values') ** 0.5) // 4
     model = model_of([helper.make_node("ConstantOfShape", ["shape"], ["big"], name="fill"),
                       helper.make_node("ReduceSum", ["big"], ["c"], name="total",
                                        keepdims=0)],
                      {"shape": np.array([side, side], np.int64)}, ("N", 1))
     document = convert(model)
     assert document["inputs"][0]["variables"][0]["offset"] == 0.0  # x + (zeros summed)
+
+
+def test_every_limit_is_documented_with_its_default():
+    text = (REPO / "docs" / "limits.md").read_text()
+    for name, entry in LIMITS.items():
+        assert f"| `{name}` | {entry.default:,} |" in text, name

@@ -14,6 +14,7 @@ import sys
 from functools import partial
 from typing import Optional, Sequence
 
+from .. import limits
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, check_companions, guarded
 
 __all__ = ["main", "SUBCOMMANDS", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
@@ -36,4 +37,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     subject = " ".join(map(str, getattr(args, "models", [getattr(args, "model", "")])))
-    return guarded(command.run, args, subject)
+    with limits.settings(dict(args.limit or [])):
+        return guarded(command.run, args, subject)

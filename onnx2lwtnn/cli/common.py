@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
-from .. import __version__, files
+from .. import __version__, files, limits
 from ..errors import ConversionError, ConversionWarning, Onnx2LwtnnError, UsageError
 from ..lwtnn.parallel import MAX_THREADS
 from ..specs import CONVENTIONS
@@ -40,6 +40,9 @@ def new_parser(prog: str, description: str, epilog: str) -> argparse.ArgumentPar
                           help="say more: when converting, each pass that changed the "
                                "graph and what it did")
     loudness.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    parser.add_argument("--limit", type=limit_setting, action="append", metavar="NAME=N",
+                        help="raise one of the limits on what a file may ask of the tool "
+                             f"({', '.join(limits.LIMITS)}; docs/limits.md); repeatable")
     return parser
 
 
@@ -205,6 +208,18 @@ def _number(text: str, kind: type):
     except ValueError:
         raise argparse.ArgumentTypeError(f"{files.quote(text, 40)} is not "
                                          f"{'an integer' if kind is int else 'a number'}") from None
+
+
+def limit_setting(text: str) -> tuple[str, int]:
+    """A --limit value, NAME=N."""
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME=N, got {files.quote(text, 40)}")
+    number = _number(value, int)
+    problem = limits.setting_problem(name, number)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return name, number
 
 
 def output_path(text: str) -> Path:

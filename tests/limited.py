@@ -1,0 +1,160 @@
+"""Run the command line under resource limits, many times and cheaply: the hostile-input
+suite holds every case to the bounds of issue 25 (exit 1 or 2 within 20 s of CPU and
+1 GB resident, one clean line, no escape byte on stdout or stderr).
+
+Starting Python and importing onnx costs about 1.5 s of CPU per process, and the suite
+runs dozens of cases. So one server process imports the command line once, then forks a
+child per run: the child gets its own limits (CPU seconds, address space), its own
+stdin, stdout and stderr files and working folder, and the server reports its exit
+status, wall time, CPU time and peak resident memory (``os.wait4``). A child still
+running after ``WALL_SECONDS`` (a hang: blocked on a FIFO, say) is killed and reported.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+CPU_SECONDS = 20               # the done-when bound
+RESIDENT_MB = 1024             # the done-when bound, checked on the peak (ru_maxrss)
+ADDRESS_SPACE = 3 << 30        # a hard stop, so a regression fails instead of swapping
+WALL_SECONDS = 60              # a child blocked this long (it uses no CPU) is killed
+# Escape bytes that change what a terminal shows: ESC (CSI and OSC start with it), BEL,
+# the 8-bit CSI/OSC bytes and the C1 controls (U+0080 to U+009F, UTF-8 encoded).
+ESCAPES = re.compile(rb"[\x07\x1b\x9b\x9d]|\xc2[\x80-\x9f]")
+PRELOAD = ("onnx2lwtnn.cli", "onnx2lwtnn.cli.convert", "onnx2lwtnn.cli.inspect",
+           "onnx2lwtnn.cli.template", "onnx2lwtnn.cli.tmva", "onnx2lwtnn.cli.check",
+           "onnx2lwtnn.cli.ops")
+
+
+@dataclass
+class Run:
+    """What one limited run did."""
+
+    status: int          # exit code, or minus the signal that ended it
+    out: bytes
+    err: bytes
+    seconds: float       # wall time
+    cpu: float           # user + system CPU seconds
+    megabytes: float     # peak resident memory
+    timed_out: bool
+
+    @property
+    def text(self) -> str:
+        return self.err.decode("utf-8", "replace")
+
+    def assert_refused(self, codes: Sequence[int] = (1, 2)) -> str:
+        """Exit 1 or 2 with one clean line on stderr, within the bounds; returns it."""
+        self.assert_bounded()
+        assert self.status in codes, (self.status, self.text)
+        lines = self.text.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("onnx2lwtnn: "), self.text
+        assert "Traceback" not in self.text and "internal error" not in self.text, self.text
+        return lines[0]
+
+    def assert_bounded(self) -> None:
+        """Within the time and memory bounds, and no escape byte on stdout or stderr."""
+        assert not self.timed_out, f"still running after {WALL_SECONDS} s: {self.text}"
+        assert self.status != -signal.SIGXCPU, f"over {CPU_SECONDS} s of CPU: {self.text}"
+        assert self.megabytes <= RESIDENT_MB, f"{self.megabytes:.0f} MB resident"
+        for stream in (self.out, self.err):
+            found = ESCAPES.search(stream)
+            assert found is None, f"escape byte {found.group()!r} in {stream[:500]!r}"
+
+
+class LimitedCli:
+    """A server process that runs ``onnx2lwtnn ARGS`` in a limited child per call."""
+
+    def __init__(self, repo: Path):
+        env = {**os.environ, "PYTHONPATH": str(repo), "OPENBLAS_NUM_THREADS": "1",
+               "OMP_NUM_THREADS": "1"}  # no BLAS threads: the server forks
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", f"from tests.limited import serve; serve({PRELOAD!r})"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=repo, env=env, text=True)
+
+    def __call__(self, args: Sequence, folder: Path, stdin: Optional[Path] = None,
+                 stdout: Optional[Path] = None) -> Run:
+        """Run in ``folder``; ``stdout``, when given, is a file opened for appending (as
+        the shell's ``>>``) and is left in place."""
+        out = stdout if stdout is not None else folder / ".stdout"
+        err = folder / ".stderr"
+        request = {"args": [str(a) for a in args], "cwd": str(folder), "stdout": str(out),
+                   "stderr": str(err), "stdin": str(stdin or os.devnull)}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        reply = json.loads(self.process.stdout.readline())
+        run = Run(reply["status"], out.read_bytes(), err.read_bytes(), reply["seconds"],
+                  reply["cpu"], reply["megabytes"], reply["timed_out"])
+        err.unlink()
+        if stdout is None:
+            out.unlink()
+        return run
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def serve(preload: Sequence[str]) -> None:
+    """The server: one JSON request per line on stdin, one JSON reply per line."""
+    import importlib
+    for module in preload:
+        importlib.import_module(module)
+    for line in sys.stdin:
+        request = json.loads(line)
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            _child(request)
+        status, usage, timed_out = _wait(pid, start)
+        reply = {"status": status, "seconds": time.monotonic() - start,
+                 "cpu": usage.ru_utime + usage.ru_stime,
+                 "megabytes": usage.ru_maxrss / 1024, "timed_out": timed_out}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+
+
+def _child(request: dict) -> None:
+    code = 99
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS + 5))
+        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+        os.chdir(request["cwd"])
+        for fd, path, flags in ((0, request["stdin"], os.O_RDONLY),
+                                (1, request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_APPEND),
+                                (2, request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
+            opened = os.open(path, flags, 0o644)
+            os.dup2(opened, fd)
+            os.close(opened)
+        from onnx2lwtnn.cli import main
+        code = main(request["args"])
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(code)
+
+
+def _wait(pid: int, start: float):
+    while True:
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status), usage, False
+        if time.monotonic() - start > WALL_SECONDS:
+            os.kill(pid, signal.SIGKILL)
+            _, status, usage = os.wait4(pid, 0)
+            return os.waitstatus_to_exitcode(status), usage, True
+        time.sleep(0.005)
