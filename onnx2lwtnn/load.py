@@ -362,44 +362,61 @@ def _external_tensors(model: onnx.ModelProto) -> list[tuple[onnx.TensorProto, st
 
 
 def _load_external_data(model: onnx.ModelProto, path: Path) -> None:
+    """Read every tensor's external data, after checking all of them: each file inside
+    the model's folder, each tensor's bytes inside its file, and the total read no more
+    than the files hold (tensors sharing bytes could otherwise make 1 MB of data read as
+    gigabytes) and under the model limit."""
     folder = path.resolve().parent
-    tensors = _external_tensors(model)
-    targets = []
-    for tensor, location in tensors:
-        if not location:
-            raise ModelLoadError(
-                f"{path}: tensor '{tensor.name}' is stored as external data but names no "
-                "file (no 'location')")
-        shown = _shorten(repr(location), 120)
-        unusable = ModelLoadError(
-            f"{path}: tensor '{tensor.name}' has an unusable external data location {shown}")
+    spans = [_external_span(tensor, location, folder, path)
+             for tensor, location in _external_tensors(model)]
+    total = sum(length for _, _, _, length in spans)
+    held = sum(target.stat().st_size for target in {target for _, target, _, _ in spans})
+    if total > held:
+        raise ModelLoadError(f"{path}: its tensors read {total:,} bytes of external data "
+                             f"from files holding {held:,}: tensors share bytes, which no "
+                             "exporter writes; refused")
+    if total > files.MODEL_LIMIT:
+        raise ModelLoadError(f"{path}: its tensors' external data is {total:,} bytes; the "
+                             f"limit is {files.MODEL_LIMIT:,}")
+    for tensor, target, offset, length in spans:
         try:
-            target = (folder / location).resolve()
-        except (OSError, ValueError, RuntimeError):  # NUL bytes, symlink loops
-            raise unusable from None
-        if os.path.isabs(location) or folder not in target.parents:
-            raise ModelLoadError(
-                f"{path}: tensor '{tensor.name}' points to external data {shown} "
-                "outside the model's folder; refused")
-        try:  # stat only: nothing is opened before every location is known to be inside
-            problem = ("" if target.is_file() else "which is not a regular file"
-                       if target.exists() else "which is missing")
-        except (OSError, ValueError):  # names too long
-            raise unusable from None
-        if problem:
-            raise ModelLoadError(
-                f"{path}: tensor '{tensor.name}' needs external data file {shown}, {problem}")
-        targets.append(target)
-    for (tensor, _), target in zip(tensors, targets):
-        _read_external(tensor, target, path)
+            with open(target, "rb") as stream:
+                stream.seek(offset)
+                tensor.raw_data = stream.read(length)
+        except OSError as exc:
+            raise ModelLoadError(f"{path}: cannot read external data {files.quote(target.name)}"
+                                 f" ({exc.strerror})") from None
+        del tensor.external_data[:]
+        tensor.data_location = onnx.TensorProto.DEFAULT
 
 
-def _read_external(tensor: onnx.TensorProto, target: Path, path: Path) -> None:
-    """Read one tensor's bytes from its (already vetted) file: offset and length are
-    checked against the file and the tensor's declared shape before a byte is read, so a
-    wrong length never reads a whole large file."""
+def _external_span(tensor: onnx.TensorProto, location: str, folder: Path,
+                   path: Path) -> tuple[onnx.TensorProto, Path, int, int]:
+    """(tensor, file, offset, length) of one tensor's external data, checked before a
+    byte is read: the file is a regular file inside the model's folder (stat only), and
+    offset and length agree with the file and the tensor's declared shape, so a wrong
+    length never reads a whole large file."""
+    where = f"{path}: tensor {files.quote(tensor.name)}"
+    if not location:
+        raise ModelLoadError(f"{where} is stored as external data but names no file (no "
+                             "'location')")
+    shown = files.quote(location, 120)
+    unusable = ModelLoadError(f"{where} has an unusable external data location {shown}")
+    try:
+        target = (folder / location).resolve()
+    except (OSError, ValueError, RuntimeError):  # NUL bytes, symlink loops
+        raise unusable from None
+    if os.path.isabs(location) or folder not in target.parents:
+        raise ModelLoadError(f"{where} points to external data {shown} outside the model's "
+                             "folder; refused")
+    try:
+        problem = ("" if target.is_file() else "which is not a regular file"
+                   if target.exists() else "which is missing")
+    except (OSError, ValueError):  # names too long
+        raise unusable from None
+    if problem:
+        raise ModelLoadError(f"{where} needs external data file {shown}, {problem}")
     entries = {e.key: e.value for e in tensor.external_data}
-    where = f"{path}: tensor '{files.clean(tensor.name)}'"
     try:
         offset = int(entries.get("offset") or 0)
         length = int(entries["length"]) if entries.get("length") else None
@@ -409,8 +426,8 @@ def _read_external(tensor: onnx.TensorProto, target: Path, path: Path) -> None:
     itemsize = _ITEMSIZE.get(tensor.data_type)
     if itemsize is None:
         raise ModelLoadError(f"{where}: external data of element type "
-                             f"{onnx.TensorProto.DataType.Name(tensor.data_type)} cannot "
-                             "be read")
+                             f"{ELEMENT_TYPES.get(tensor.data_type, tensor.data_type)} "
+                             "cannot be read")
     expected = math.prod(tensor.dims) * itemsize
     size = target.stat().st_size
     if offset < 0 or (length is not None and length < 0):
@@ -420,19 +437,11 @@ def _read_external(tensor: onnx.TensorProto, target: Path, path: Path) -> None:
                              f"the declared shape {list(tensor.dims)}, {expected} bytes")
     if offset + expected > size:
         raise ModelLoadError(f"{where}: external data needs bytes {offset} to "
-                             f"{offset + expected} of {entries['location']!r}, which has "
-                             f"{size}")
-    try:
-        with open(target, "rb") as stream:
-            stream.seek(offset)
-            tensor.raw_data = stream.read(expected)
-    except OSError as exc:
-        raise ModelLoadError(f"{path}: cannot read external data {entries['location']!r} "
-                             f"({exc.strerror})") from None
-    del tensor.external_data[:]
-    tensor.data_location = onnx.TensorProto.DEFAULT
+                             f"{offset + expected} of {shown}, which has {size}")
+    return tensor, target, offset, expected
 
 
+ELEMENT_TYPES = {value: name for name, value in onnx.TensorProto.DataType.items()}
 # Bytes per element of the types external data can hold (raw little-endian data).
 _ITEMSIZE = {t: np.dtype(helper.tensor_dtype_to_np_dtype(t)).itemsize
              for t in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE,

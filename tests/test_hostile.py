@@ -542,3 +542,23 @@ def test_the_dimension_limit_can_be_raised(tmp_path, capsys):
     assert main([str(model), "-o", str(tmp_path / "b.json")]) == 0  # the default is back
     assert main([str(model), "--limit", "width=3"]) == 2
     assert "no limit is named 'width'" in capsys.readouterr().err
+
+
+def test_tensors_sharing_one_megabyte_of_external_data_are_refused(tmp_path, limited):
+    (tmp_path / "data.bin").write_bytes(bytes(1 << 20))
+    tensors = []
+    for index in range(2500):
+        tensor = TensorProto(name=f"w{index}", data_type=TensorProto.FLOAT, dims=[512, 512],
+                             data_location=TensorProto.EXTERNAL)
+        for key, value in (("location", "data.bin"), ("offset", "0"), ("length", "1048576")):
+            tensor.external_data.add(key=key, value=value)
+        tensors.append(tensor)
+    model = _save(tmp_path / "shared.onnx", _model(
+        [helper.make_node("Sum", ["x", *(t.name for t in tensors)], ["y"])],
+        [_vector("x", ["N", 512])], [_vector("y", ["N", 512])], tensors))
+    assert model.stat().st_size < 250_000
+    run = limited([model, "-o", tmp_path / "out.json"], tmp_path)
+    line = run.assert_refused((1,))
+    assert ("its tensors read 2,621,440,000 bytes of external data from files holding "
+            "1,048,576") in line
+    assert not (tmp_path / "out.json").exists()
