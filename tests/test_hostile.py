@@ -562,3 +562,130 @@ def test_tensors_sharing_one_megabyte_of_external_data_are_refused(tmp_path, lim
     assert ("its tensors read 2,621,440,000 bytes of external data from files holding "
             "1,048,576") in line
     assert not (tmp_path / "out.json").exists()
+
+
+def tmva_xml(ranges, *, title: str = "MLP", transforms: str = "", neuron: str = "sigmoid",
+             declaration: str = '<?xml version="1.0"?>') -> str:
+    """A small TMVA MLP weights file: one weight per variable to one sigmoid output."""
+    n = len(ranges)
+    variables = "".join(f'<Variable Expression="v{i}" Min="{low}" Max="{high}"/>'
+                        for i, (low, high) in enumerate(ranges))
+    return (f'{declaration}\n<MethodSetup Method="MLP::{title}"><GeneralInfo>'
+            '<Info name="TMVA Release" value="4.2.1 [262657]"/>'
+            '<Info name="AnalysisType" value="Classification"/></GeneralInfo><Options>'
+            f'<Option name="NeuronType">{neuron}</Option>'
+            '<Option name="EstimatorType">CE</Option></Options>'
+            f'<Variables NVar="{n}">{variables}</Variables>'
+            f'<Transformations>{transforms}</Transformations>'
+            f'<Weights><Layout NLayers="2"><Layer Index="0" NNeurons="{n + 1}">'
+            + '<Neuron NSynapses="1">0.5</Neuron>' * (n + 1) +
+            '</Layer><Layer Index="1" NNeurons="1"><Neuron NSynapses="0"/></Layer>'
+            '</Layout></Weights></MethodSetup>\n')
+
+
+def _transform(name: str, indices, body: str) -> str:
+    selected = "".join(f'<Input Type="Variable" Label="v{i}" Expression="v{i}"/>'
+                       for i in indices)
+    return (f'<Transform Name="{name}"><Selection><Input NInputs="{len(indices)}">'
+            f'{selected}</Input></Selection>{body}</Transform>')
+
+
+def test_a_tmva_file_of_9000_variables_is_refused(tmp_path, limited):
+    weights = tmp_path / "wide.weights.xml"
+    weights.write_text(tmva_xml([(0, 1)] * 9000, neuron="tanh"))
+    assert weights.stat().st_size < 1_000_000
+    model = _save(tmp_path / "m.onnx", _model(
+        [helper.make_node("Relu", ["x"], ["y"])], [_vector("x", ["N", 9000])],
+        [_vector("y", ["N", 9000])]))
+    for args in (["tmva", weights], [model, "--tmva-weights", weights]):
+        line = limited([*args, "-o", tmp_path / "out.json"], tmp_path).assert_refused((1,))
+        assert ("9,000 variables; TMVA files are limited to 1,000 variables (--limit "
+                "tmva-variables=N raises it)") in line
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_a_tmva_file_at_the_variable_limit_converts_within_the_bounds(tmp_path, limited):
+    """1,000 variables, all normalised, one decorrelated: the transformations compose as
+    1000 x 1000 matrices, and the fast tanh's deviation is measured on 10,000 events."""
+    n = 1000
+    ranges = "".join(f'<Range Index="{i}" Min="0" Max="1"/>' for i in range(n))
+    transforms = (_transform("Normalize", range(n), f'<Class ClassIndex="0"><Ranges>{ranges}'
+                                                     '</Ranges></Class>')
+                  + _transform("Decorrelation", [0], '<Matrix Rows="1" Columns="1">2'
+                                                     '</Matrix>'))
+    weights = tmp_path / "limit.weights.xml"
+    weights.write_text(tmva_xml([(0, 1)] * n, transforms=transforms, neuron="tanh"))
+    run = limited(["tmva", weights, "-o", tmp_path / "out.json"], tmp_path)
+    run.assert_bounded()
+    assert run.status == 0, run.text
+    assert len(json.loads((tmp_path / "out.json").read_text())["inputs"][0]["variables"]) == n
+
+
+# hangs and quadratic work
+@pytest.mark.parametrize("option", ["tmva", "--tmva-weights"])
+def test_a_tmva_weights_fifo_is_refused_without_waiting(tmp_path, limited, option):
+    fifo = tmp_path / "weights.xml"
+    os.mkfifo(fifo)
+    args = ["tmva", fifo] if option == "tmva" else [MODEL, "--tmva-weights", fifo]
+    line = limited(args, tmp_path).assert_refused((1,))
+    assert f"{fifo}: not a regular file" in line
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_doctype_is_refused_whatever_the_encoding(tmp_path, limited, encoding):
+    doctype = '<!DOCTYPE MethodSetup [<!ENTITY a "aaaaaaaaaa">]>'
+    declaration = f'<?xml version="1.0" encoding="{encoding.upper()}"?>'
+    clean, hostile = tmp_path / "clean.xml", tmp_path / "doctype.xml"
+    clean.write_bytes(tmva_xml([(0, 1)], declaration=declaration).encode(encoding))
+    hostile.write_bytes(tmva_xml([(0, 1)], declaration=declaration + doctype).encode(encoding))
+    line = limited(["tmva", hostile], tmp_path).assert_refused((1,))
+    assert f"{hostile}: the XML declares a DOCTYPE" in line
+    run = limited(["tmva", clean, "-o", tmp_path / "out.json"], tmp_path)
+    assert run.status == 0, run.text
+
+
+# internal errors
+@pytest.mark.parametrize("low, high, problem", [
+    ("5", "1", "training range [5, 1]"), ("-inf", "1", "training range [-inf, 1]"),
+    ("-1e300", "1", "training range [-inf, 1]"), ("nan", "1", "training range [nan, 1]"),
+    ("", "1", "no numeric Min and Max"),
+])
+def test_bad_tmva_training_ranges_are_refused(tmp_path, limited, low, high, problem):
+    weights = tmp_path / "ranges.weights.xml"
+    weights.write_text(tmva_xml([(0, 1), (low, high)]))
+    line = limited(["tmva", weights], tmp_path).assert_refused((1,))
+    assert f"variable 'v1' has {problem}" in line
+
+
+def test_a_tmva_range_wider_than_double_precision_is_sampled(tmp_path, limited):
+    weights = tmp_path / "wide.weights.xml"
+    weights.write_text(tmva_xml([(0, 1), ("-3e38", "3e38")]))
+    run = limited(["tmva", weights, "-o", tmp_path / "out.json"], tmp_path)
+    run.assert_bounded()
+    assert run.status == 0, run.text
+
+
+@pytest.mark.parametrize("encoding, problem", [
+    ("x-klingon", "encoding 'x-klingon', which this Python does not know"),
+    ("rot13", "encoding 'rot13', which this Python does not know"),
+    ("utf-8", "not utf-8 text as its XML says (byte"),
+])
+def test_bad_tmva_encodings_are_refused(tmp_path, limited, encoding, problem):
+    weights = tmp_path / "encoding.weights.xml"
+    text = tmva_xml([(0, 1)], declaration=f'<?xml version="1.0" encoding="{encoding}"?>')
+    weights.write_bytes(text.encode("latin-1").replace(b"MLP::MLP", b"MLP::\xe9"))
+    line = limited(["tmva", weights], tmp_path).assert_refused((1,))
+    assert problem in line
+
+
+@pytest.mark.parametrize("kind", ["raw_inputs", "variables", "csv"])
+def test_tmva_inputs_without_events_are_refused(tmp_path, limited, kind):
+    weights = FIXTURES / "tmva_norm_decorr.weights.xml"
+    if kind == "csv":
+        events = tmp_path / "events.csv"
+        events.write_text("pt_lead,eta_lead,m_jj,dphi_jj\n")
+    else:
+        events = tmp_path / "events.npz"
+        np.savez(events, **{kind: np.zeros((0, 4))})
+    line = limited(["tmva", weights, "--inputs", events], tmp_path).assert_refused((2,))
+    assert str(events) in line

@@ -13,7 +13,7 @@ import pytest
 from onnx2lwtnn import convert
 from onnx2lwtnn.check import DEFAULT_TOLERANCE
 from onnx2lwtnn.cli import main
-from onnx2lwtnn.errors import ConversionWarning, ModelLoadError
+from onnx2lwtnn.errors import ConversionWarning, FileError, ModelLoadError
 from onnx2lwtnn.lwtnn import load_network
 from onnx2lwtnn.reference import FLOAT64, OnnxModel
 from onnx2lwtnn.tmva import check_tmva, convert_tmva, read_network
@@ -179,7 +179,7 @@ def test_unsafe_or_broken_xml_is_refused(tmp_path, capsys, text, reason):
 def test_oversized_xml_is_refused_before_parsing(tmp_path):
     path = tmp_path / "big.xml"
     path.write_text("<MethodSetup>" + " " * 2000 + "</MethodSetup>")
-    with pytest.raises(ModelLoadError, match="larger than"):
+    with pytest.raises(FileError, match="the TMVA weights file is over the 1024 bytes limit"):
         xmlsafe.parse(path, max_bytes=1024)
 
 

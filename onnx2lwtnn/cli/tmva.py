@@ -73,9 +73,9 @@ def _raw_events(path: Path, network: TmvaNetwork, format: str) -> np.ndarray:
         data = files.read_npz(path, "events file", files.EVENTS_LIMIT)
         if "raw_inputs" in data:
             raw = np.asarray(data["raw_inputs"], dtype=np.float64)
-            if raw.ndim != 2 or raw.shape[1] != width:
+            if raw.ndim != 2 or raw.shape[1] != width or not len(raw):
                 raise UsageError(f"{path}: 'raw_inputs' has shape {raw.shape}; the "
-                                 f"network reads [events, {width}]")
+                                 f"network reads [events, {width}], at least one event")
             return raw
     if format != GRAPH:
         raise UsageError(f"{path}: with --format {format}, --inputs takes a .npz holding "

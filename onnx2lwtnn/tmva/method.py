@@ -6,16 +6,20 @@ float32 here too, so the converted network holds exactly the values TMVA compute
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 
+from .. import limits
 from ..errors import ModelLoadError
+from ..files import quote
 from . import xmlsafe
 
 FAST_TANH_VERSION = (4 << 16) | (2 << 8) | 1  # TMVA 4.2.1 and later: the fast tanh
@@ -42,14 +46,26 @@ class Method:
         return self.options.get(name, default)
 
     def variable_index(self, kind: str, label: str, expression: str) -> int:
-        """Index of a transformation's selected variable or target, by label or expression."""
-        names = ((self.labels, self.variables) if kind == "Variable"
-                 else (self.targets, self.targets))
-        for index, (one, other) in enumerate(zip(*names)):
-            if label in (one, other) or expression in (one, other):
-                return index
-        raise self.error(f"a transformation selects {kind.lower()} '{label}', which the "
-                         f"file does not declare")
+        """Index of a transformation's selected variable or target: the first whose
+        label or expression is the given label or expression."""
+        first = self._first_index[kind]
+        index = min(first.get(label, math.inf), first.get(expression, math.inf))
+        if index == math.inf:
+            raise self.error(f"a transformation selects {kind.lower()} {quote(label)}, "
+                             "which the file does not declare")
+        return int(index)
+
+    @cached_property
+    def _first_index(self) -> dict[str, dict[str, int]]:
+        """Kind -> name (label or expression) -> the first index bearing it: a selection
+        of thousands of inputs is looked up, not scanned."""
+        found: dict[str, dict[str, int]] = {"Variable": {}, "Target": {}}
+        for kind, names in (("Variable", zip(self.labels, self.variables)),
+                            ("Target", zip(self.targets, self.targets))):
+            for index, pair in enumerate(names):
+                for name in pair:
+                    found[kind].setdefault(name, index)
+        return found
 
     def error(self, reason: str) -> ModelLoadError:
         return ModelLoadError(f"{self.where}: {reason}")
@@ -68,18 +84,16 @@ def read_method(path: Union[str, os.PathLike]) -> Method:
     variables = root.findall("Variables/Variable")
     if not variables:
         raise ModelLoadError(f"{where}: no <Variables>; a TMVA method reads at least one")
-    try:
-        ranges = np.array([[_float32(v.get("Min", "nan")), _float32(v.get("Max", "nan"))]
-                           for v in variables])
-    except ValueError as exc:
-        raise ModelLoadError(f"{where}: a variable's Min or Max is not a number ({exc})") from None
+    if len(variables) > limits.limit("tmva-variables"):
+        raise ModelLoadError(f"{where}: {len(variables):,} variables; TMVA files are limited "
+                             f"to {limits.bound('tmva-variables', 'variables')}")
     return Method(
         where=where, method=method, title=title or method,
         version=_version(info.get("TMVA Release", "")),
         analysis=info.get("AnalysisType", "Classification"), options=options,
         variables=[v.get("Expression") or v.get("Label", "") for v in variables],
         labels=[v.get("Label") or v.get("Expression", "") for v in variables],
-        ranges=ranges,
+        ranges=_ranges(where, variables),
         targets=[t.get("Expression") or t.get("Label", "") for t in root.iterfind("Targets/Target")],
         classes=[c.get("Name", "") for c in root.iterfind("Classes/Class")],
         root=root)
@@ -108,8 +122,27 @@ def integer(method: Method, element: ElementTree.Element, name: str) -> int:
                            f"(found {element.get(name)!r})") from None
 
 
+def _ranges(where: str, variables: list[ElementTree.Element]) -> np.ndarray:
+    """[NVar, 2]: each variable's training Min and Max (float32 values, as TMVA keeps
+    them), finite and in order: the check draws its events between them."""
+    ranges = np.zeros((len(variables), 2))
+    for index, variable in enumerate(variables):
+        name = quote(variable.get("Expression") or variable.get("Label", ""))
+        try:
+            low, high = (_float32(variable.get(key, "")) for key in ("Min", "Max"))
+        except ValueError:
+            raise ModelLoadError(f"{where}: variable {name} has no numeric Min and "
+                                 "Max") from None
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            raise ModelLoadError(f"{where}: variable {name} has training range [{low:g}, "
+                                 f"{high:g}]; a range must be finite (in float) with Min <= Max")
+        ranges[index] = low, high
+    return ranges
+
+
 def _float32(text: str) -> float:
-    return float(np.float32(float(text)))
+    with np.errstate(over="ignore"):  # beyond float's range: inf, refused by the caller
+        return float(np.float32(float(text)))
 
 
 def _version(release: str) -> int:
