@@ -169,15 +169,25 @@ def _fates(proto: onnx.ModelProto, changes: list[Change], problems: list) -> lis
         for label in ({change.node} | {label for label, _ in change.removed}) - {""}:
             steps.setdefault(label, []).append(change.step)
     refused = {problem.node: problem for problem in problems}
+    ends: dict[str, Optional[tuple]] = {}  # label -> where it ends, for every label walked
 
-    def resolve(label: str, op: str, seen: frozenset = frozenset()) -> Optional[tuple]:
-        where, value = state.get(label, ("here", op))
-        if where == "here" or label in seen:
-            return label, value if where == "here" else op
-        if not value.now_read:
-            return None
-        target, target_op = value.now_read[0]
-        return resolve(target, target_op, seen | {label})
+    def resolve(label: str, op: str) -> Optional[tuple]:
+        """Follow a node's replacements to the node it ends in (label, op), or None;
+        each label is walked once, so a chain of n replaced nodes costs n, not n^2."""
+        walked: list[str] = []
+        while label not in ends:
+            where, value = state.get(label, ("here", op))
+            if where == "here" or label in walked:  # (a cycle ends where it closes)
+                ends[label] = (label, value if where == "here" else op)
+                break
+            walked.append(label)
+            if not value.now_read:
+                ends[label] = None
+                break
+            label, op = value.now_read[0]
+        for step in walked:
+            ends[step] = ends[label]
+        return ends[label]
 
     fates = []
     for index, node in enumerate(proto.graph.node):

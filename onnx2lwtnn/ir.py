@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import networkx as nx
 import numpy as np
@@ -79,6 +79,8 @@ class IRGraph:
         # node's other operands (a Sum of 50,000 inputs); kept by connect and remove.
         self._sources: dict[str, dict[int, str]] = {}
         self._order: Optional[list[str]] = None  # topological order until the next change
+        # told of every node about to be removed (``trace`` keeps what each was)
+        self.on_remove: Optional[Callable[[str], None]] = None
 
     # -- building -----------------------------------------------------------------
     def new_id(self, hint: str) -> str:
@@ -201,6 +203,8 @@ class IRGraph:
         self.remove(node)
 
     def remove(self, node: str) -> None:
+        if self.on_remove is not None:
+            self.on_remove(node)
         for _, dst, slot in self.g.out_edges(node, keys=True):
             self._sources[dst].pop(slot, None)
         del self._sources[node]

@@ -631,6 +631,37 @@ def test_a_tmva_weights_fifo_is_refused_without_waiting(tmp_path, limited, optio
     assert f"{fifo}: not a regular file" in line
 
 
+def test_inspect_follows_a_5000_node_chain_in_linear_time(tmp_path, limited):
+    """Each node became an affine step merged into the next: inspect once followed every
+    node's replacements to the end, and the trace copied the graph at every change (a
+    10,000-node chain took 294 s)."""
+    nodes, previous = [], "x"
+    for index in range(5000):
+        nodes.append(helper.make_node("Neg", [previous], [f"n{index}"], name=f"n{index}"))
+        previous = f"n{index}"
+    model = _save(tmp_path / "chain.onnx", _model(nodes, [_vector("x", ["N", 2])],
+                                                  [_vector(previous, ["N", 2])]))
+    run = limited(["inspect", model], tmp_path)
+    run.assert_bounded()
+    assert run.status == 0 and b"n4999" in run.out, run.text
+
+
+@pytest.mark.parametrize("command", ["convert", "inspect"])
+def test_a_20000_node_chain_under_a_cycle_is_refused_at_once(tmp_path, limited, command):
+    nodes = [helper.make_node("Add", ["x", "b"], ["a"], name="A"),
+             helper.make_node("Relu", ["a"], ["b"], name="B")]
+    previous = "b"
+    for index in range(20_000):
+        nodes.append(helper.make_node("Relu", [previous], [f"c{index}"], name=f"c{index}"))
+        previous = f"c{index}"
+    model = _save(tmp_path / "cycle.onnx", _model(nodes, [_vector("x", ["N", 2])],
+                                                  [_vector(previous, ["N", 2])]))
+    assert model.stat().st_size < 1_000_000
+    line = limited(([] if command == "convert" else ["inspect"]) + [model],
+                   tmp_path).assert_refused((1,))
+    assert "invalid ONNX model" in line
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
 def test_a_doctype_is_refused_whatever_the_encoding(tmp_path, limited, encoding):
     doctype = '<!DOCTYPE MethodSetup [<!ENTITY a "aaaaaaaaaa">]>'

@@ -164,9 +164,11 @@ def _conversion_message(subject: str, exc: ConversionError) -> str:
     for d in sorted(exc.diagnostics, key=lambda d: d.downstream):
         groups[(d.downstream, d.op_type, d.reason, d.hint)].append(d.node)
     lines = [f"onnx2lwtnn: {subject}: cannot convert: {exc.summary}"]
+    then_said = False  # groups come sorted: the downstream ones last
     for (downstream, op_type, reason, hint), nodes in groups.items():
-        if downstream and not any(line.startswith("  then") for line in lines):
+        if downstream and not then_said:
             lines.append("  then, failing because of those (fix the above first):")
+            then_said = True
         names = ", ".join(files.quote(n) for n in nodes)
         indent = "    " if downstream else "  "
         lines.append(f"{indent}{op_type} {names}: {reason}" + (f" ({hint})" if hint else ""))
