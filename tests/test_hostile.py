@@ -662,6 +662,69 @@ def test_a_20000_node_chain_under_a_cycle_is_refused_at_once(tmp_path, limited, 
     assert "invalid ONNX model" in line
 
 
+def _fix_from_config(folder: Path, rename: dict[str, str] = {}) -> Path:
+    config = json.loads(PARAMETRISED_CONFIG.read_text())
+    config["parameters"] = [{rename.get(k, k): v for k, v in point.items()}
+                            for point in config["parameters"]]
+    path = folder / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+# escapes
+def test_names_in_success_lines_are_escaped(tmp_path, capsys):
+    model = tmp_path / f"m{EVIL}.onnx"
+    model.write_bytes(MODEL.read_bytes())
+    other = tmp_path / f"bad{EVIL}.onnx"
+    other.write_bytes(b"not a model")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main([str(model), "-o", str(tmp_path / f"o{EVIL}.json")]) == 0
+    assert main([str(model), str(other), "--output-dir", str(out)]) == 1  # the summary
+    assert main(["inspect", str(model)]) == 0
+    config = _fix_from_config(tmp_path, {"mLSP": f"mLSP{EVIL}"})
+    assert main([str(PARAMETRISED), "--fix-from", str(config), "--output-dir", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert_no_escapes(captured.out, captured.err)
+    assert "wrote " in captured.err and "summary:" in captured.err
+    assert f"m\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\x9d.onnx: ONNX model" in captured.out
+
+
+def test_names_inside_a_model_are_escaped(tmp_path, capsys):
+    """Producer, node, tensor and dimension names and a custom domain, in inspect's
+    report, in -v's changes and in conversion errors."""
+    nodes = [helper.make_node("Relu", [f"x{EVIL}"], [f"r{EVIL}"], name=f"relu{EVIL}"),
+             helper.make_node(f"Op{EVIL}", [f"r{EVIL}"], [f"y{EVIL}"], name=f"op{EVIL}",
+                              domain=f"d{EVIL}")]
+    model = _model(nodes, [_vector(f"x{EVIL}", [f"N{EVIL}", 2])],
+                   [_vector(f"y{EVIL}", [f"N{EVIL}", 2])], domains=[f"d{EVIL}"])
+    model.producer_name = f"p{EVIL}"
+    path = _save(tmp_path / "names.onnx", model)
+    assert main(["inspect", str(path)]) == 0
+    assert main([str(path), "-v"]) == 1
+    assert main(["template", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert_no_escapes(captured.out, captured.err)
+    assert "producer p\\x1b]0;pwned" in captured.out and "op\\x1b]0;pwned" in captured.err
+
+
+def test_c1_controls_in_a_tmva_title_are_escaped(tmp_path, capsys):
+    weights = tmp_path / "title.weights.xml"
+    weights.write_text(tmva_xml([(0, 1), (-2, 3)], title=f"score{EVIL[-5:]}"))
+    assert main(["tmva", str(weights)]) == 0
+    captured = capsys.readouterr()
+    assert_no_escapes(captured.out, captured.err)
+    assert "score\\x9b31m\\x9d" in captured.err
+    assert json.loads(captured.out)["outputs"][f"score{EVIL[-5:]}"]  # JSON escapes it
+
+
+def test_ops_does_not_echo_escapes(capsys):
+    assert main(["ops", f"Op{EVIL}"]) == 0
+    captured = capsys.readouterr()
+    assert_no_escapes(captured.out, captured.err)
+    assert "Op\\x1b]0;pwned" in captured.out
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
 def test_a_doctype_is_refused_whatever_the_encoding(tmp_path, limited, encoding):
     doctype = '<!DOCTYPE MethodSetup [<!ENTITY a "aaaaaaaaaa">]>'

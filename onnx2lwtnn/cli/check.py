@@ -17,7 +17,7 @@ from ..load import load_model
 from ..lwtnn import load_network
 from ..model_cost import onnx_multiply_adds
 from .common import (EXIT_FAILED, EXIT_OK, FLAGS, add_check_options, add_spec_options,
-                     model_run_inputs, new_parser, output_path, run_inputs, tolerance)
+                     model_run_inputs, new_parser, output_path, run_inputs, show, tolerance)
 
 EXAMPLES = """\
 examples:
@@ -111,8 +111,8 @@ def _write_lwtnn_inputs(args: argparse.Namespace, document: dict) -> None:
                      json.dumps(lwtnn_test_inputs(document, event), indent=2) + "\n",
                      run_inputs(args, args.model, args.network))
     outputs = load_network(document).evaluate(event.vectors, event.sequences or None)
-    print(f"\nwrote {args.write_lwtnn_inputs}; lwtnn-test-lightweight-graph "
-          f"{args.network} {args.write_lwtnn_inputs} should print:")
+    show(f"\nwrote {args.write_lwtnn_inputs}; lwtnn-test-lightweight-graph "
+         f"{args.network} {args.write_lwtnn_inputs} should print:")
     for name, labels in document["outputs"].items():
         print(f"{files.clean(name)}:")
         for label, value in zip(labels["labels"], outputs[name][0]):

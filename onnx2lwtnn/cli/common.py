@@ -60,16 +60,22 @@ def _flag(dest: str) -> str:
 
 
 def info(args: argparse.Namespace, message: str) -> None:
-    """A progress note on stderr ('wrote x.json'), which -q silences."""
+    """A progress note on stderr ('wrote x.json'), which -q silences; the names and paths
+    in it are shown escaped (``files.printable``)."""
     if not getattr(args, "quiet", False):
-        print(message, file=sys.stderr)
+        print(files.printable(message), file=sys.stderr)
+
+
+def show(text: str) -> None:
+    """A command's text report on stdout, its names escaped (``files.printable``)."""
+    print(files.printable(text))
 
 
 def change_printer(args: argparse.Namespace) -> Optional[Callable[[Change], None]]:
     """With -v, what prints each change a pass makes (``convert(on_change=...)``)."""
     if not getattr(args, "verbose", False):
         return None
-    return lambda change: print(f"onnx2lwtnn: pass {change}", file=sys.stderr)
+    return lambda change: info(args, f"onnx2lwtnn: pass {change}")
 
 
 def add_spec_options(parser: argparse.ArgumentParser) -> None:

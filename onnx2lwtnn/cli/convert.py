@@ -150,13 +150,13 @@ def _run_batch(args: argparse.Namespace) -> int:
         errors: list[str] = []
         code = guarded(lambda a, m=model, t=target: _convert_one(a, m, t, args.models), args,
                        str(model), errors)
-        status = (f"ok -> {target}" if code == EXIT_OK else
+        status = (f"ok -> {files.clean(target)}" if code == EXIT_OK else
                   f"FAILED: {_reason(errors, model)}" if errors else "FAILED: the check failed")
         results.append((model, code, status))
-    width = max(len(str(m)) for m, _, _ in results)
+    width = max(len(files.clean(m)) for m, _, _ in results)
     info(args, "\nsummary:")
     for model, _, status in results:
-        info(args, f"  {str(model).ljust(width)}  {status}")
+        info(args, f"  {files.clean(model).ljust(width)}  {status}")
     failed = sum(code != EXIT_OK for _, code, _ in results)
     info(args, f"{len(results) - failed} converted, {failed} failed")
     return EXIT_FAILED if failed else EXIT_OK

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..inspect import inspect, render
-from .common import EXIT_OK, new_parser
+from .common import EXIT_OK, new_parser, show
 
 EXAMPLES = """\
 examples:
@@ -30,5 +30,8 @@ def parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     report = inspect(args.model)
-    print(json.dumps(report, indent=2) if args.json else render(report))
+    if args.json:  # JSON escapes every control character itself
+        print(json.dumps(report, indent=2))
+    else:
+        show(render(report))
     return EXIT_OK

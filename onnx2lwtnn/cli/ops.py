@@ -5,7 +5,7 @@ import argparse
 import json
 
 from ..ops import operators, render
-from .common import EXIT_OK, new_parser
+from .common import EXIT_OK, new_parser, show
 
 EXAMPLES = """\
 examples:
@@ -28,5 +28,8 @@ def parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     report = operators(args.operator)
-    print(json.dumps(report, indent=2) if args.json else render(report))
+    if args.json:  # JSON escapes every control character itself
+        print(json.dumps(report, indent=2))
+    else:
+        show(render(report))
     return EXIT_OK
