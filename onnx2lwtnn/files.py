@@ -7,13 +7,17 @@ kind of file under a size limit checked before anything is read. JSON is read st
 duplicate keys, NaN/Infinity and out-of-range numbers and a wrong top-level type are
 errors naming the file and the key.
 
-Writing (``check_output``, ``write_text``): an output is checked before any work is
-done, and never lands on an input of the run (compared by device and inode, so another
-spelling, a symlink or a hard link of an input is caught). A regular file is written
-atomically: a temporary file in the same folder, renamed over the target, removed on
-any failure and on SIGTERM, SIGHUP or SIGINT. An existing target that is not a regular
-file (a device, a FIFO, ``/proc/self/fd/1``, ``/dev/stdout``) is written into directly,
-never replaced. Every error names the file the user gave.
+Writing (``check_output``, ``write_text``, ``write_all``): an output is checked before
+any work is done, never lands on an input of the run (compared by device and inode, so
+another spelling, a symlink or a hard link of an input is caught), and never replaces a
+read-only file. A regular file is written atomically: a temporary file in the same
+folder, renamed over the target, removed on any failure and on SIGTERM, SIGHUP or
+SIGINT; several outputs are written all or nothing. An existing target that is not a
+regular file (a device, a FIFO, ``/proc/self/fd/1``, ``/dev/stdout``) is appended to,
+never replaced or truncated. Every error names the file the user gave.
+
+Showing (``clean``, ``quote``, ``printable``): every name or path printed anywhere goes
+through ``clean``, so no control character from a file reaches a terminal.
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ import threading
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -281,6 +285,9 @@ def check_output(target: PathLike, inputs: Iterable[PathLike] = ()) -> None:
         if not os.access(target, os.W_OK):
             raise _unwritable(target, PermissionError(13, "Permission denied"))
         return
+    if info is not None and _read_only(target, info):
+        raise UsageError(f"{target}: the output exists and is read-only; remove it or "
+                         "choose another name (it is never replaced)")
     folder = Path(os.path.realpath(target)).parent
     if not folder.exists():
         raise _unwritable(target, FileNotFoundError(2, "No such file or directory"))
@@ -301,22 +308,46 @@ def check_distinct_outputs(pairs: Iterable[tuple[PathLike, PathLike]]) -> None:
         claimed[key] = source
 
 
+def name_in(folder: PathLike, name: str) -> Path:
+    """``folder / name`` for a name made from a file's content (a config's parameter
+    names): path separators and NUL become '-', so it stays inside ``folder``."""
+    return Path(folder) / re.sub(r"[/\\\0]", "-", name)
+
+
 def write_text(target: PathLike, text: str, inputs: Iterable[PathLike] = ()) -> None:
     """Write ``text`` to ``target`` (``-``: stdout) under the output policy."""
-    write_bytes(target, text.encode("utf-8"), inputs)
+    write_all([(target, text.encode("utf-8"))], inputs)
 
 
 def write_bytes(target: PathLike, data: bytes, inputs: Iterable[PathLike] = ()) -> None:
     """Write ``data`` to ``target`` (``-``: stdout) under the output policy."""
-    if os.fspath(target) == STDIN:
-        write_stdout(data)
-        return
-    check_output(target, inputs)
-    info = _stat_or_none(target)
-    if info is not None and _written_in_place(target, info):
-        _write_in_place(target, data)
-    else:
-        _write_atomically(target, Path(os.path.realpath(target)), data, info)
+    write_all([(target, data)], inputs)
+
+
+def write_all(outputs: Sequence[tuple[PathLike, bytes]],
+              inputs: Iterable[PathLike] = ()) -> None:
+    """Write every (target, data) under the output policy, all or nothing: every target is
+    checked, every regular file written to a temporary file beside it, and only when all
+    are written are they renamed into place; then targets written in place (devices,
+    FIFOs) and stdout (``-``). A failure or a signal before the renames leaves every
+    target as it was and no temporary file behind."""
+    inputs = list(inputs)
+    for target, _ in outputs:
+        check_output(target, inputs)
+    replaced = [(target, data) for target, data in outputs if _replaced(target)]
+    temporaries: list[str] = []
+    with _removed_unless_done(temporaries, replaced[0][0] if replaced else ""):
+        staged = [(_staged(target, data, temporaries), target) for target, data in replaced]
+        for temporary, target in staged:
+            try:
+                os.replace(temporary, os.path.realpath(target))
+            except OSError as exc:
+                raise _unwritable(target, exc) from None
+    for target, data in outputs:
+        if os.fspath(target) == STDIN:
+            write_stdout(data)
+        elif not _replaced(target):
+            _write_in_place(target, data)
 
 
 def write_stdout(data: Union[str, bytes]) -> None:
@@ -334,38 +365,50 @@ def write_stdout(data: Union[str, bytes]) -> None:
         raise FileError(f"<stdout>: cannot write ({exc.strerror or exc})") from None
 
 
+def _replaced(target: PathLike) -> bool:
+    """Whether a target is written by replacing it: a regular file, or none yet."""
+    if os.fspath(target) == STDIN:
+        return False
+    info = _stat_or_none(target)
+    return info is None or not _written_in_place(target, info)
+
+
 def _write_in_place(target: PathLike, data: bytes) -> None:
-    """Devices, FIFOs and /proc's links to open files: written through, never replaced."""
+    """Devices, FIFOs and /proc's links to open files: written through, never replaced,
+    and appended to, never truncated: ``-o /dev/stdout >> log`` keeps the log (the shell
+    opened it; whatever it holds is not ours)."""
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOCTTY", 0))
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOCTTY", 0))
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
     except OSError as exc:
         raise _unwritable(target, exc) from None
 
 
-def _write_atomically(target: PathLike, real: Path, data: bytes,
-                      previous: Optional[os.stat_result]) -> None:
+def _staged(target: PathLike, data: bytes, temporaries: list[str]) -> str:
+    """A temporary file beside the target holding ``data``, with the target's mode (or
+    open()'s), listed in ``temporaries`` as soon as it exists."""
+    real = Path(os.path.realpath(target))
+    previous = _stat_or_none(real)
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp",
                                              dir=real.parent)
     except OSError as exc:
         raise _unwritable(target, exc) from None
-    with _removed_unless_done(temporary, target):
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-            # mkstemp makes it private: give it the mode the file had, or open()'s mode
-            mode = stat.S_IMODE(previous.st_mode) if previous else 0o666 & ~_umask()
-            os.chmod(temporary, mode)
-            os.replace(temporary, real)
-        except OSError as exc:
-            raise _unwritable(target, exc) from None
+    temporaries.append(temporary)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        # mkstemp makes it private: give it the mode the file had, or open()'s mode
+        os.chmod(temporary, stat.S_IMODE(previous.st_mode) if previous else 0o666 & ~_umask())
+    except OSError as exc:
+        raise _unwritable(target, exc) from None
+    return temporary
 
 
 @contextmanager
-def _removed_unless_done(temporary: str, target: PathLike) -> Iterator[None]:
-    """Remove the temporary file on any failure, and when SIGTERM, SIGHUP or SIGINT
+def _removed_unless_done(temporaries: list[str], target: PathLike) -> Iterator[None]:
+    """Remove the temporary files on any failure, and when SIGTERM, SIGHUP or SIGINT
     arrives (unless ignored, as under nohup); the signal then takes its usual course."""
     received: list[int] = []
 
@@ -380,7 +423,8 @@ def _removed_unless_done(temporary: str, target: PathLike) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        _remove(temporary)
+        for temporary in temporaries:
+            _remove(temporary)
         if not received:
             raise
     finally:
@@ -417,6 +461,12 @@ def _written_in_place(target: PathLike, info: os.stat_result) -> bool:
         path = os.path.join(os.path.dirname(path), os.readlink(path))
         hops += 1
     return True
+
+
+def _read_only(target: PathLike, info: os.stat_result) -> bool:
+    """Whether an existing regular file says it must not be written: no write permission
+    for us, or none for anyone (root may write anything, but a 0444 file asks not to be)."""
+    return not os.access(target, os.W_OK) or not stat.S_IMODE(info.st_mode) & 0o222
 
 
 def _same_file(a: PathLike, b: PathLike) -> bool:

@@ -662,6 +662,38 @@ def test_a_20000_node_chain_under_a_cycle_is_refused_at_once(tmp_path, limited, 
     assert "invalid ONNX model" in line
 
 
+# data loss
+@pytest.mark.parametrize("command", ["convert", "template", "tmva"])
+def test_output_to_dev_stdout_appends_to_the_log_the_shell_opened(tmp_path, limited, command):
+    """``onnx2lwtnn ... -o /dev/stdout >> log.txt`` once truncated the log (O_TRUNC)."""
+    log = tmp_path / "log.txt"
+    log.write_text("an earlier line\n")
+    args = {"convert": [MODEL], "template": ["template", MODEL],
+            "tmva": ["tmva", FIXTURES / "tmva_norm_decorr.weights.xml"]}[command]
+    run = limited([*args, "-o", "/dev/stdout"], tmp_path, stdout=log)
+    run.assert_bounded()
+    assert run.status == 0, run.text
+    kept, _, written = log.read_text().partition("\n")
+    assert kept == "an earlier line" and json.loads(written)
+
+
+@pytest.mark.parametrize("command", ["convert", "template", "tmva", "write-lwtnn-inputs",
+                                     "batch"])
+def test_a_read_only_output_is_refused_not_replaced(work, capsys, command):
+    target = work / ("m.json" if command == "batch" else "ro.json")
+    target.write_text("precious\n")
+    target.chmod(0o444)
+    args = {"convert": [work / "m.onnx", "-o", target],
+            "template": ["template", work / "m.onnx", "-o", target],
+            "tmva": ["tmva", FIXTURES / "tmva_norm_decorr.weights.xml", "-o", target],
+            "write-lwtnn-inputs": ["check", work / "m.onnx", work / "n.json",
+                                   "--write-lwtnn-inputs", target],
+            "batch": [work / "m.onnx", "--output-dir", work]}[command]
+    err = run_cli(args, capsys, (2,))
+    assert f"{target}: the output exists and is read-only" in err
+    assert target.read_text() == "precious\n" and not target.stat().st_mode & 0o222
+
+
 def _fix_from_config(folder: Path, rename: dict[str, str] = {}) -> Path:
     config = json.loads(PARAMETRISED_CONFIG.read_text())
     config["parameters"] = [{rename.get(k, k): v for k, v in point.items()}
@@ -669,6 +701,46 @@ def _fix_from_config(folder: Path, rename: dict[str, str] = {}) -> Path:
     path = folder / "config.json"
     path.write_text(json.dumps(config))
     return path
+
+
+def test_fix_from_writes_nothing_when_a_later_network_cannot_be_written(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "prep_susy_parametrised_isGtt0_mGluino2000_mLSP800.json").mkdir()  # the 2nd
+    err = run_cli([PARAMETRISED, "--fix-from", _fix_from_config(tmp_path), "--output-dir",
+                   out], capsys, (1,))
+    assert "mLSP800.json: cannot write the output (Is a directory)" in err
+    assert [p.name for p in out.iterdir()] == ["prep_susy_parametrised_isGtt0_mGluino2000_"
+                                               "mLSP800.json"]
+
+
+def test_fix_from_writes_nothing_when_the_last_write_fails(tmp_path, capsys, monkeypatch):
+    """Every network reaches a temporary file before any is renamed into place."""
+    from onnx2lwtnn import files
+    made, real = [], files.tempfile.mkstemp
+
+    def third_fails(*args, **kwargs):
+        made.append(1)
+        if len(made) == 3:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", third_fails)
+    out = tmp_path / "out"
+    out.mkdir()
+    err = run_cli([PARAMETRISED, "--fix-from", _fix_from_config(tmp_path), "--output-dir",
+                   out], capsys, (1,))
+    assert "No space left on device" in err and list(out.iterdir()) == []
+
+
+def test_a_parameter_name_with_slashes_stays_in_the_output_dir(tmp_path, capsys):
+    out = tmp_path / "a" / "b" / "out"
+    out.mkdir(parents=True)
+    config = _fix_from_config(tmp_path, {"mLSP": "../../mLSP"})
+    assert main([str(PARAMETRISED), "--fix-from", str(config), "--output-dir", str(out)]) == 0
+    assert len(list(out.iterdir())) == 3 and list((tmp_path / "a").iterdir()) == [
+        tmp_path / "a" / "b"]
+    assert (out / "prep_susy_parametrised_isGtt1_mGluino1900_..-..-mLSP1400.json").exists()
 
 
 # escapes

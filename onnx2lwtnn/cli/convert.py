@@ -122,8 +122,11 @@ def _run_fix_from(args: argparse.Namespace) -> int:
                           outputs=args.outputs, tmva_weights=args.tmva_weights,
                           fix=values, verify=not args.no_verify).document
 
-    def write(document: dict, target: Path) -> None:
-        write_output(args, target, to_json(document), run_inputs(args, args.models[0]))
+    def write(documents: list[tuple[dict, Path]]) -> None:
+        files.write_all([(target, to_json(document).encode()) for document, target in documents],
+                        run_inputs(args, args.models[0]))
+        for _, target in documents:
+            info(args, f"wrote {target}")
 
     preprocessing.run_fix_from(args, args.models[0], convert_one, write)
     return EXIT_OK

@@ -9,8 +9,10 @@ import json
 from pathlib import Path
 from typing import Callable, Optional
 
+from .. import files
 from ..errors import UsageError
 from ..specs import load, parameter_names
+from .common import run_inputs
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -41,8 +43,10 @@ def refuse_check(args: argparse.Namespace) -> None:
 
 def run_fix_from(args: argparse.Namespace, model: Path,
                  convert_one: Callable[[Path, Optional[Path], dict], dict],
-                 write: Callable[[dict, Path], None]) -> None:
-    """Convert every parameter point first, then write them all: a failure writes nothing."""
+                 write: Callable[[list[tuple[dict, Path]]], None]) -> None:
+    """Convert every parameter point first, then write them all at once (``write``
+    writes all or nothing): a failure writes nothing. Each network is written to
+    ``--output-dir`` under a name made from the point, confined to that folder."""
     if args.output_dir is None or args.output is not None:
         raise UsageError("--fix-from writes one network per parameter point: it needs "
                          "--output-dir DIR (and no -o)")
@@ -54,21 +58,27 @@ def run_fix_from(args: argparse.Namespace, model: Path,
     if not points:
         raise UsageError(f"{where}: no 'parameters' list of points to fix")
     spec = args.variables if args.variables is not None else args.fix_from
-    documents = []
-    for point in points:
-        values = {**fixed(args), **{name: _number(where, name, v) for name, v in point.items()}}
-        target = args.output_dir / f"{model.stem}_{_point_name(point)}.json"
-        documents.append((convert_one(model, spec, values), target))
-    for document, target in documents:
-        write(document, target)
+    values = [{**fixed(args), **{name: _number(where, name, v) for name, v in point.items()}}
+              for point in points]
+    targets = [files.name_in(args.output_dir, f"{model.stem}_{_point_name(point)}.json")
+               for point in points]
+    named: dict[Path, dict] = {}
+    for point, target in zip(points, targets):
+        if named.setdefault(target, point) is not point:
+            raise UsageError(f"{where}: points {_shown(named[target])} and {_shown(point)} "
+                             f"would both be written to {target}")
+    for target in targets:  # before converting any: a bad name fails at once
+        files.check_output(target, run_inputs(args, model))
+    write([(convert_one(model, spec, point), target)
+           for point, target in zip(values, targets)])
 
 
 def _point_name(point: dict) -> str:
-    return "_".join(f"{name}{_text(value)}" for name, value in point.items())
+    return "_".join(f"{name}{json.dumps(value)}" for name, value in point.items())
 
 
-def _text(value) -> str:
-    return json.dumps(value).replace("/", "-")
+def _shown(point: dict) -> str:
+    return files.quote(json.dumps(point), 80)
 
 
 def _number(where: str, name: str, value) -> float:
