@@ -66,6 +66,9 @@ def _fix_one_input(ir: IRGraph, interface: Interface, node: str, indices: dict[i
                          f"{', '.join(indices.values())} cannot be folded into a bias")
     attrs, shape = ir.attrs(node), ir.shape(Port(node))
     width = shape[-1]
+    if len(indices) == width:
+        raise UsageError(f"fix= would fix every variable of input '{name}', leaving it none; "
+                         "an lwtnn input reads at least one")
     offset, scale = input_preprocessing(ir, node)
     columns = list(indices)
     value = (Exact.of(np.asarray(raw, dtype=np.float64)) + offset.take(columns, axis=0)

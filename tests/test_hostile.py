@@ -855,3 +855,37 @@ def test_tmva_inputs_without_events_are_refused(tmp_path, limited, kind):
         np.savez(events, **{kind: np.zeros((0, 4))})
     line = limited(["tmva", weights, "--inputs", events], tmp_path).assert_refused((2,))
     assert str(events) in line
+
+
+@pytest.mark.parametrize("args, problem", [
+    (["--fix", "x_0=nan"], "finite number, got 'x_0=nan'"),
+    (["--fix", "x_0=inf"], "finite number, got 'x_0=inf'"),
+    (["--fix", "x_0=1e309"], "finite number, got 'x_0=1e309'"),
+    (["--fix", "x_0=1", "--fix", "x_0=2"], "--fix 'x_0' is given twice"),
+    ([f"--fix=x_{i}=1" for i in range(6)], "would fix every variable of input 'x'"),
+])
+def test_fix_values_that_cannot_be_fixed_are_usage_errors(capsys, args, problem):
+    code = main([str(MODEL), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and problem in err and "internal error" not in err, err
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda c: c["parameters"][0].update(mLSP=10**400), "not a finite number"),
+    (lambda c: c["parameters"][0].update(mLSP="1400"), "not a finite number"),
+    (lambda c: c["parameters"].append(dict(c["parameters"][0])), "would both be written"),
+])
+def test_fix_from_points_that_cannot_be_written_are_usage_errors(tmp_path, capsys, edit,
+                                                                   problem):
+    config = json.loads(PARAMETRISED_CONFIG.read_text())
+    edit(config)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    err = run_cli([PARAMETRISED, "--fix-from", path, "--output-dir", tmp_path], capsys, (2,))
+    assert problem in err and list(tmp_path.iterdir()) == [path]
+
+
+def test_fix_and_fix_from_fixing_one_parameter_is_a_usage_error(tmp_path, capsys):
+    err = run_cli([PARAMETRISED, "--fix-from", PARAMETRISED_CONFIG, "--fix", "mLSP=3",
+                   "--output-dir", tmp_path], capsys, (2,))
+    assert "both fix 'mLSP'" in err and list(tmp_path.iterdir()) == []

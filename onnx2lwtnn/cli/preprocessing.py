@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Optional
 
 from .. import files
 from ..errors import UsageError
+from ..files import quote
 from ..specs import load, parameter_names
 from .common import run_inputs
 
@@ -31,6 +34,10 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def fixed(args: argparse.Namespace) -> dict[str, float]:
+    counts = Counter(name for name, _ in args.fix or [])
+    twice = [name for name, count in counts.items() if count > 1]
+    if twice:
+        raise UsageError(f"--fix {quote(twice[0])} is given twice")
     return dict(args.fix or [])
 
 
@@ -58,6 +65,9 @@ def run_fix_from(args: argparse.Namespace, model: Path,
     if not points:
         raise UsageError(f"{where}: no 'parameters' list of points to fix")
     spec = args.variables if args.variables is not None else args.fix_from
+    both = set(fixed(args)) & set(points[0])  # every point names the same parameters
+    if both:
+        raise UsageError(f"--fix and {where} both fix {quote(sorted(both)[0])}")
     values = [{**fixed(args), **{name: _number(where, name, v) for name, v in point.items()}}
               for point in points]
     targets = [files.name_in(args.output_dir, f"{model.stem}_{_point_name(point)}.json")
@@ -82,17 +92,29 @@ def _shown(point: dict) -> str:
 
 
 def _number(where: str, name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"{where}: parameter '{name}' has value {value!r}, not a number")
-    return float(value)
+    number = _finite(value) if isinstance(value, (int, float)) else None
+    if isinstance(value, bool) or number is None:
+        raise UsageError(f"{where}: parameter {quote(name)} has value {quote(value, 40)}, "
+                         "not a finite number")
+    return number
 
 
 def _assignment(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
     try:
-        if not sep or not name.strip():
-            raise ValueError
-        return name.strip(), float(value)
+        number = _finite(float(value)) if sep and name.strip() else None
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with a number, got {text!r}") \
-            from None
+        number = None
+    if number is None:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with a finite number, got "
+                                         f"{quote(text, 80)}")
+    return name.strip(), number
+
+
+def _finite(value) -> Optional[float]:
+    """The value as a finite float, or None (NaN, infinities, 1e309, 10**400)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
