@@ -604,21 +604,33 @@ def test_a_tmva_file_of_9000_variables_is_refused(tmp_path, limited):
     assert not (tmp_path / "out.json").exists()
 
 
-def test_a_tmva_file_at_the_variable_limit_converts_within_the_bounds(tmp_path, limited):
-    """1,000 variables, all normalised, one decorrelated: the transformations compose as
-    1000 x 1000 matrices, and the fast tanh's deviation is measured on 10,000 events."""
+def _normalize(indices) -> str:
+    ranges = "".join(f'<Range Index="{k}" Min="0" Max="1"/>' for k in range(len(indices)))
+    return _transform("Normalize", indices, f'<Class ClassIndex="0"><Ranges>{ranges}</Ranges>'
+                                            '</Class>')
+
+
+def _decorrelation(index: int) -> str:
+    return _transform("Decorrelation", [index], '<Matrix Rows="1" Columns="1">2</Matrix>')
+
+
+def test_a_tmva_file_at_the_limits_converts_within_the_bounds(tmp_path, limited):
+    """1,000 variables, all normalised, then 15 more transformations of one variable
+    each: they compose as exact 1000 x 1000 maps (once n^3 each), and the fast tanh's
+    deviation is measured on 10,000 events of every variable."""
     n = 1000
-    ranges = "".join(f'<Range Index="{i}" Min="0" Max="1"/>' for i in range(n))
-    transforms = (_transform("Normalize", range(n), f'<Class ClassIndex="0"><Ranges>{ranges}'
-                                                     '</Ranges></Class>')
-                  + _transform("Decorrelation", [0], '<Matrix Rows="1" Columns="1">2'
-                                                     '</Matrix>'))
+    chain = [_normalize(range(n))] + [_decorrelation(k // 2) if k % 2 == 0 else
+                                      _normalize([k // 2]) for k in range(15)]
     weights = tmp_path / "limit.weights.xml"
-    weights.write_text(tmva_xml([(0, 1)] * n, transforms=transforms, neuron="tanh"))
+    weights.write_text(tmva_xml([(0, 1)] * n, transforms="".join(chain), neuron="tanh"))
+    assert weights.stat().st_size < 1_000_000
     run = limited(["tmva", weights, "-o", tmp_path / "out.json"], tmp_path)
     run.assert_bounded()
     assert run.status == 0, run.text
     assert len(json.loads((tmp_path / "out.json").read_text())["inputs"][0]["variables"]) == n
+    weights.write_text(tmva_xml([(0, 1)] * n, transforms="".join(chain + [_decorrelation(0)])))
+    line = limited(["tmva", weights], tmp_path).assert_refused((1,))
+    assert "17 transformations; TMVA chains a handful, and at most 16 are read" in line
 
 
 # hangs and quadratic work

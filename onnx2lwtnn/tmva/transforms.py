@@ -24,6 +24,7 @@ from ..exact import Exact, matmul
 from .method import Method, integer, numbers
 
 F32 = np.float32
+MAX_TRANSFORMATIONS = 16
 NON_LINEAR = {
     "Gauss": "it maps each variable through its cumulative distribution and then an "
              "inverse Gaussian, which no lwtnn preprocessing or layer computes",
@@ -84,11 +85,14 @@ class Linear:
     matrix: np.ndarray
     shift: np.ndarray
 
-    def affine(self, n: int) -> tuple[np.ndarray, Exact]:
-        """(A, c) with x' = A x + c on all n variables (A's entries are the file's)."""
-        a = np.eye(n)
-        a[np.ix_(self.variables, self.variables)] = self.matrix
-        return a, _placed(n, self.variables, Exact.of(self.shift), 0)
+    def after(self, a: Exact, c: Exact) -> tuple[Exact, Exact]:
+        """(A', c') of this map applied after x -> A x + c (M's entries are the file's).
+        Only the selected rows change: |S|^2 n work, not n^3 (a one-variable
+        Decorrelation of a thousand-variable file is one row)."""
+        rows = self.variables
+        return (_rows_replaced(a, rows, matmul(self.matrix, a.take(rows, axis=0))),
+                _rows_replaced(c, rows, matmul(self.matrix, c.take(rows, axis=0))
+                               + Exact.of(self.shift)))
 
     def exact(self, x: np.ndarray) -> np.ndarray:
         x = np.array(x, dtype=np.float64)
@@ -111,6 +115,10 @@ def read_transformations(method: Method) -> list[Transform]:
     named at once."""
     parsed, refused = [], []
     elements = method.root.findall("Transformations/Transform") if method.root is not None else []
+    if len(elements) > MAX_TRANSFORMATIONS:
+        raise method.error(f"{len(elements):,} transformations; TMVA chains a handful, and "
+                           f"at most {MAX_TRANSFORMATIONS} are read (each composes a "
+                           "variables x variables map)")
     for position, element in enumerate(elements):
         name = element.get("Name", "")
         reader = READERS.get(name)
@@ -237,8 +245,7 @@ def split(transforms: list[Transform], n: int) -> tuple[Exact, Exact,
             step, shift = transform.affine(n)
             a, c = a * step.reshape(n, 1), c * step + shift
         else:
-            step_a, shift = transform.affine(n)
-            a, c = matmul(step_a, a), matmul(step_a, c) + shift
+            a, c = transform.after(a, c)
     return offset, scale, (a, c)
 
 
@@ -281,6 +288,13 @@ def _placed(n: int, selected: list[int], values: Exact, fill: int) -> Exact:
     for position, index in enumerate(selected):
         placed[index] = values[position]
     return Exact.stack(placed)
+
+
+def _rows_replaced(values: Exact, rows: list[int], new: Exact) -> Exact:
+    """``values`` with the given rows (entries, for a vector) replaced by ``new``'s."""
+    num, den = values.num.copy(), values.full_den().copy()
+    num[rows], den[rows] = new.num, new.full_den()
+    return Exact(num, den)
 
 
 def _float_inverse(maximum: np.ndarray, minimum: np.ndarray) -> np.ndarray:
