@@ -30,6 +30,9 @@ UNSUPPORTED_HINTS = {
     "Log": "lwtnn has no logarithm",
     "Pow": "lwtnn has no element-wise power",
     "Sqrt": "lwtnn has no element-wise square root",
+    "Clip": "lwtnn has no clipping",
+    "Max": "lwtnn has no element-wise maximum with a constant or between tensors",
+    "Min": "lwtnn has no element-wise minimum",
     "HardSwish": "hard swish is not an lwtnn activation",
     "Mish": "mish is not an lwtnn activation",
     "ArgMax": "an ArgMax yields an integer index (a classifier's label); lwtnn computes "

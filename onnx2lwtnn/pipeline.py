@@ -18,6 +18,7 @@ from .passes import (drop_initial_states, drop_sequence_views, lower_conv1d, low
                      lower_loop_recurrent, lower_recurrent, lower_reduce_time)
 from .passes import (classifier_outputs, flatten_input, fold_ml_scaler, lower_channels_first,
                      lower_feature_assignment, squeeze_runtime_reshape)
+from .passes import lower_input_transform
 from .passes.base import Observer, Pass
 
 PIPELINE: tuple[Pass, ...] = (
@@ -72,10 +73,23 @@ PIPELINE: tuple[Pass, ...] = (
     lower_feature_assignment.zero_assignment_into_input,
     fold_select.merge_selects,
     fold_select.fold_select_into_dense,
+    lower_input_transform.name_input_transform,
     materialize_layers.activation_layer,
     materialize_layers.affine_layer,
     materialize_layers.select_layer,
 )
+
+
+# A CorrectionSet's network (--format correctionlib) may start with input transforms:
+# element-wise functions of input features that lwtnn's pipeline refuses. What is left of
+# a model's features once some became transforms (a Concat of Slices of the input) is
+# the input again. (Not in lwtnn's pipeline, whose files stay as they are.)
+CORRECTIONLIB_PIPELINE: tuple[Pass, ...] = tuple(
+    q for p in PIPELINE for q in (
+        (lower_input_transform.lower_input_transform,)
+        if p is lower_input_transform.name_input_transform else
+        (p, fold_select.merge_concatenated_selects) if p is fold_select.merge_selects else
+        (p,)))
 
 
 def run_pipeline(ir: IRGraph, passes: tuple[Pass, ...] = PIPELINE,

@@ -50,3 +50,25 @@ def merge_selects(ir: IRGraph, node: str) -> bool:
     ir.attrs(node)["indices"] = ir.attrs(source.node)["indices"][ir.attrs(node)["indices"]]
     ir.connect(ir.operand(source.node, 0), node, 0)
     return True
+
+
+@rewrite("Concatenate")
+def merge_concatenated_selects(ir: IRGraph, node: str) -> bool:
+    """Concatenate of Selects of one tensor  =>  one Select of it, or the tensor itself
+    when the columns are all of it, in order (a model's ``cat([f(x[:, :2]), x[:, 2:]])``
+    once ``f`` became an input transform)."""
+    operands = ir.inputs_of(node)
+    if not operands or any(p is None or ir.op(p.node) != "Select" for p in operands):
+        return False
+    sources = {ir.operand(p.node, 0) for p in operands}
+    if len(sources) != 1:
+        return False
+    (source,) = sources
+    indices = np.concatenate([ir.attrs(p.node)["indices"] for p in operands])
+    if np.array_equal(indices, np.arange(ir.features(source) or -1)):
+        ir.replace(node, source)
+        return True
+    select = ir.add("Select", [source], label=ir[node]["label"], shapes=ir[node]["shapes"],
+                    attrs={"indices": indices})
+    ir.replace(node, Port(select))
+    return True
