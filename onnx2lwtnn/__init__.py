@@ -8,11 +8,12 @@ from .errors import (ConversionError, ConversionWarning, Diagnostic, ModelLoadEr
                      Onnx2LwtnnError, UsageError)
 from .interface import Interface, Variable
 
-__all__ = ["convert", "to_json", "write_json", "run", "export", "ConversionError", "ConversionWarning",
+__all__ = ["convert", "fold_conversion", "to_json", "write_json", "run", "export", "ConversionError", "ConversionWarning",
            "Diagnostic", "ModelLoadError", "Onnx2LwtnnError", "UsageError", "Interface",
            "Variable"]
 __version__ = "0.1.0"
-_API = {"convert": "api", "to_json": "api", "write_json": "api", "run": "runner",
+_API = {"convert": "api", "fold_conversion": "folds", "to_json": "api", "write_json": "api",
+        "run": "runner",
         "export": "exporter"}
 
 

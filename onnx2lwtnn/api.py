@@ -14,8 +14,10 @@ from . import files
 from .build_ir import build_ir
 from .carry import carry_shared_values
 from .cost import NetworkCost, cost_line, network_cost
-from .emit import FORMATS, GRAPH, SEQUENTIAL, emit
+from .emit import CORRECTIONLIB, FORMATS, GRAPH, emit
+from . import correctionset
 from .check import Preparation, spec_preparation, verify_conversion
+from .check_correctionset import Source, verify_correction_set
 from .errors import (ConversionError, ConversionWarning, ReferenceRunError, UsageError,
                      VerificationError)
 from .fix import fix_inputs
@@ -25,8 +27,9 @@ from .legalize import legalize
 from .load import load_model, prepare_model
 from .lwtnn import validate_network
 from .model_cost import ir_multiply_adds
-from .pipeline import run_pipeline
+from .pipeline import CORRECTIONLIB_PIPELINE, PIPELINE, run_pipeline
 from .rounding import round_constants
+from .side_by_side import fixed_columns, input_columns, side_by_side
 from .specs import read_spec
 from .specs.lwtnn_forms import RENAMED_FROM
 from .trace import Change, Trace
@@ -42,9 +45,14 @@ class Conversion:
 
     document: dict[str, Any]
     onnx_multiply_adds: dict[Optional[str], int]  # per output name; None: the whole model
+    sources: tuple[Source, ...] = ()  # a CorrectionSet's models (one per fold), for check
 
     @property
     def cost(self) -> NetworkCost:
+        """lwtnn's cost per event (a CorrectionSet's: one network's, per correction)."""
+        if "corrections" in self.document:
+            from .correctionset import read
+            return network_cost(read(self.document)[0].branches[0].network)
         return network_cost(self.document)
 
     def cost_line(self) -> str:
@@ -65,7 +73,8 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
                on_change: Optional[Callable[[Change], None]] = None,
                tmva_weights: Union[str, os.PathLike, None] = None,
                fix: Optional[Mapping[str, float]] = None,
-               verify: bool = True) -> Conversion:
+               verify: bool = True, correction_name: Optional[str] = None,
+               finalizer: Optional[str] = None) -> Conversion:
     """Convert an ONNX model (a path or a ModelProto) to an lwtnn document.
 
     ``variables`` is a variable spec (a path or a parsed dict, see ``specs``) naming the
@@ -92,6 +101,9 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
         raise UsageError(f"unknown format '{format}'; use one of {', '.join(FORMATS)}")
     if layout not in LAYOUTS:
         raise UsageError(f"unknown layout '{layout}'; use one of {', '.join(LAYOUTS)}")
+    if format != CORRECTIONLIB and (correction_name, finalizer) != (None, None):
+        raise UsageError("correction_name= and finalizer= make a CorrectionSet: they need "
+                         "format='correctionlib'")
     proto = prepare_model(model) if isinstance(model, onnx.ModelProto) else load_model(model)
     ir = build_ir(proto)
     if outputs is not None:
@@ -113,7 +125,12 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
                                         if len(shape) == 3))
         _apply_preprocessing(ir, interface)
         preparation = spec_preparation(interface)
-    run_pipeline(ir, observe=None if on_change is None else Trace(ir, on_change))
+    network_interface = interface
+    if format == CORRECTIONLIB:
+        columns = input_columns(ir, interface)
+        network_interface = side_by_side(ir, interface)
+    run_pipeline(ir, CORRECTIONLIB_PIPELINE if format == CORRECTIONLIB else PIPELINE,
+                 observe=None if on_change is None else Trace(ir, on_change))
     if tmva_weights is not None:
         from .tmva.fold import fold_transformations
         fold_transformations(ir)
@@ -121,26 +138,43 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     if problems:
         raise ConversionError(problems)
     if fix:
-        preparation = _with_fixed(preparation, fix_inputs(ir, interface, fix))
+        fixed = fix_inputs(ir, network_interface, fix)
+        if format == CORRECTIONLIB:  # in the ONNX inputs, not the one laid side by side
+            fixed = fixed_columns(columns, fix)
+        preparation = _with_fixed(preparation, fixed)
     _check_labels(ir, interface)
     problems = round_constants(ir)
     if problems:
         raise ConversionError(problems, "a folded constant cannot be written as a double")
     if layout == CHEAPEST:
-        carry_shared_values(ir, free_inputs=format != SEQUENTIAL)
-    document = emit(ir, interface, format)
-    validate_network(document)
+        carry_shared_values(ir, free_inputs=format == GRAPH)
+    if format == CORRECTIONLIB:
+        document = correctionset.write(ir, network_interface, correctionset.naming(
+            model, proto, correction_name, finalizer), columns)
+        correctionset.validate(document)
+    else:
+        document = emit(ir, interface, format)
+        validate_network(document)
     for message in ir.warnings:
         warnings.warn(message, ConversionWarning, stacklevel=3)
-    if verify:
+    sources = ()
+    if format == CORRECTIONLIB:
+        sources = (Source(proto, _subject(model), interface, preparation, outputs),)
+        if verify:
+            verify_correction_set(document, sources)
+    elif verify:
         _verify(proto, document, preparation, interface, outputs, model)
-    return Conversion(document, onnx_cost)
+    return Conversion(document, onnx_cost, sources)
+
+
+def _subject(model: ModelSource) -> str:
+    return "model" if isinstance(model, onnx.ModelProto) else str(model)
 
 
 def _verify(proto: onnx.ModelProto, document: dict, preparation: Preparation,
             interface: Interface, outputs: Optional[Sequence[str]], model: ModelSource) -> None:
     """The document against the float64 reference before anyone writes it."""
-    subject = "model" if isinstance(model, onnx.ModelProto) else str(model)
+    subject = _subject(model)
     try:
         report = verify_conversion(proto, document, preparation, interface=interface,
                                    outputs=outputs)

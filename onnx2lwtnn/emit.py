@@ -24,7 +24,9 @@ from .interface import Interface
 from .ir import IRGraph, Port
 
 GRAPH, SEQUENTIAL = "graph", "sequential"
-FORMATS = (GRAPH, SEQUENTIAL)
+CORRECTIONLIB = "correctionlib"  # a CorrectionSet of sequential networks: correctionset.py
+LWTNN_FORMATS = (GRAPH, SEQUENTIAL)
+FORMATS = (*LWTNN_FORMATS, CORRECTIONLIB)
 NODE_TYPES = {"Dense": "feed_forward", "Normalization": "feed_forward",
               "Highway": "feed_forward",
               "Concatenate": "concatenate", "VectorSum": "add",

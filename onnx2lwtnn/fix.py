@@ -65,6 +65,11 @@ def _fix_one_input(ir: IRGraph, interface: Interface, node: str, indices: dict[i
                          f"({ir.op(others[0])}), not only by dense layers, so its "
                          f"{', '.join(indices.values())} cannot be folded into a bias")
     attrs, shape = ir.attrs(node), ir.shape(Port(node))
+    transformed = [v for i, v in indices.items() if i in attrs.get("transforms", {})]
+    if transformed:
+        raise UsageError(f"fix= cannot freeze {', '.join(transformed)}: the graph applies a "
+                         "function to it before the network (an input transform), which "
+                         "the fixed value would have to go through")
     width = shape[-1]
     if len(indices) == width:
         raise UsageError(f"fix= would fix every variable of input '{name}', leaving it none; "
@@ -80,6 +85,9 @@ def _fix_one_input(ir: IRGraph, interface: Interface, node: str, indices: dict[i
                                 + matmul(weights.take(columns, axis=1), value))
         reader_attrs["weights"] = weights.delete(columns, axis=1)
     attrs["offset"], attrs["scale"] = offset.delete(columns, axis=0), scale.delete(columns, axis=0)
+    if "transforms" in attrs:  # the transformed features' places once the fixed ones are gone
+        attrs["transforms"] = {i - sum(c < i for c in columns): chain
+                               for i, chain in attrs["transforms"].items()}
     ir[node]["shapes"][0] = tuple(shape[:-1]) + (width - len(columns),)
     kept = [v for i, v in enumerate(interface.variables(name, width)) if i not in indices]
     interface.input_variables[name] = kept

@@ -20,7 +20,7 @@ import onnx
 from . import files
 from .cost import cost_line, network_cost
 from .errors import ConversionError, ConversionWarning
-from .filekind import LWTNN, file_kind
+from .filekind import JSON, LWTNN, file_kind
 from .interface import Interface
 from .load import load_model, prepare_model
 from .lwtnn import SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT
@@ -43,8 +43,13 @@ def inspect(source: Union[str, os.PathLike, onnx.ModelProto]) -> Report:
     """Describe an ONNX model (a path or a ModelProto) or an lwtnn JSON file."""
     if isinstance(source, onnx.ModelProto):
         return inspect_model(source)
-    if file_kind(source) == LWTNN:
+    kind = file_kind(source)
+    if kind == LWTNN:
         return inspect_network(source)
+    if kind == JSON:
+        document = files.read_json(source, "JSON file", files.NETWORK_LIMIT)
+        if "corrections" in document:
+            return inspect_correction_set(document, str(source))
     return inspect_model(source)
 
 
@@ -115,6 +120,35 @@ def inspect_network(network: Union[str, os.PathLike, dict]) -> Report:
         "parameters": sum(layer["parameters"] for layer in layers),
         "cost": {**cost.to_json(), "line": cost_line(cost)},
     }
+
+
+def inspect_correction_set(document: dict, where: str = "<in-memory CorrectionSet>") -> Report:
+    """Describe a CorrectionSet of lwtnn networks (as ``--format correctionlib`` writes
+    them): each correction's inputs, fold input, and per network its transforms, layers
+    and finalizer."""
+    from . import correctionset
+
+    correctionset.validate(document, where)
+    corrections = []
+    for correction, data in zip(correctionset.read(document, where), document["corrections"]):
+        corrections.append({
+            "name": correction.name, "description": correction.description,
+            "inputs": [{"name": v["name"], "type": v["type"],
+                        "description": v.get("description") or ""} for v in data["inputs"]],
+            "output": data["output"]["name"], "fold_input": correction.fold_input,
+            "networks": [{"fold": branch.key, "transforms": branch.transforms,
+                          "finalizer": {"expression": branch.finalizer["expression"],
+                                        "variables": branch.finalizer["variables"]},
+                          **_network_summary(branch.network)}
+                         for branch in correction.branches]})
+    return {"file": where, "kind": "correctionlib CorrectionSet",
+            "description": document.get("description") or "", "corrections": corrections}
+
+
+def _network_summary(network: dict) -> dict:
+    summary = inspect_network(network)
+    return {"layers": summary["layers"], "parameters": summary["parameters"],
+            "outputs": list(network["outputs"]), "cost": summary["cost"]["line"]}
 
 
 # -- the interface -------------------------------------------------------------------
@@ -244,6 +278,8 @@ def _count_numbers(value: Any) -> int:
 # -- text ----------------------------------------------------------------------------
 def render(report: Report) -> str:
     """The report as a person reads it."""
+    if report["kind"] == "correctionlib CorrectionSet":
+        return _render_correction_set(report)
     kind = "ONNX model" if report["kind"] == "onnx" else f"{report['kind']} network"
     lines = [f"{report['file']}: {kind}"]
     if report["kind"] == "onnx":
@@ -279,6 +315,31 @@ def render(report: Report) -> str:
         lines += _table([(str(i), layer["architecture"], layer["activation"] or "",
                           f"{layer['parameters']:,} parameters")
                          for i, layer in enumerate(report["layers"])])
+    return "\n".join(lines)
+
+
+def _render_correction_set(report: Report) -> str:
+    lines = [f"{report['file']}: correctionlib CorrectionSet, {len(report['corrections'])} "
+             f"correction(s)", f"  {report['description']}"]
+    for correction in report["corrections"]:
+        lines.append(f"correction '{correction['name']}' -> {correction['output']}")
+        lines.append(f"  inputs ({len(correction['inputs'])}):")
+        lines += _table([(v["name"], v["type"], v["description"]) for v in correction["inputs"]])
+        for network in correction["networks"]:
+            where = "" if network["fold"] is None else \
+                f" for {correction['fold_input']} = {network['fold']}"
+            lines.append(f"  network{where}: {len(network['layers'])} layers, "
+                         f"{network['parameters']:,} parameters, outputs "
+                         f"{' '.join(network['outputs'])}")
+            lines += [f"    transform {name} -> {expression}"
+                      for name, expression in network["transforms"].items()]
+            lines += _table([(str(i), layer["architecture"], layer["activation"] or "",
+                              f"{layer['parameters']:,} parameters")
+                             for i, layer in enumerate(network["layers"])])
+            final = network["finalizer"]
+            lines.append(f"    value: {final['expression']} of "
+                         f"{', '.join(final['variables'])} (x[0], x[1], ...)")
+            lines.append(f"    {network['cost']}")
     return "\n".join(lines)
 
 

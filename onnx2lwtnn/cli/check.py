@@ -12,7 +12,8 @@ from ..check import (DEFAULT_REFERENCE_TOLERANCE, PYTHON_NAMES, check, document_
                      lwtnn_test_event, lwtnn_test_inputs, print_progress, read_events,
                      read_network)
 from ..cost import network_cost
-from ..errors import UsageError
+from ..errors import Onnx2LwtnnError, UsageError
+from ..interface import Interface
 from ..load import load_model
 from ..lwtnn import load_network
 from ..model_cost import onnx_multiply_adds
@@ -31,6 +32,10 @@ examples:
                      published outputs (columns named by output labels)
   onnx2lwtnn check model.onnx model.json --write-lwtnn-inputs in.json
                      then: lwtnn-test-lightweight-graph model.json in.json
+  onnx2lwtnn check model.onnx cset.json   a CorrectionSet (--format correctionlib),
+                     evaluated through correctionlib where it is installed
+  onnx2lwtnn check odd.onnx even.onnx cset.json --fold-input fold \
+      --variables odd.json --variables even.json   its folds, each against its model
 
 what PASS proves: the lwtnn network computes the ONNX model, with the given
 preprocessing, to the tolerance against a float64 evaluation of the ONNX graph
@@ -49,7 +54,11 @@ def parser() -> argparse.ArgumentParser:
                         "lwtnn JSON (graph or sequential) on the same events and report, "
                         "per output label, how far apart they are.", EXAMPLES)
     result.add_argument("model", type=Path, metavar="MODEL.onnx")
-    result.add_argument("network", type=Path, metavar="NET.json")
+    result.add_argument("fold_models", type=Path, nargs="*", metavar="MODEL.onnx",
+                        help="the other folds' models of a CorrectionSet (with --fold-input)")
+    result.add_argument("network", type=Path, metavar="NET.json|CSET.json")
+    result.add_argument("--fold-input", metavar="NAME",
+                        help="the CorrectionSet's fold input: one MODEL per fold, in order")
     add_check_options(result)
     result.add_argument("--inputs", type=Path,
                         help=".npz with arrays named by ONNX input (or in_<input>), or .csv "
@@ -69,12 +78,68 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    document = _correction_set(args.network)
+    if document is not None:
+        return EXIT_OK if _report_correction_set(args, document) else EXIT_FAILED
+    if args.fold_models or args.fold_input is not None:
+        raise UsageError("several models and --fold-input check a CorrectionSet's folds; "
+                         f"{args.network} is an lwtnn network")
     if args.write_lwtnn_inputs is not None:
         network = [args.network] if args.network is not None else []
         files.check_output(args.write_lwtnn_inputs, network + model_run_inputs(
             args, args.write_lwtnn_inputs, args.model))
     passed = report_check(args, args.model, args.network, sys.stdout)
     return EXIT_OK if passed else EXIT_FAILED
+
+
+def _correction_set(path: Path):
+    """The CorrectionSet in ``path``, or None for anything else (whose errors the lwtnn
+    check reports in its own order: the model's first)."""
+    try:
+        document = read_network(path)
+    except Onnx2LwtnnError:
+        return None
+    return document if "corrections" in document else None
+
+
+def _report_correction_set(args: argparse.Namespace, document: dict) -> bool:
+    """Check a CorrectionSet against its model(s) and print the table."""
+    from ..check import spec_preparation  # noqa: PLC0415
+    from ..check_correctionset import Source, check_correction_set  # noqa: PLC0415
+    from ..correctionset import validate  # noqa: PLC0415
+    from ..reference import OnnxModel  # noqa: PLC0415
+    from ..specs import read_spec  # noqa: PLC0415
+
+    for option in ("inputs", "write_lwtnn_inputs"):
+        if getattr(args, option) is not None:
+            raise UsageError(f"--{option.replace('_', '-')} is for lwtnn networks; "
+                             f"{args.network} is a CorrectionSet")
+    validate(document, str(args.network))
+    models = [args.model, *args.fold_models]
+    specs = args.variables if isinstance(args.variables, list) else [args.variables]
+    if args.variables is None:
+        specs = [None] * len(models)
+    if len(specs) != len(models):
+        raise UsageError(f"--variables is given {len(specs)} time(s) for {len(models)} "
+                         "models: once per model, in model order")
+    sources = []
+    for path, spec in zip(models, specs):
+        proto = load_model(path)
+        interface = Interface()
+        if spec is not None:
+            shapes = OnnxModel(proto).input_shapes
+            interface = read_spec(spec, args.variables_convention,
+                                  {name: shape[-1] for name, shape in shapes.items()},
+                                  frozenset(n for n, s in shapes.items() if len(s) == 3))
+        sources.append(Source(proto, str(path), interface, spec_preparation(interface),
+                              getattr(args, "outputs", None)))
+    report = check_correction_set(document, sources, fold_input=args.fold_input,
+                                  events=args.events, seed=args.seed, tolerance=args.tolerance)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(files.printable(report.table(CLI_NAMES)))
+    return report.passed
 
 
 def report_check(args: argparse.Namespace, model: Path, network, stream) -> bool:

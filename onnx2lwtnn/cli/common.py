@@ -53,6 +53,11 @@ def check_companions(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         given = getattr(args, option, None) != parser.get_default(option)
         if hasattr(args, needed) and given and not getattr(args, needed):
             parser.error(f"{_flag(option)} needs {_flag(needed)}")
+    specs = getattr(args, "variables", None)
+    if specs is not None and getattr(args, "fold_input", None) is None:
+        if len(specs) > 1:  # several only for folds, one per model
+            parser.error("--variables is given once (once per model with --fold-input)")
+        args.variables = specs[0]
 
 
 def _flag(dest: str) -> str:
@@ -79,11 +84,12 @@ def change_printer(args: argparse.Namespace) -> Optional[Callable[[Change], None
 
 
 def add_spec_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--variables", type=Path, metavar="SPEC",
+    parser.add_argument("--variables", type=Path, metavar="SPEC", action="append",
                         help="variable spec JSON: lwtnn's own (keras2json or kerasfunc2json "
                              "form), {variables, offset, scale}, a mean/std file "
                              "({variables|branches, mean, std|stddev}, {name: {mean, std}}, "
-                             "umami's {name: {shift, scale}}), or names only")
+                             "umami's {name: {shift, scale}}), or names only (with "
+                             "--fold-input: once per model, in model order)")
     parser.add_argument("--variables-convention", choices=CONVENTIONS,
                         help="what a {variables, offset, scale} spec means: 'subtract-divide' "
                              "(x - offset) / scale, or 'lwtnn' (x + offset) * scale")
@@ -105,7 +111,9 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
 # name its flags (--variables-convention lwtnn)
 FLAGS = {"variables": "--variables", "variables_convention": "--variables-convention",
          "inputs": "--inputs", "tolerance": "--tolerance", "tmva_weights": "--tmva-weights",
-         "outputs": "--outputs", "fix": "--fix", "format": "--format"}
+         "outputs": "--outputs", "fix": "--fix", "format": "--format",
+         "finalizer": "--finalizer", "correction_name": "--correction-name",
+         "fold_input": "--fold-input"}
 _ARGUMENT = re.compile(rf"\b({'|'.join(FLAGS)})=(?:'([^']*)')?")
 
 
@@ -262,4 +270,5 @@ def run_inputs(args: argparse.Namespace, *paths: Optional[Path]) -> list[Path]:
     """Every file a command reads: the given paths and the shared options' files."""
     extra = [getattr(args, name, None) for name in ("variables", "inputs", "tmva_weights",
                                                       "fix_from")]
+    extra = [p for value in extra for p in (value if isinstance(value, list) else [value])]
     return [p for p in (*paths, *extra) if p is not None]

@@ -8,9 +8,9 @@ from typing import Optional, Sequence
 
 from .. import files
 from ..api import CHEAPEST, LAYOUTS, conversion, to_json
-from ..emit import FORMATS, GRAPH
+from ..emit import CORRECTIONLIB, FORMATS, GRAPH
 from ..errors import UsageError
-from .check import report_check
+from .check import CLI_NAMES, report_check
 from . import preprocessing
 from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options,
                      change_printer, guarded, info, model_run_inputs, new_parser,
@@ -23,6 +23,15 @@ examples:
                                                (every conversion is verified on a
                                                few events before it is written)
   onnx2lwtnn model.onnx --format sequential    LightweightNeuralNetwork JSON on stdout
+  onnx2lwtnn model.onnx --format correctionlib -o cset.json
+                                               a correctionlib CorrectionSet (CMS):
+                                               one correction per output label
+  onnx2lwtnn tagger.onnx --format correctionlib --finalizer 'x[0]/(x[0]+x[1])'
+                                               one correction: a b-vs-light discriminant
+  onnx2lwtnn odd.onnx even.onnx --format correctionlib --fold-input fold \
+      --variables odd.json --variables even.json -o cset.json
+                                               folds: fold = eventNumber % 2 picks the
+                                               network (0: the first model, 1: the second)
   onnx2lwtnn model.onnx --layout literal       one lwtnn node per ONNX construct
   onnx2lwtnn model.onnx -o model.json --variables spec.json
                                                name variables, add preprocessing
@@ -61,7 +70,22 @@ def parser(subcommands: str = "") -> argparse.ArgumentParser:
                         help="convert every MODEL into DIR/<model name>.json")
     result.add_argument("--format", choices=FORMATS, default=GRAPH,
                         help="lwtnn graph (LightweightGraph, default) or sequential "
-                             "(LightweightNeuralNetwork, single chains only)")
+                             "(LightweightNeuralNetwork, single chains only), or "
+                             "correctionlib: a CorrectionSet running the network through "
+                             "correctionlib's lwtnn node, input transforms (log, exp, sqrt, "
+                             "pow, clip, ...) of input features included")
+    result.add_argument("--correction-name", metavar="NAME",
+                        help="correctionlib: the correction's name (default: the model's file "
+                             "stem); NAME_<label> for each label of a model with several")
+    result.add_argument("--finalizer", metavar="EXPR",
+                        help="correctionlib: one correction whose value is EXPR, a TFormula "
+                             "over the output's labels x[0], x[1], ... in order (e.g. "
+                             "'x[0]/(x[0]+x[1])'), instead of one correction per label")
+    result.add_argument("--fold-input", metavar="NAME",
+                        help="correctionlib: the MODELs are the folds of one network (same "
+                             "interface); each correction picks model k where the integer "
+                             "input NAME is k (0 for the first model). --variables is then "
+                             "given once per model, in the same order")
     result.add_argument("--outputs", type=_names, metavar="NAME[,NAME]",
                         help="convert only these graph outputs (and what they read), e.g. a "
                              "classifier's probabilities without its integer label")
@@ -86,14 +110,35 @@ def parser(subcommands: str = "") -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     preprocessing.refuse_check(args)
+    _check_correctionlib_options(args)
     if args.fix_from is not None:
         return _run_fix_from(args)
+    if args.fold_input is not None:
+        return _run_folds(args)
     if len(args.models) > 1 or args.output_dir is not None:
         return _run_batch(args)
     model = args.models[0]
     if args.output is not None:
         files.check_output(args.output, model_run_inputs(args, args.output, model))
     return _convert_one(args, model, args.output)
+
+
+def _check_correctionlib_options(args: argparse.Namespace) -> None:
+    given = [flag for flag, value in (("--correction-name", args.correction_name),
+                                      ("--finalizer", args.finalizer),
+                                      ("--fold-input", args.fold_input)) if value is not None]
+    if given and args.format != CORRECTIONLIB:
+        raise UsageError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} "
+                         "--format correctionlib (they shape a CorrectionSet)")
+    if args.fold_input is not None and (args.output_dir is not None or args.fix_from):
+        raise UsageError("--fold-input writes one CorrectionSet of all the models: give -o "
+                         "FILE, not --output-dir or --fix-from")
+
+
+def _correctionlib_options(args: argparse.Namespace) -> dict:
+    if args.format != CORRECTIONLIB:
+        return {}
+    return {"correction_name": args.correction_name, "finalizer": args.finalizer}
 
 
 def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path],
@@ -103,13 +148,50 @@ def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path],
                            outputs=args.outputs, layout=args.layout,
                            on_change=change_printer(args),
                            tmva_weights=args.tmva_weights, fix=preprocessing.fixed(args),
-                           verify=not (args.check or args.no_verify))
+                           verify=not (args.check or args.no_verify),
+                           **_correctionlib_options(args))
+    return _finish(args, [model], converted, output, inputs)
+
+
+def _run_folds(args: argparse.Namespace) -> int:
+    from ..folds import fold_conversion  # noqa: PLC0415 (only for folds)
+
+    if args.output is not None:
+        files.check_output(args.output, model_run_inputs(args, args.output, *args.models))
+    converted = fold_conversion(args.models, fold_input=args.fold_input,
+                                variables=args.variables,
+                                variables_convention=args.variables_convention,
+                                outputs=args.outputs, layout=args.layout,
+                                on_change=change_printer(args),
+                                tmva_weights=args.tmva_weights, fix=preprocessing.fixed(args),
+                                verify=not (args.check or args.no_verify),
+                                correction_name=args.correction_name,
+                                finalizer=args.finalizer)
+    return _finish(args, args.models, converted, args.output)
+
+
+def _finish(args: argparse.Namespace, models: Sequence[Path], converted,
+            output: Optional[Path], inputs: Sequence[Path] = ()) -> int:
+    """Prove with --check (nothing written if it fails), write, say what it costs."""
     document = converted.document
-    if args.check and not report_check(args, model, document, sys.stderr):
+    if args.check and not _checked(args, models, converted):
         return EXIT_FAILED  # nothing written: the conversion is not proven
-    write_output(args, output, to_json(document), run_inputs(args, model, *inputs))
+    write_output(args, output, to_json(document), run_inputs(args, *models, *inputs))
     info(args, converted.cost_line())
     return EXIT_OK
+
+
+def _checked(args: argparse.Namespace, models: Sequence[Path], converted) -> bool:
+    """--check: the full report on stderr; whether it passed."""
+    if args.format != CORRECTIONLIB:
+        return report_check(args, models[0], converted.document, sys.stderr)
+    from ..check_correctionset import check_correction_set  # noqa: PLC0415
+
+    report = check_correction_set(converted.document, converted.sources,
+                                  fold_input=args.fold_input,
+                                  events=args.events, seed=args.seed, tolerance=args.tolerance)
+    print(files.printable(report.table(CLI_NAMES)), file=sys.stderr)
+    return report.passed
 
 
 def _run_fix_from(args: argparse.Namespace) -> int:
@@ -120,7 +202,8 @@ def _run_fix_from(args: argparse.Namespace) -> int:
         return conversion(model, format=args.format, variables=spec,
                           variables_convention=args.variables_convention,
                           outputs=args.outputs, tmva_weights=args.tmva_weights,
-                          fix=values, verify=not args.no_verify).document
+                          fix=values, verify=not args.no_verify,
+                          **_correctionlib_options(args)).document
 
     def write(documents: list[tuple[dict, Path]]) -> None:
         files.write_all([(target, to_json(document).encode()) for document, target in documents],

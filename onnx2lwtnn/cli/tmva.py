@@ -11,7 +11,7 @@ import numpy as np
 from .. import files
 from ..api import to_json
 from ..check import read_events
-from ..emit import FORMATS, GRAPH
+from ..emit import GRAPH, LWTNN_FORMATS
 from ..errors import UsageError
 from ..tmva import TmvaNetwork, check_tmva, convert_tmva, read_network
 from ..tmva.convert import INPUT
@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument("model", type=Path, metavar="WEIGHTS.xml")
     result.add_argument("-o", "--output", type=output_path,
                         help="where to write the lwtnn JSON (default, or '-': stdout)")
-    result.add_argument("--format", choices=FORMATS, default=GRAPH,
+    result.add_argument("--format", choices=LWTNN_FORMATS, default=GRAPH,
                         help="lwtnn graph (default) or sequential")
     result.add_argument("--inputs", type=Path, metavar="EVENTS",
                         help="check on these raw events (.npz or .csv) instead of random ones")
