@@ -159,7 +159,8 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
         warnings.warn(message, ConversionWarning, stacklevel=3)
     sources = ()
     if format == CORRECTIONLIB:
-        sources = (Source(proto, _subject(model), interface, preparation, outputs),)
+        sources = (Source(proto, _subject(model), interface, preparation, outputs,
+                          frozenset(fix or ())),)
         if verify:
             verify_correction_set(document, sources)
     elif verify:

@@ -39,6 +39,7 @@ class Source:
     interface: Interface
     preparation: Preparation = Preparation()
     outputs: Optional[Sequence[str]] = None
+    fixed: frozenset = frozenset()  # variables frozen by fix=, which preparation puts back
 
 
 def check_correction_set(document: dict, sources: Sequence[Source], *,
@@ -169,8 +170,14 @@ def _reference(model: OnnxModel, source: Source,
         width = shape[-1] if shape and isinstance(shape[-1], int) else None
         if width is None:
             raise UsageError(f"ONNX input '{name}' has no fixed width")
-        variables = [v.name for v in source.interface.variables(name, width)]
-        present = [v for v in variables if v in columns]
+        variables = [v.name for v in source.interface.variables(name, width)
+                     if v.name not in source.fixed]
+        missing = [v for v in variables if v not in columns]
+        if missing:
+            raise UsageError(f"{source.name} reads {', '.join(missing[:5])}, which the "
+                             "CorrectionSet has no input for (a variable spec names them "
+                             "otherwise, or they were fixed when it was converted)")
+        present = variables
         vectors[name] = np.stack([columns[v] for v in present], axis=1) if present else \
             np.zeros((len(next(iter(columns.values()))), 0))
     events = Events(vectors, {})
