@@ -18,8 +18,8 @@ from .emit import CORRECTIONLIB, FORMATS, GRAPH, emit
 from . import correctionset
 from .check import Preparation, spec_preparation, verify_conversion
 from .check_correctionset import Source, verify_correction_set
-from .errors import (ConversionError, ConversionWarning, ReferenceRunError, UsageError,
-                     VerificationError)
+from .errors import (ConversionError, ConversionWarning, Diagnostic, ReferenceRunError,
+                     UsageError, VerificationError)
 from .fix import fix_inputs
 from .interface import Interface
 from .ir import IRGraph, Port
@@ -104,10 +104,10 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     if format != CORRECTIONLIB and (correction_name, finalizer) != (None, None):
         raise UsageError("correction_name= and finalizer= make a CorrectionSet: they need "
                          "format='correctionlib'")
-    proto = prepare_model(model) if isinstance(model, onnx.ModelProto) else load_model(model)
-    ir = build_ir(proto)
-    if outputs is not None:
-        _keep_outputs(ir, outputs)
+    non_finite: list[Diagnostic] = []  # reported with the graph's other problems
+    proto = (prepare_model(model, non_finite=non_finite) if isinstance(model, onnx.ModelProto)
+             else load_model(model, non_finite))
+    ir = _fresh_ir(proto, outputs)
     onnx_cost = ir_multiply_adds(ir)
     interface, preparation = Interface(), Preparation()
     if tmva_weights is not None and variables is not None:
@@ -134,7 +134,7 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     if tmva_weights is not None:
         from .tmva.fold import fold_transformations
         fold_transformations(ir)
-    problems = legalize(ir)
+    problems = legalize(ir, non_finite, rebuild=lambda: _fresh_ir(proto, outputs))
     if problems:
         raise ConversionError(problems)
     if fix:
@@ -195,6 +195,14 @@ def _with_fixed(preparation: Preparation, fixed: dict[str, dict[int, float]]) ->
         return preparation.inputs(name, values)
 
     return Preparation(inputs, preparation.outputs)
+
+
+def _fresh_ir(proto: onnx.ModelProto, outputs: Optional[Sequence[str]]) -> IRGraph:
+    """The model's IR before any pass, with only the outputs asked for."""
+    ir = build_ir(proto)
+    if outputs is not None:
+        _keep_outputs(ir, outputs)
+    return ir
 
 
 def _keep_outputs(ir: IRGraph, names: Sequence[str]) -> None:

@@ -12,9 +12,14 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
+from dataclasses import replace
+from typing import Callable, Optional, Sequence
+
 from .errors import Diagnostic
 from .ir import LWTNN_KINDS, IRGraph, Port
 from .passes.base import STANDARD_DOMAINS, handled_ops
+from .passes.classifier_outputs import refuse_classifier_output
+from .passes.common import reorient_input
 from .passes.drop_initial_states import is_zero
 
 UNSUPPORTED_HINTS = {
@@ -63,7 +68,78 @@ ML_OPERATORS = {
 }
 
 
-def legalize(ir: IRGraph) -> list[Diagnostic]:
+def legalize(ir: IRGraph, constants: Sequence[Diagnostic] = (),
+             rebuild: Optional[Callable[[], IRGraph]] = None) -> list[Diagnostic]:
+    """Every node of the passed IR lwtnn cannot express, causes first. ``constants`` are
+    the model's NaN or infinite constants (found on loading), causes among the others;
+    what they spoil when folded is listed under them. ``rebuild`` gives a fresh IR of the
+    model: a hint is kept only where following it, done to that IR, makes it convert."""
+    problems = _problems(ir)
+    if constants:
+        problems = [replace(p, downstream=True) if NON_FINITE in p.reason else p
+                    for p in problems]
+        problems = ([p for p in problems if not p.downstream] + list(constants)
+                    + [p for p in problems if p.downstream])
+    elif rebuild is not None:
+        problems = [_checked_hint(p, ir, rebuild) for p in problems]
+    return problems
+
+
+NON_FINITE = "NaN or infinite"  # in every reason about a non-finite value
+
+
+def _checked_hint(problem: Diagnostic, ir: IRGraph, rebuild: Callable[[], IRGraph]):
+    """The problem, without its hint unless following the hint makes the model convert."""
+    remedy = REMEDIES.get(problem.op_type) if problem.hint else None
+    if remedy is None:
+        return problem
+    fresh = rebuild()
+    if remedy(fresh, problem.node) and not _converts_after(fresh):
+        return problem
+    return replace(problem, hint="")
+
+
+def _converts_after(fresh: IRGraph) -> list[Diagnostic]:
+    """The problems left once the passes ran on a remedied IR (none: it converts)."""
+    from .pipeline import run_pipeline  # the pipeline's passes import this module's peers
+
+    run_pipeline(fresh)
+    return _problems(fresh)
+
+
+def _input_in_time_major_order(ir: IRGraph, name: str) -> bool:
+    """The input exported as [batch, time, features] where the model read it [batch,
+    features, time]: the same network behind a Transpose."""
+    node = next((n for n in ir.inputs if ir.attrs(n)["name"] == name), None)
+    return node is not None and reorient_input(ir, Port(node), ("batch", "feature", "time"))
+
+
+def _without_refused_outputs(ir: IRGraph, name: str) -> bool:
+    """The hints of refused classifier outputs followed: a ZipMap's probabilities exported
+    as the tensor it reads, and only the float outputs kept (``--outputs``)."""
+    for node in ir.outputs:
+        port = ir.operand(node, 0)
+        if port is not None and ir.op(port.node) == "ZipMap":
+            ir.connect(ir.operand(port.node, 0), node, 0)
+    refuse_classifier_output.run(ir)
+    refused = [n for n in ir.outputs if ir[n]["refusal"]]
+    if not refused or len(refused) == len(ir.outputs):
+        return False
+    for node in refused:
+        ir.outputs.remove(node)
+        ir.remove(node)
+    return True
+
+
+# Diagnostic op type -> what following its hint does to a fresh IR of the model (False
+# where it does not apply).
+REMEDIES: dict[str, Callable[[IRGraph, str], bool]] = {
+    "Input": _input_in_time_major_order,
+    "Output": _without_refused_outputs,
+}
+
+
+def _problems(ir: IRGraph) -> list[Diagnostic]:
     problems = [_interface_problem(ir, node, "input") for node in ir.inputs]
     problems += [_interface_problem(ir, node, "output") for node in ir.outputs]
     known = handled_ops()
@@ -174,8 +250,8 @@ def _interface_problem(ir: IRGraph, node: str, role: str):
             shape[2], int):
         return Diagnostic(name, "Input", f"it is a channels-first sequence [{shape[0]}, "
                                          f"{shape[1]} features, {shape[2]} steps]; lwtnn "
-                                         "sequences are [batch, time, features]: export the "
-                                         "model with its input in that order")
+                                         "sequences are [batch, time, features]",
+                          "exported with its input in that order, the model converts")
     if not isinstance(shape[-1], int):
         return Diagnostic(name, role.title(), f"the feature dimension '{shape[-1]}' is "
                                               "dynamic; lwtnn needs a fixed number of features")

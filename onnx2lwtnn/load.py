@@ -26,9 +26,11 @@ from .filekind import JSON, LWTNN, SWAPPED_ARGUMENTS, kind_of
 MIN_OPSET = 6
 
 
-def load_model(path: Union[str, os.PathLike]) -> onnx.ModelProto:
+def load_model(path: Union[str, os.PathLike],
+               non_finite: Optional[list[Diagnostic]] = None) -> onnx.ModelProto:
     """Read, check and shape-infer an ONNX model, or raise ModelLoadError (ConversionError
-    for constants holding NaN or infinities, naming each)."""
+    for constants holding NaN or infinities, naming each, unless ``non_finite`` is a list
+    to collect them in: a conversion reports them with the graph's other problems)."""
     path = Path(path)
     try:
         data = files.read_bytes(path, "ONNX model", files.MODEL_LIMIT)
@@ -45,20 +47,26 @@ def load_model(path: Union[str, os.PathLike]) -> onnx.ModelProto:
         raise ModelLoadError(f"{path}: not an ONNX model ({_one_line(exc)})") from None
     del data
     _load_external_data(model, path)
-    return prepare_model(model, path)
+    return prepare_model(model, path, non_finite)
 
 
 def prepare_model(model: onnx.ModelProto,
-                  where: Union[str, os.PathLike] = "<in-memory model>") -> onnx.ModelProto:
+                  where: Union[str, os.PathLike] = "<in-memory model>",
+                  non_finite: Optional[list[Diagnostic]] = None) -> onnx.ModelProto:
     """Check a model the way a file is checked (structure, opset, finite constants) and
-    shape-infer it; ``where`` names it in errors."""
+    shape-infer it; ``where`` names it in errors, ``non_finite`` as in ``load_model``."""
     if not model.HasField("graph") or not model.opset_import:
         raise ModelLoadError(f"{where}: not an ONNX model (no graph or no opset)")
     _check_opset(model, where)
     model = sorted_topologically(model)
     _check_structure(model, where)
     shapes = _declared_shapes(model)
-    _check_finite_constants(model)
+    problems = non_finite_constants(model)
+    if problems and non_finite is None:
+        raise ConversionError(problems, f"{len(problems)} constant(s) hold NaN or infinite "
+                                        "values")
+    if non_finite is not None:
+        non_finite.extend(problems)
     _check_sizes(model, shapes)  # names the node asking for too much, a likely cause of
     _check_dimensions(model, where, shapes)  # a run-time tensor too large
     return infer_shapes(model)
@@ -289,10 +297,10 @@ def _drop_imports(model: onnx.ModelProto, domains: list[str]) -> None:
     model.opset_import.extend(kept)
 
 
-def _check_finite_constants(model: onnx.ModelProto) -> None:
-    """Refuse, all at once, every used constant (initializer, Constant node, float
-    attribute) holding NaN or an infinity: it would end up in the JSON, which lwtnn
-    cannot read. Unused initializers are left alone (they never reach the output)."""
+def non_finite_constants(model: onnx.ModelProto) -> list[Diagnostic]:
+    """Every used constant (initializer, Constant node, float attribute) holding NaN or an
+    infinity: it would end up in the JSON, which lwtnn cannot read. Unused initializers
+    are left alone (they never reach the output)."""
     graph = model.graph
     used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
     problems = []
@@ -311,9 +319,7 @@ def _check_finite_constants(model: onnx.ModelProto) -> None:
             if not finite:
                 problems.append(Diagnostic(label, node.op_type,
                                            f"attribute '{attr.name}' {_NON_FINITE}"))
-    if problems:
-        raise ConversionError(problems, f"{len(problems)} constant(s) hold NaN or "
-                                        "infinite values")
+    return problems
 
 
 _NON_FINITE = ("holds NaN or infinite values, which lwtnn's JSON reader cannot read "

@@ -122,7 +122,8 @@ def test_cli_outputs_flag_converts_the_probabilities_and_names_an_unknown_one(tm
      "vectors only, and has no per-step sum of sequences"),
     ("refuse_channels_first_input",
      "  Input 'x': it is a channels-first sequence [N, 3 features, T steps]; lwtnn sequences "
-     "are [batch, time, features]: export the model with its input in that order"),
+     "are [batch, time, features] (exported with its input in that order, the model "
+     "converts)"),
 ])
 def test_sequence_refusal_names_its_one_real_cause(name, cause, tmp_path, capsys):
     assert main([str(FIXTURES / f"{name}.onnx"), "-o", str(tmp_path / "out.json")]) == 1

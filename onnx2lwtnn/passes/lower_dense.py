@@ -82,6 +82,8 @@ def _refuse_operands(ir: IRGraph, node: str, weight: Optional[np.ndarray]) -> bo
     if weight is None:
         ir.refuse(node, "the weight matrix is computed at run time; lwtnn needs constant weights")
     else:
-        ir.refuse(node, "the operand is not a [batch, features] vector "
-                        "(sequences and matrix inputs need a different lwtnn node)")
+        ir.refuse(node, "the operand is not a [batch, features] vector: lwtnn's dense "
+                        "layers read vectors, or (a MatMul) every step of a [batch, time, "
+                        "features] sequence; a product over any other axis (particles, "
+                        "channels-first steps) has no lwtnn layer")
     return False
