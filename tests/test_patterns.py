@@ -422,3 +422,9 @@ def test_the_outputs_hint_is_given_only_where_keeping_those_outputs_converts():
     assert convert(_classifier("Relu"), outputs=["probabilities"])["outputs"]
     (label,) = [p for p in _diagnostics(_classifier("Erf")) if p.node == "label"]
     assert label.hint == ""
+
+
+def test_docs_exporters_table_names_every_fixture_of_this_issue():
+    text = (FIXTURES.parent / "docs" / "exporters.md").read_text(encoding="utf-8")
+    missing = [e["name"] for e in CONVERTIBLE + REFUSED if f"`{e['name']}`" not in text]
+    assert not missing, f"docs/exporters.md does not mention {missing}"
