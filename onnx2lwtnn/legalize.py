@@ -1,11 +1,15 @@
-"""After the passes: list every node lwtnn cannot express, all at once.
+"""After the passes: list every node lwtnn cannot express, all at once, causes first.
 
 A node left in the graph that is not an lwtnn kind is reported with the reason the pass
 that recognised it recorded, or, for an op no pass handles, with a hint from
-``UNSUPPORTED_HINTS``. A known op that reads from an unknown op or an input lwtnn cannot
-take, or a layout op next to an offending op, is marked ``downstream``: that is most
-likely its problem, so it is listed after. Graph inputs must be float vectors or sequences, and outputs float
-vectors, of known width; an input or output a pass refused is reported with its reason.
+``UNSUPPORTED_HINTS``. Listed after the causes, as ``downstream``: a known op that reads
+from an unknown op or an input lwtnn cannot take, a layout op next to an offending op,
+and the shape, index and condition arithmetic that only feeds a refused node (a Loop's
+trip count, a scatter's indices). Graph inputs must be float vectors or sequences, and
+outputs float vectors, of known width; an input or output a pass refused is reported with
+its reason. NaN or infinite constants found on loading are causes among the others. A
+hint saying the model would convert is kept only where following it on a fresh IR of the
+model (``REMEDIES``) makes the passes leave nothing behind.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from .passes.base import STANDARD_DOMAINS, handled_ops
 from .passes.classifier_outputs import refuse_classifier_output
 from .passes.common import reorient_input
 from .passes.drop_initial_states import is_zero
+from .pipeline import run_pipeline
 
 UNSUPPORTED_HINTS = {
     "MaxPool": "lwtnn has no pooling layers",
@@ -75,34 +80,33 @@ def legalize(ir: IRGraph, constants: Sequence[Diagnostic] = (),
     what they spoil when folded is listed under them. ``rebuild`` gives a fresh IR of the
     model: a hint is kept only where following it, done to that IR, makes it convert."""
     problems = _problems(ir)
+    if rebuild is not None:  # with non-finite constants left, no remedy makes it convert
+        problems = [_checked_hint(p, None if constants else rebuild) for p in problems]
     if constants:
         problems = [replace(p, downstream=True) if NON_FINITE in p.reason else p
                     for p in problems]
         problems = ([p for p in problems if not p.downstream] + list(constants)
                     + [p for p in problems if p.downstream])
-    elif rebuild is not None:
-        problems = [_checked_hint(p, ir, rebuild) for p in problems]
     return problems
 
 
 NON_FINITE = "NaN or infinite"  # in every reason about a non-finite value
 
 
-def _checked_hint(problem: Diagnostic, ir: IRGraph, rebuild: Callable[[], IRGraph]):
-    """The problem, without its hint unless following the hint makes the model convert."""
+def _checked_hint(problem: Diagnostic, rebuild: Optional[Callable[[], IRGraph]]):
+    """The problem, without its hint unless following the hint on a fresh IR (none: it
+    cannot be followed to a conversion) makes the model convert."""
     remedy = REMEDIES.get(problem.op_type) if problem.hint else None
     if remedy is None:
         return problem
-    fresh = rebuild()
-    if remedy(fresh, problem.node) and not _converts_after(fresh):
+    fresh = None if rebuild is None else rebuild()
+    if fresh is not None and remedy(fresh, problem.node) and not _left_after_passes(fresh):
         return problem
     return replace(problem, hint="")
 
 
-def _converts_after(fresh: IRGraph) -> list[Diagnostic]:
+def _left_after_passes(fresh: IRGraph) -> list[Diagnostic]:
     """The problems left once the passes ran on a remedied IR (none: it converts)."""
-    from .pipeline import run_pipeline  # the pipeline's passes import this module's peers
-
     run_pipeline(fresh)
     return _problems(fresh)
 

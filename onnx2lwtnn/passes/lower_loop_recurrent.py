@@ -31,7 +31,7 @@ import numpy as np
 
 from ..ir import IRGraph, Port
 from .base import rewrite
-from .common import SEQUENCE_ROLES, add_layout, sequence_view, slice_bounds
+from .common import add_layout, sequence_view, slice_bounds
 from .drop_initial_states import is_zero
 from .fold_constants import evaluate_node
 from .lower_activations import DIRECT
@@ -422,8 +422,9 @@ def _sub(interpreter, node, index, operands):
 def _as_index(value) -> Optional[_Index]:
     if isinstance(value, _Index):
         return value
-    if isinstance(value, np.ndarray) and value.size == 1 and float(value.reshape(-1)[0]).is_integer():
-        return _Index(0, 0, int(value.reshape(-1)[0]))
+    if isinstance(value, np.ndarray) and value.size == 1:
+        number = float(value.reshape(-1)[0])
+        return _Index(0, 0, int(number)) if number.is_integer() else None
     return None
 
 
