@@ -184,6 +184,10 @@ def _per_event(value: np.ndarray, n_events: int) -> np.ndarray:
     """An output as [n_events, width]; axes before the batch axis have size 1 (Y_h of a
     recurrent layer is [directions=1, batch, hidden])."""
     value = np.asarray(value, dtype=np.float64)
+    if value.size % n_events:  # a damaged model, or the reference evaluator's Loop bug
+        raise ReferenceRunError(f"the ONNX model gave an output of shape {list(value.shape)} "
+                                f"for {n_events} events, so the conversion cannot be checked "
+                                "here")
     return value.reshape(n_events, -1)
 
 
