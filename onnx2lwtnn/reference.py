@@ -63,6 +63,11 @@ class OnnxModel:
                          if k in self.layouts})
             for name, values in self._run_rectangular(feed, len(chosen)).items():
                 out = results.setdefault(name, np.empty((n_events, values.shape[1])))
+                if out.shape[1] != values.shape[1]:  # a damaged model: not one row per event
+                    raise ReferenceRunError(
+                        f"the ONNX model's output '{name}' has {values.shape[1]} values per "
+                        f"event for sequences of {length} steps and {out.shape[1]} for "
+                        "others, so the conversion cannot be checked here")
                 out[chosen] = values
         return results
 
