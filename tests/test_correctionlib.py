@@ -376,3 +376,16 @@ def test_cli_refuses_a_sequence_network_in_one_line():
     done = _cli(FIXTURES / "rnn_simple.onnx", "--format", "correctionlib")
     assert done.returncode == 1 and "flat list of variables" in done.stderr
     assert done.stdout == ""
+
+
+def test_cli_check_names_a_variable_the_set_does_not_have(tmp_path):
+    target = tmp_path / "fixed.json"
+    config = FIXTURES / "prep_susy_parametrised.config.json"
+    done = _cli(FIXTURES / "prep_susy_parametrised.onnx", "--format", "correctionlib",
+                "--variables", config, "--fix", "isGtt=1", "--fix", "mGluino=1900",
+                "--fix", "mLSP=1400", "-o", target)
+    assert done.returncode == 0, done.stderr
+    checked = _cli("check", FIXTURES / "prep_susy_parametrised.onnx", target, "--variables",
+                   config)
+    assert checked.returncode == 2 and "isGtt" in checked.stderr, checked.stderr
+    assert "Traceback" not in checked.stderr
