@@ -98,7 +98,12 @@ def _traced(ir: IRGraph, node: str) -> Union[_Chain, str]:
         current = port.node
         if ir.sole_consumer(port) != (between[-1] if between else node):
             return f"{ONLY_ON_INPUTS}; its operand is also read elsewhere"
-        before = _step_of(ir, current)
+        if ir.op(current) in OPS:  # a function before this one: both become the transform
+            operand, before = _function_step(ir, current)
+            if operand is None:
+                return before
+        else:
+            operand, before = ir.operand(current, 0), _step_of(ir, current)
         if before is None:
             return (f"{ONLY_ON_INPUTS}; it reads values the network computed "
                     f"({ir.op(current)} '{ir[current]['label']}')")
@@ -108,7 +113,7 @@ def _traced(ir: IRGraph, node: str) -> Union[_Chain, str]:
             for position, column in enumerate(positions.tolist()):
                 steps[position][:0] = before(column)
         between.append(current)
-        port = ir.operand(current, 0)
+        port = operand
     if port.index != 0 or len(ir.shape(port) or ()) not in (1, 2):
         return f"{ONLY_ON_INPUTS}; the input is not a vector"
     if len(set(positions.tolist())) != len(positions):
