@@ -257,7 +257,7 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
     except LwtnnFormatError as exc:
         raise ModelLoadError(f"{network if not isinstance(network, dict) else 'network'}: "
                              f"not a network lwtnn accepts: {exc}") from None
-    reference, float32, fallback = _onnx_models(proto)
+    reference, float32, fallback = _onnx_models(proto, outputs)
     interface = (Interface() if variables is None
                  else _read_spec(variables, variables_convention, document, reference))
     view = graph_view(document, reference, interface, outputs)
@@ -281,11 +281,11 @@ def verify_conversion(model: onnx.ModelProto, document: dict, preparation: Optio
     ``preparation`` says what the ONNX model is fed (a spec's preprocessing, fixed
     parameters, TMVA's transformations); ``document`` is one the converter validated. ReferenceRunError when no runtime here
     evaluates the model in float64 that can be trusted: then nothing is verified."""
-    reference = OnnxModel(model, FLOAT64)
+    reference = OnnxModel(model, FLOAT64, outputs)
     float32 = None  # only to vouch for the onnx package's evaluator (as check does)
     if not reference.backend.startswith("onnxruntime"):
         try:
-            float32 = OnnxModel(model, FLOAT32)
+            float32 = OnnxModel(model, FLOAT32, outputs)
         except ReferenceRunError:
             pass
     view = graph_view(document, reference, interface or Interface(), outputs)
@@ -334,18 +334,20 @@ def _compare_all(net: Network, view: dict, drawn: Events,
     return report, ours, drawn, expected
 
 
-def _onnx_models(proto: onnx.ModelProto) -> tuple[OnnxModel, Optional[OnnxModel], str]:
+def _onnx_models(proto: onnx.ModelProto, outputs: Optional[Sequence[str]] = None
+                 ) -> tuple[OnnxModel, Optional[OnnxModel], str]:
     """(the reference, the float32 runtime beside it or None, why the reference is not
-    float64 or ""). ReferenceRunError when nothing here evaluates the model."""
+    float64 or ""), computing ``outputs`` (all by default). ReferenceRunError when
+    nothing here evaluates the model."""
     try:
-        reference = OnnxModel(proto, FLOAT64)
+        reference = OnnxModel(proto, FLOAT64, outputs)
     except ReferenceRunError as float64_failure:
         try:
-            return OnnxModel(proto, FLOAT32), None, str(float64_failure)
+            return OnnxModel(proto, FLOAT32, outputs), None, str(float64_failure)
         except ReferenceRunError as exc:
             raise ReferenceRunError(f"{exc}, so the conversion cannot be checked here") from None
     try:
-        return reference, OnnxModel(proto, FLOAT32), ""
+        return reference, OnnxModel(proto, FLOAT32, outputs), ""
     except ReferenceRunError:
         return reference, None, ""
 

@@ -32,9 +32,12 @@ DTYPES = {FLOAT32: np.float32, FLOAT64: np.float64}
 
 class OnnxModel:
     """An ONNX model ready to evaluate events in one precision; ``backend`` says what runs
-    it (``"onnxruntime float64"``, ...). ReferenceRunError if nothing here can."""
+    it (``"onnxruntime float64"``, ...). ReferenceRunError if nothing here can.
+    ``outputs`` (default: all) are the outputs it computes: a conversion that kept some
+    is compared on those alone, whatever the others are."""
 
-    def __init__(self, model: onnx.ModelProto, precision: str = FLOAT32):
+    def __init__(self, model: onnx.ModelProto, precision: str = FLOAT32,
+                 outputs: Optional[Sequence[str]] = None):
         constants = {init.name for init in model.graph.initializer}
         self.input_shapes = {v.name: _dims(v) for v in model.graph.input
                              if v.name not in constants}
@@ -42,8 +45,8 @@ class OnnxModel:
         self.layouts = _declared_layouts(model)
         self.precision = precision
         runnable = float64_copy(model) if precision == FLOAT64 else model
-        self.backend, self._run = _runner(runnable, self.output_names, self.input_shapes,
-                                          DTYPES[precision])
+        self.backend, self._run = _runner(runnable, list(outputs or self.output_names),
+                                          self.input_shapes, DTYPES[precision])
 
     def evaluate(self, vectors: Mapping[str, np.ndarray],
                  sequences: Optional[Mapping[str, Sequence[np.ndarray]]] = None) -> Feed:
@@ -260,10 +263,10 @@ def _onnxruntime(model: onnx.ModelProto, names: list[str]) -> Callable[[Feed], F
     options.log_severity_level = 4  # failures are reported by this module
     session = ort.InferenceSession(model.SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])
-    return lambda feed: dict(zip(names, session.run(None, feed)))
+    return lambda feed: dict(zip(names, session.run(names, feed)))
 
 
 def _evaluator(model: onnx.ModelProto, names: list[str]) -> Callable[[Feed], Feed]:
     from onnx.reference import ReferenceEvaluator
     evaluator = ReferenceEvaluator(model)
-    return lambda feed: dict(zip(names, evaluator.run(None, feed)))
+    return lambda feed: dict(zip(names, evaluator.run(names, feed)))

@@ -229,3 +229,21 @@ def test_random_extreme_affines_agree_with_the_float64_reference_to_1e_12(case):
     ours = load_network(document).evaluate({"x": raw})["y"]
     worst = np.max(np.abs(ours - expected) / np.maximum(1.0, np.abs(expected)))
     assert worst <= 1e-12, worst
+
+
+def test_verification_evaluates_only_the_outputs_kept(recwarn):
+    """--outputs y of a model whose other output is a constant (no events axis): the
+    reference computes y alone, so the conversion is verified, not left unverified."""
+    weights = np.random.default_rng(2).normal(size=(2, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "W"], ["y"], transB=1),
+         helper.make_node("Identity", ["c"], ["version"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2]),
+         helper.make_tensor_value_info("version", TensorProto.FLOAT, [1])],
+        [numpy_helper.from_array(weights, "W"),
+         numpy_helper.from_array(np.array([3.0], np.float32), "c")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    document = convert(model, outputs=["y"])
+    assert list(document["outputs"]) == ["y"]
+    assert not [w for w in recwarn if "not verified" in str(w.message)]
