@@ -204,6 +204,8 @@ def test_closed_stdout_is_named(monkeypatch):
 
 KILLED_DURING_WRITE = """
 import os, signal, sys
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # a background job's, inherited
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 from onnx2lwtnn import files
 real_replace = os.replace
 def replace(a, b):
