@@ -204,8 +204,6 @@ def test_closed_stdout_is_named(monkeypatch):
 
 KILLED_DURING_WRITE = """
 import os, signal, sys
-if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # a background job's, inherited
-    signal.signal(signal.SIGINT, signal.default_int_handler)
 from onnx2lwtnn import files
 real_replace = os.replace
 def replace(a, b):
@@ -217,12 +215,19 @@ print("survived")
 """
 
 
+def _signals_not_ignored() -> None:
+    """The child's signals as in a terminal: a suite run under nohup or as a background
+    job would pass SIGHUP or SIGINT on ignored, and an ignored signal stops nothing."""
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGINT"])
 def test_a_signal_during_the_write_leaves_no_temporary_file(tmp_path, name):
     target = tmp_path / "net.json"
     done = subprocess.run([sys.executable, "-c", KILLED_DURING_WRITE.format(name=name),
                            str(target)], capture_output=True, text=True, timeout=60,
-                          cwd=REPO)
+                          cwd=REPO, preexec_fn=_signals_not_ignored)
     assert "survived" not in done.stdout
     if name != "SIGINT":
         assert done.returncode == -getattr(signal, name), done.stderr
