@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-import warnings
 
-import numpy as np
 import onnx
 import pytest
 
@@ -13,46 +11,10 @@ from onnx2lwtnn.cli import main
 from onnx2lwtnn.errors import ConversionWarning
 from onnx2lwtnn.lwtnn import load_network
 
-from .support import FIXTURES, assert_close, onnx_reference, random_events
+from .support import FIXTURES, assert_close, assert_exact, onnx_reference, random_events
 
-SPEC_FIXTURES = ["published_tf2onnx_masked", "varspec_graph", "varspec_keras2json"]
-
-
-def _spec_preprocessing(document):
-    """What the analysis does before the network: lwtnn's (x + offset) * scale per
-    variable, as the spec (now the lwtnn inputs' offset/scale, with nothing folded
-    from the graph in these fixtures) says."""
-    def apply(events):
-        out = {}
-        for node in document["inputs"]:
-            offsets = np.array([v["offset"] for v in node["variables"]])
-            scales = np.array([v["scale"] for v in node["variables"]])
-            out[node["name"]] = ((events[node["name"]] + offsets) * scales).astype(np.float32)
-        return out
-    return apply
-
-
-@pytest.mark.parametrize("name", SPEC_FIXTURES)
-def test_spec_fixture_matches_onnx_after_the_spec_preprocessing(name):
-    entry = next(e for e in json.loads((FIXTURES / "manifest.json").read_text())["fixtures"]
-                 if e["name"] == name)
-    args = dict(entry["convert_args"])
-    args["variables"] = FIXTURES / args["variables"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConversionWarning)
-        document = convert(FIXTURES / entry["file"], **args)
-    spec = json.loads(args["variables"].read_text())
-    model = onnx.load(str(FIXTURES / entry["file"]))
-    raw = random_events(model, 1000, seed=3)
-    if "offset" in spec and "variables" in spec:  # (x - offset) / scale, stated
-        scaled = {k: (v * np.array(spec["scale"]) + np.array(spec["offset"])).astype(np.float32)
-                  for k, v in raw.items()}  # raw units whose (x - o) / s is raw
-        reference = onnx_reference(model, raw)
-        ours = load_network(document).evaluate(scaled)
-    else:
-        reference = onnx_reference(model, _spec_preprocessing(document)(raw))
-        ours = load_network(document).evaluate(raw)
-    assert_close(ours, reference)
+# The spec fixtures (published_tf2onnx_masked, varspec_graph, varspec_keras2json) are
+# proven against their spec files, read by the test itself, in test_oracles_exact.py.
 
 
 def test_masked_network_warns_naming_the_mask_value_and_the_changed_case():
@@ -74,7 +36,7 @@ def test_published_refinement_network_holds_the_shared_matrices_once(layout, row
     users = [n for n in document["nodes"] if n.get("layer_index") == index]
     assert len(users) == 4
     events = random_events(model, 1000, seed=5)
-    assert_close(load_network(document).evaluate(events), onnx_reference(model, events))
+    assert_exact(load_network(document).evaluate(events), model, events)
 
 
 def _run(args, capsys):
