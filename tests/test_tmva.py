@@ -19,7 +19,6 @@ from onnx2lwtnn.reference import FLOAT64, OnnxModel
 from onnx2lwtnn.tmva import check_tmva, convert_tmva, read_network
 from onnx2lwtnn.tmva import transforms as tf
 from onnx2lwtnn.tmva import xmlsafe
-from onnx2lwtnn.tmva.mlp import fast_tanh
 
 from .support import FIXTURES, require_shared
 
@@ -181,12 +180,3 @@ def test_oversized_xml_is_refused_before_parsing(tmp_path):
     path.write_text("<MethodSetup>" + " " * 2000 + "</MethodSetup>")
     with pytest.raises(FileError, match="the TMVA weights file is over the 1024 bytes limit"):
         xmlsafe.parse(path, max_bytes=1024)
-
-
-def test_fast_tanh_is_tmvas_rational_approximation():
-    x = np.linspace(-6, 6, 2001)
-    approx = fast_tanh(x)
-    assert np.all(approx[x > 4.97] == 1.0) and np.all(approx[x < -4.97] == -1.0)
-    inside = np.abs(x) <= 4.97
-    difference = np.abs(approx[inside] - np.tanh(x[inside]))
-    assert 1e-6 < difference.max() < 1e-3
