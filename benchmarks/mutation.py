@@ -1,0 +1,183 @@
+"""Mutation testing of the modules that decide numbers, module by module (run by hand,
+not in CI): how many small changes to the code (an operator, a constant, a condition) the
+test suite notices.
+
+    pip install -e '.[mutation]'
+    python benchmarks/mutation.py --list                 # the modules and their tests
+    nice -n 10 python benchmarks/mutation.py emit carry  # a few modules
+    python benchmarks/mutation.py --report emit          # survivors of a finished run
+
+Each module runs in its own copy of the repository (``--work``, default
+``/tmp/onnx2lwtnn-mutation/<module>``) with mutmut (3.x): mutmut first runs the module's
+tests once to learn which tests call each function, then runs every mutant against only
+those tests, stopping at the first failure. The full suite takes minutes, so each module
+names the test files that exercise it (``MODULES``); a mutant that none of them reaches is
+reported as "no tests", which counts against the score.
+
+The score is killed / (mutants - equivalent): ``EQUIVALENT`` lists, per mutant, why it
+computes exactly what the original does (benchmarks/README.md gives the figures).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_WORK = Path("/tmp/onnx2lwtnn-mutation")
+
+
+@dataclass(frozen=True)
+class Module:
+    sources: tuple[str, ...]   # globs under the repository, mutated
+    tests: tuple[str, ...]     # test files (or node ids) that exercise them
+
+
+MODULES = {
+    "emit": Module(("onnx2lwtnn/emit.py",),
+                   ("tests/test_oracles_exact.py", "tests/test_oracles_promises.py",
+                    "tests/test_published.py", "tests/test_fixtures.py",
+                    "tests/test_sequences.py", "tests/lwtnn/test_sequential.py")),
+    "exact": Module(("onnx2lwtnn/exact.py", "onnx2lwtnn/rounding.py"),
+                    ("tests/test_exact.py", "tests/test_never_a_wrong_number.py",
+                     "tests/test_oracles_exact.py", "tests/passes")),
+    "fold": Module(("onnx2lwtnn/passes/fold_*.py",),
+                   ("tests/passes", "tests/test_never_a_wrong_number.py",
+                    "tests/test_fixtures.py", "tests/test_oracles_exact.py")),
+    "lower": Module(("onnx2lwtnn/passes/lower_*.py", "onnx2lwtnn/passes/fuse_activation.py",
+                     "onnx2lwtnn/passes/materialize_layers.py"),
+                    ("tests/passes", "tests/test_fixtures.py", "tests/test_sequences.py",
+                     "tests/test_oracles_exact.py")),
+    "carry": Module(("onnx2lwtnn/carry.py",),
+                    ("tests/test_carry.py", "tests/test_oracles_cost.py",
+                     "tests/lwtnn/test_carries.py", "tests/test_published.py")),
+    "fix": Module(("onnx2lwtnn/fix.py",), ("tests/test_parametrised.py",)),
+    "specs": Module(("onnx2lwtnn/specs/*.py",),
+                    ("tests/test_oracles_exact.py", "tests/test_specs_standardisation.py",
+                     "tests/test_published.py", "tests/test_parametrised.py")),
+    "check": Module(("onnx2lwtnn/check.py",),
+                    ("tests/test_check.py", "tests/test_oracles_promises.py",
+                     "tests/test_never_a_wrong_number.py")),
+    "lwtnn": Module(("onnx2lwtnn/lwtnn/activations.py", "onnx2lwtnn/lwtnn/layers.py",
+                     "onnx2lwtnn/lwtnn/graph.py", "onnx2lwtnn/lwtnn/network.py",
+                     "onnx2lwtnn/lwtnn/sequential.py"),
+                    ("tests/lwtnn", "tests/test_run.py")),
+    "tmva": Module(("onnx2lwtnn/tmva/*.py",),
+                   ("tests/test_tmva.py", "tests/test_oracles_tmva.py")),
+    "files": Module(("onnx2lwtnn/files.py",),
+                    ("tests/test_files.py", "tests/test_oracles_promises.py",
+                     "tests/test_hostile.py")),
+}
+
+# mutant name -> why it computes exactly what the original does (filled in from the
+# survivors of each campaign; see benchmarks/README.md)
+EQUIVALENT: dict[str, str] = {}
+
+# What is measured is what decides numbers and verdicts, not the wording of messages:
+# mutmut leaves alone the lines that only build an error or warning (a raise, a warning,
+# a line of message text). The condition that raises is mutated like any other line.
+MESSAGE_LINES = [r"^\s*raise\b", r"warnings\.warn\(", r"^\s*f?(\"|')[^\"']*\s"]
+ALSO_COPY = ["fixtures", "docs", "README.md", "benchmarks"]
+KILLED, SURVIVED = {1, 3}, {0}
+TIMEOUT = {36, -24, 24, 152, 255}
+
+
+def prepare(name: str, work: Path) -> Path:
+    """A copy of the repository's tracked files with mutmut configured for one module."""
+    module = MODULES[name]
+    folder = work / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True,
+                             capture_output=True).stdout.decode().split("\0")
+    for path in filter(None, tracked):
+        if (REPO / path).is_file():
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / path, folder / path)
+    config = ["", "[tool.mutmut]", 'source_paths = ["onnx2lwtnn"]',
+              f"only_mutate = {json.dumps(list(module.sources))}",
+              f"also_copy = {json.dumps(ALSO_COPY)}",
+              f"pytest_add_cli_args_test_selection = {json.dumps(list(module.tests))}",
+              f"do_not_mutate_patterns = {json.dumps(MESSAGE_LINES)}",
+              'pytest_add_cli_args = ["-p", "no:cacheprovider"]',
+              "timeout_multiplier = 5.0", ""]
+    with open(folder / "pyproject.toml", "a") as stream:
+        stream.write("\n".join(config))
+    return folder
+
+
+def run(name: str, work: Path, children: int) -> None:
+    folder = prepare(name, work)
+    mutmut = shutil.which("mutmut") or str(Path(sys.executable).with_name("mutmut"))
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    subprocess.run([mutmut, "run", "--max-children", str(children)], cwd=folder, env=env,
+                   check=False)
+
+
+def outcomes(name: str, work: Path) -> dict[str, int]:
+    """Mutant name -> mutmut's exit code, from the run's meta files."""
+    codes: dict[str, int] = {}
+    for meta in (work / name / "mutants").rglob("*.py.meta"):
+        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return codes
+
+
+def summary(name: str, work: Path) -> dict:
+    codes = outcomes(name, work)
+    equivalent = [m for m in codes if m in EQUIVALENT]
+    killed = [m for m, c in codes.items() if c in KILLED or c in TIMEOUT]
+    survived = sorted(m for m, c in codes.items()
+                      if m not in equivalent and c not in KILLED and c not in TIMEOUT)
+    counted = len(codes) - len(equivalent)
+    return {"module": name, "mutants": len(codes), "killed": len(killed),
+            "equivalent": len(equivalent), "survived": survived,
+            "score": len(killed) / counted if counted else None}
+
+
+def show(name: str, work: Path, mutant: str) -> str:
+    mutmut = shutil.which("mutmut") or str(Path(sys.executable).with_name("mutmut"))
+    return subprocess.run([mutmut, "show", mutant], cwd=work / name, capture_output=True,
+                          text=True).stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help=f"of {', '.join(MODULES)} (default: all)")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--max-children", type=int, default=1,
+                        help="mutants tested at once (default 1: the machines are shared)")
+    parser.add_argument("--list", action="store_true", help="the modules and their tests")
+    parser.add_argument("--report", action="store_true",
+                        help="summarise finished runs, with each survivor's diff")
+    args = parser.parse_args(argv)
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    chosen = args.modules or list(MODULES)
+    if args.list:
+        for name in chosen:
+            print(f"{name}: {' '.join(MODULES[name].sources)}\n    tests: "
+                  f"{' '.join(MODULES[name].tests)}")
+        return 0
+    for name in chosen:
+        if not args.report:
+            run(name, args.work, args.max_children)
+        result = summary(name, args.work)
+        score = "n/a" if result["score"] is None else f"{result['score']:.1%}"
+        print(f"{name}: {result['killed']} of {result['mutants']} mutants killed, "
+              f"{result['equivalent']} equivalent, {len(result['survived'])} survived: {score}")
+        if args.report:
+            for mutant in result["survived"]:
+                print(show(name, args.work, mutant))
+        (args.work / f"{name}.json").write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
