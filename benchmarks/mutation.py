@@ -41,8 +41,9 @@ class Module:
 MODULES = {
     "emit": Module(("onnx2lwtnn/emit.py",),
                    ("tests/test_oracles_exact.py", "tests/test_oracles_promises.py",
-                    "tests/test_published.py", "tests/test_fixtures.py",
-                    "tests/test_sequences.py", "tests/lwtnn/test_sequential.py")),
+                    "tests/test_published.py", "tests/test_sequences.py",
+                    "tests/test_carry.py", "tests/test_lwtnn_cpp.py",
+                    "tests/lwtnn/test_sequential.py")),
     "exact": Module(("onnx2lwtnn/exact.py", "onnx2lwtnn/rounding.py"),
                     ("tests/test_exact.py", "tests/test_never_a_wrong_number.py",
                      "tests/test_oracles_exact.py", "tests/passes")),
