@@ -3,6 +3,8 @@ issue 26): each pins a behaviour that a small change to the code left unnoticed.
 Conversions skip the built-in verification, so that the test is the oracle."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -11,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx2lwtnn import UsageError, convert
 from onnx2lwtnn.lwtnn import load_network
 
-from .support import assert_exact
+from .support import FIXTURES, assert_exact
 
 FLOAT = TensorProto.FLOAT
 
@@ -67,3 +69,114 @@ def test_a_parameter_read_other_than_by_dense_layers_cannot_be_fixed():
     with pytest.raises(UsageError, match="cannot freeze input 'x'.*'x_1'|cannot freeze "
                                          "input 'x'"):
         convert(standardised_mlp(also_relu=True), fix={"x_1": 2.5}, verify=False)
+
+
+# -- specs: what each form carries besides numbers, and which file a complaint names ------
+
+VARIABLES5 = ["jet_pt", "jet_eta", "met", "ht", "n_jets"]
+FIVE = FIXTURES / "prep_mean_std.onnx"  # x [N, 5] -> y
+
+
+def _entries(**changed) -> dict:
+    entries = {name: {"mean": 1.0, "std": 2.0} for name in VARIABLES5}
+    entries.update(changed)
+    return entries
+
+
+BAD_SPECS = [  # spec, convention, what the message says after "<file>: "
+    ({"variables": VARIABLES5, "mean": [0, 0, "x", 0, 0], "std": [1] * 5}, None,
+     "variable 'met': 'mean' is not a number ('x')"),
+    ({"variables": VARIABLES5, "mean": [0] * 5, "std": [1, 1, 1, None, 1]}, None,
+     "variable 'ht': 'std' is not a number (None)"),
+    ({"variables": VARIABLES5, "mean": [0] * 5, "stddev": [1, 1, 0, 1, 1]}, None,
+     "variable 'met' has stddev 0.0; (x - mean) / stddev needs a positive finite stddev"),
+    ({"variables": VARIABLES5, "mean": [0] * 4, "std": [1] * 5}, None,
+     "'mean' has 4 values for 5 variables"),
+    ({"mean": [0] * 5, "std": [1] * 5}, None,
+     "'mean' and 'std' lists need the variable names under 'variables' or 'branches'"),
+    ({"variables": VARIABLES5, "mean": [0] * 5, "stdev": [1] * 5}, None,
+     "unknown key(s) 'mean', 'stdev'; a mean/std spec has variables or branches names and "
+     "mean/std, mean/stddev, shift/scale numbers"),
+    (_entries(met={"mean": "a", "std": 1.0}), None, "variable 'met': 'mean' is not a number"),
+    (_entries(ht={"mean": 0.0, "std": "b"}), None, "variable 'ht': 'std' is not a number"),
+    (_entries(ht={"mean": 0.0, "std": -1.0}), None,
+     "variable 'ht' has std -1.0; (x - mean) / std needs a positive finite std"),
+    ({"normalization": _entries(n_jets={"shift": 0.0, "scale": 1.0, "default": "z"})}, None,
+     "variable 'n_jets': 'default' is not a number ('z')"),
+    ({"variables": VARIABLES5, "normalization": {"jet_pt": {"mean": 0.0, "std": 1.0}}}, None,
+     "no mean/std entry for variable(s) jet_eta, met, ht, n_jets"),
+    ({"variables": VARIABLES5, "parameters": [{"m": 1}, {"n": 2}]}, None,
+     "every parameter point must name the same parameters (m) in the same order"),
+    ({"variables": VARIABLES5, "parameters": {"m": 1}}, None,
+     "'parameters' must be a list of {name: value} points"),
+    ({"variables": VARIABLES5, "mean": [0] * 5, "std": [1] * 5}, "lwtnn",
+     "a mean/std spec means (x - mean) / std"),
+    ({"variables": VARIABLES5, "offset": [0] * 5, "scale": [1] * 5}, None,
+     "a {variables, offset, scale} spec needs variables_convention="),
+    ({"variables": VARIABLES5, "offset": [0] * 5, "scale": [1] * 4}, "lwtnn",
+     "'variables', 'offset' and 'scale' must be lists of one length"),
+    ({"inputs": [{"name": n, "offset": 0, "scale": 1} for n in VARIABLES5]},
+     "subtract-divide", "an lwtnn variable spec always means (x + offset) * scale"),
+    ({"inputs": [{"name": n, "offset": 0, "scale": 1} for n in VARIABLES5[:4]]}, None,
+     "the spec has 4 variables for input 'x', but the ONNX input has 5 features"),
+    ({"inputs": [{"name": "x", "variables": [{"name": n, "offset": 0, "scale": 1}
+                                             for n in VARIABLES5]}],
+      "input_sequences": [{"name": "x", "variables": []}]}, None, "input 'x'"),
+    ({"inputs": [{"name": "jets", "variables": []}]}, None, "unknown input 'jets'"),
+    ({"inputs": [{"name": n, "offset": "no", "scale": 1} for n in VARIABLES5]}, None,
+     "each variable needs a name and numeric offset and scale"),
+    ({"inputs": [{"name": "pt", "offset": 0, "scale": 1} for _ in VARIABLES5]}, None,
+     "input 'x' has the variable 'pt' twice"),
+    ({"inputs": [{"name": n, "offset": 0, "scale": 1} for n in VARIABLES5],
+      "class_labels": ["a", "a"]}, None, "the output has the label 'a' twice"),
+    ({"inputs": "x"}, None, "not a variable spec ('inputs' is not a list)"),
+    ({"labels": []}, None, "not a variable spec: no 'inputs' list"),
+]
+
+
+@pytest.mark.parametrize("spec, convention, message", BAD_SPECS,
+                         ids=[m[:40] for _, _, m in BAD_SPECS])
+def test_a_spec_that_cannot_be_read_is_named_with_the_reason(spec, convention, message,
+                                                             tmp_path):
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    with pytest.raises(UsageError) as caught:
+        convert(FIVE, variables=path, variables_convention=convention, verify=False)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+
+
+def test_a_keras2json_spec_gives_the_class_labels_and_miscellaneous():
+    spec = json.loads((FIXTURES / "varspec_keras2json.variables.json").read_text())
+    path = FIXTURES / "varspec_keras2json.onnx"
+    variables = FIXTURES / "varspec_keras2json.variables.json"
+    sequential = convert(path, variables=variables, format="sequential", verify=False)
+    assert sequential["outputs"] == spec["class_labels"]
+    assert sequential["miscellaneous"] == spec["miscellaneous"]
+    assert sequential["defaults"] == {"ntrk": 0.0}
+    graph = convert(path, variables=variables, verify=False)
+    (output,) = graph["outputs"].values()
+    assert output["labels"] == spec["class_labels"]
+
+
+def test_a_graph_spec_renames_an_output_and_keeps_the_others():
+    spec = json.loads((FIXTURES / "varspec_graph.variables.json").read_text())
+    outputs = spec["outputs"]
+    renamed = dict(outputs[0], name="flavour", onnx_output=outputs[0]["name"])
+    spec["outputs"] = [renamed] + outputs[1:]
+    document = convert(FIXTURES / "varspec_graph.onnx", variables=spec, verify=False)
+    assert set(document["outputs"]) == {"flavour"} | {o["name"] for o in outputs[1:]}
+    assert document["outputs"]["flavour"]["labels"] == renamed["labels"]
+
+
+def test_a_spec_of_sequences_alone_is_a_graph_spec():
+    """No vector inputs and no outputs: 'input_sequences' alone makes it lwtnn's graph
+    form (the sequential form has no sequences)."""
+    document = convert(FIXTURES / "rnnip_lstm.onnx", verify=False)
+    (node,) = document["input_sequences"]
+    spec = {"inputs": [], "input_sequences": [
+        {"name": node["name"], "variables": [{"name": f"trk_{i}", "offset": i, "scale": 2.0}
+                                            for i in range(len(node["variables"]))]}]}
+    converted = convert(FIXTURES / "rnnip_lstm.onnx", variables=spec, verify=False)
+    assert converted["input_sequences"][0]["variables"][1] == {"name": "trk_1", "offset": 1.0,
+                                                               "scale": 2.0}
