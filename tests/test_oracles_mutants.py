@@ -12,6 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from onnx2lwtnn import UsageError, convert
 from onnx2lwtnn.lwtnn import load_network
+from onnx2lwtnn.specs.lwtnn_forms import template
 
 from .support import FIXTURES, assert_exact
 
@@ -97,6 +98,7 @@ BAD_SPECS = [  # spec, convention, what the message says after "<file>: "
     ({"variables": VARIABLES5, "mean": [0] * 5, "stdev": [1] * 5}, None,
      "unknown key(s) 'mean', 'stdev'; a mean/std spec has variables or branches names and "
      "mean/std, mean/stddev, shift/scale numbers"),
+    ({"variables": VARIABLES5, "extra": {"a": 1}}, None, "unknown key(s) 'extra'"),
     (_entries(met={"mean": "a", "std": 1.0}), None, "variable 'met': 'mean' is not a number"),
     (_entries(ht={"mean": 0.0, "std": "b"}), None, "variable 'ht': 'std' is not a number"),
     (_entries(ht={"mean": 0.0, "std": -1.0}), None,
@@ -114,6 +116,8 @@ BAD_SPECS = [  # spec, convention, what the message says after "<file>: "
     ({"variables": VARIABLES5, "offset": [0] * 5, "scale": [1] * 5}, None,
      "a {variables, offset, scale} spec needs variables_convention="),
     ({"variables": VARIABLES5, "offset": [0] * 5, "scale": [1] * 4}, "lwtnn",
+     "'variables', 'offset' and 'scale' must be lists of one length"),
+    ({"variables": VARIABLES5, "offset": 0.5, "scale": [1] * 5}, "lwtnn",
      "'variables', 'offset' and 'scale' must be lists of one length"),
     ({"inputs": [{"name": n, "offset": 0, "scale": 1} for n in VARIABLES5]},
      "subtract-divide", "an lwtnn variable spec always means (x + offset) * scale"),
@@ -180,3 +184,18 @@ def test_a_spec_of_sequences_alone_is_a_graph_spec():
     converted = convert(FIXTURES / "rnnip_lstm.onnx", variables=spec, verify=False)
     assert converted["input_sequences"][0]["variables"][1] == {"name": "trk_1", "offset": 1.0,
                                                                "scale": 2.0}
+
+
+def test_a_template_lists_every_node_variable_and_label_with_neutral_numbers():
+    document = {"inputs": [{"name": "jet", "variables": [{"name": "pt", "offset": 3.0,
+                                                          "scale": 2.0}]}],
+                "input_sequences": [{"name": "trk", "variables": [{"name": "d0", "offset": 1.0,
+                                                                   "scale": 5.0}]}],
+                "outputs": {"y": {"labels": ["b", "c"], "node_index": 0}}}
+    assert template(document) == {
+        "inputs": [{"name": "jet", "variables": [{"name": "pt", "offset": 0.0, "scale": 1.0}]}],
+        "input_sequences": [{"name": "trk", "variables": [{"name": "d0", "offset": 0.0,
+                                                           "scale": 1.0}]}],
+        "outputs": [{"name": "y", "labels": ["b", "c"]}]}
+    del document["input_sequences"]
+    assert template(document)["input_sequences"] == []
