@@ -226,8 +226,9 @@ def _documented_computing_limits() -> dict[str, int]:
 
 
 def test_the_documented_computing_limits_are_these():
-    assert _documented_computing_limits() == {"values in one constant tensor": 10_000_000,
-                                              "iterations of a constant `Loop`": 10_000}
+    assert _documented_computing_limits() == {
+        "`constant-values`": 10_000_000, "`loop-trips`": 10_000, "`dimension`": 100_000,
+        "`tmva-variables`": 1_000}
 
 
 def _filled(count: int) -> onnx.ModelProto:
