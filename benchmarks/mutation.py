@@ -77,7 +77,22 @@ MODULES = {
 
 # mutant name -> why it computes exactly what the original does (filled in from the
 # survivors of each campaign; see benchmarks/README.md)
-EQUIVALENT: dict[str, str] = {}
+RANK2 = "a located input is rank 2 (_locate skips others), so [+1] is [-1] and [:+1] is [:-1]"
+AXIS = "offsets and scales are 1-D, where axis=None takes and deletes the same entries"
+FLOATS = "the values are Python numbers, which asarray makes float64 (or int64, also exact)"
+EQUIVALENT: dict[str, str] = {
+    "onnx2lwtnn.fix.x__fix_one_input__mutmut_19": RANK2,
+    "onnx2lwtnn.fix.x__fix_one_input__mutmut_98": RANK2,
+    "onnx2lwtnn.fix.x__locate__mutmut_19": RANK2,
+    "onnx2lwtnn.fix.x__fix_one_input__mutmut_99": "the fixed input's batch dimension is read "
+    "by nothing after the fix (the emitter and the verification read its width and rank 3)",
+    "onnx2lwtnn.fix.x__fix_one_input__mutmut_34": FLOATS,
+    "onnx2lwtnn.fix.x__fix_one_input__mutmut_36": FLOATS,
+    "onnx2lwtnn.fix.x__fix_one_input__mutmut_38": AXIS,
+    "onnx2lwtnn.fix.x__fix_one_input__mutmut_43": AXIS,
+    "onnx2lwtnn.fix.x__fix_one_input__mutmut_83": AXIS,
+    "onnx2lwtnn.fix.x__fix_one_input__mutmut_88": AXIS,
+}
 
 # What is measured is what decides numbers and verdicts, not the wording of messages:
 # mutmut leaves alone the lines that only build an error or warning (a raise, a warning,

@@ -199,3 +199,64 @@ def test_a_template_lists_every_node_variable_and_label_with_neutral_numbers():
         "outputs": [{"name": "y", "labels": ["b", "c"]}]}
     del document["input_sequences"]
     assert template(document)["input_sequences"] == []
+
+
+def _summed_sequence_and_vector() -> onnx.ModelProto:
+    """y = dense(v) + dense(sum over time of s): a sequence input before a vector one."""
+    rng = np.random.default_rng(5)
+    nodes = [helper.make_node("ReduceSum", ["s", "axes"], ["r"], keepdims=0),
+             helper.make_node("Gemm", ["v", "w", "b"], ["h"], transB=1),
+             helper.make_node("Gemm", ["r", "w2", "b"], ["h2"], transB=1),
+             helper.make_node("Add", ["h", "h2"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "m", [helper.make_tensor_value_info("s", FLOAT, ["N", "T", 3]),
+                     helper.make_tensor_value_info("v", FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("y", FLOAT, ["N", 2])],
+        [numpy_helper.from_array(np.array([1], np.int64), "axes"),
+         numpy_helper.from_array(rng.normal(size=(2, 2)).astype(np.float32), "w"),
+         numpy_helper.from_array(rng.normal(size=(2, 3)).astype(np.float32), "w2"),
+         numpy_helper.from_array(np.float32([0.1, 0.2]), "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_a_vector_input_after_a_sequence_input_can_be_fixed():
+    model = _summed_sequence_and_vector()
+    document = convert(model, fix={"v_1": 2.0}, verify=False)
+    assert [v["name"] for v in document["inputs"][0]["variables"]] == ["v_0"]
+    rng = np.random.default_rng(6)
+    raw = rng.normal(size=(40, 1))
+    sequences = [rng.normal(size=(int(n), 3)) for n in rng.integers(1, 6, size=40)]
+    ours = load_network(document).evaluate({"v": raw}, {"s": sequences})
+    assert_exact(ours, model, {"v": np.hstack([raw, np.full((40, 1), 2.0)])}, {"s": sequences})
+
+
+def test_every_vector_input_can_have_a_parameter_fixed():
+    """Two inputs a and b: a parameter of the first is found too."""
+    rng = np.random.default_rng(8)
+    model = _model([helper.make_node("Gemm", ["a", "wa", "bias"], ["ha"], transB=1),
+                    helper.make_node("Gemm", ["b", "wb", "bias"], ["hb"], transB=1),
+                    helper.make_node("Add", ["ha", "hb"], ["y"])],
+                   {"wa": rng.normal(size=(2, 3)), "wb": rng.normal(size=(2, 2)),
+                    "bias": [0.5, -0.5]}, {"a": 3, "b": 2}, {"y": 2})
+    document = convert(model, fix={"a_1": -1.5, "b_0": 4.0}, verify=False)
+    assert [[v["name"] for v in n["variables"]] for n in document["inputs"]] == [
+        ["a_0", "a_2"], ["b_1"]]
+    a, b = rng.normal(size=(50, 2)), rng.normal(size=(50, 1))
+    assert_exact(load_network(document).evaluate({"a": a, "b": b}), model,
+                 {"a": np.insert(a, 1, -1.5, axis=1), "b": np.insert(b, 0, 4.0, axis=1)})
+
+
+def test_an_unknown_parameter_lists_the_first_twelve_variables():
+    rng = np.random.default_rng(9)
+    model = _model([helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)],
+                   {"w": rng.normal(size=(1, 14)), "b": [0.0]}, {"x": 14}, {"y": 1})
+    with pytest.raises(UsageError) as caught:
+        convert(model, fix={"mass": 1.0}, verify=False)
+    listed = ", ".join(f"x_{i}" for i in range(12))
+    assert str(caught.value).endswith(f"the inputs' variables are {listed}, ...")
+    small = _model([helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)],
+                   {"w": rng.normal(size=(1, 2)), "b": [0.0]}, {"x": 2}, {"y": 1})
+    with pytest.raises(UsageError, match="the inputs' variables are x_0, x_1$"):
+        convert(small, fix={"mass": 1.0}, verify=False)
