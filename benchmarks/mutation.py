@@ -3,9 +3,10 @@ not in CI): how many small changes to the code (an operator, a constant, a condi
 test suite notices.
 
     pip install -e '.[mutation]'
-    python benchmarks/mutation.py --list                 # the modules and their tests
-    nice -n 10 python benchmarks/mutation.py emit carry  # a few modules
-    python benchmarks/mutation.py --report emit          # survivors of a finished run
+    python benchmarks/mutation.py --list                     # the modules and their tests
+    nice -n 19 python benchmarks/mutation.py emit carry      # a few modules
+    nice -n 19 python benchmarks/mutation.py --again specs   # survivors, with today's tests
+    python benchmarks/mutation.py --report emit              # survivors of a finished run
 
 Each module runs in its own copy of the repository (``--work``, default
 ``/tmp/onnx2lwtnn-mutation/<module>``) with mutmut (3.x): mutmut first runs the module's
@@ -13,6 +14,11 @@ tests once to learn which tests call each function, then runs every mutant again
 those tests, stopping at the first failure. The full suite takes minutes, so each module
 names the test files that exercise it (``MODULES``); a mutant that none of them reaches is
 reported as "no tests", which counts against the score.
+
+``--again`` reuses a finished campaign whose module has not changed since (its sources
+in the campaign's copy are byte for byte the repository's): the tests are copied anew and
+only the mutants that survived are run again, so tests written for survivors are
+measured without running the thousands of mutants already killed.
 
 The score is killed / (mutants - equivalent): ``EQUIVALENT`` lists, per mutant, why it
 computes exactly what the original does (benchmarks/README.md gives the figures).
@@ -99,12 +105,29 @@ EQUIVALENT: dict[str, str] = {
 # a line of message text). The condition that raises is mutated like any other line.
 MESSAGE_LINES = [r"^\s*raise\b", r"warnings\.warn\(", r"^\s*f?(\"|')[^\"']*\s"]
 ALSO_COPY = ["fixtures", "docs", "README.md", "benchmarks"]
-KILLED, SURVIVED = {1, 3}, {0}
-TIMEOUT = {36, -24, 24, 152, 255}
-
+# mutmut's verdicts (its exit codes, mutmut.stats.status_by_exit_code) that mean a test
+# noticed the mutant: a failure, a timeout (a mutant that loops), a crash
+NOTICED = {"killed", "timeout", "segfault"}
 
 # Tests written for the survivors of earlier campaigns: every module runs them too.
 SURVIVOR_TESTS = ("tests/test_oracles_mutants.py",)
+
+
+def _tracked() -> list[str]:
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True,
+                            capture_output=True).stdout.decode().split("\0")
+    return [path for path in listed if path and (REPO / path).is_file()]
+
+
+def _sources(name: str) -> list[str]:
+    return sorted({str(path.relative_to(REPO)) for pattern in MODULES[name].sources
+                   for path in REPO.glob(pattern)})
+
+
+def _copy(folder: Path, paths: list[str]) -> None:
+    for path in paths:
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / path, folder / path)
 
 
 def prepare(name: str, work: Path) -> Path:
@@ -114,12 +137,7 @@ def prepare(name: str, work: Path) -> Path:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True,
-                             capture_output=True).stdout.decode().split("\0")
-    for path in filter(None, tracked):
-        if (REPO / path).is_file():
-            (folder / path).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / path, folder / path)
+    _copy(folder, _tracked())
     config = ["", "[tool.mutmut]", 'source_paths = ["onnx2lwtnn"]',
               f"only_mutate = {json.dumps(list(module.sources))}",
               f"also_copy = {json.dumps(ALSO_COPY)}",
@@ -133,37 +151,54 @@ def prepare(name: str, work: Path) -> Path:
     return folder
 
 
-def run(name: str, work: Path, children: int) -> None:
-    folder = prepare(name, work)
-    mutmut = shutil.which("mutmut") or str(Path(sys.executable).with_name("mutmut"))
+def refresh(name: str, work: Path) -> list[str]:
+    """Today's tests and fixtures copied into a finished campaign of a module whose
+    sources have not changed; the survivors' names, to be run again."""
+    folder = work / name
+    changed = [path for path in _sources(name)
+               if not (folder / path).is_file()
+               or (folder / path).read_bytes() != (REPO / path).read_bytes()]
+    if changed:
+        raise SystemExit(f"{name}: {', '.join(changed)} changed since the campaign in "
+                         f"{folder}; run it again in full")
+    _copy(folder, [path for path in _tracked() if path.startswith(("tests/", "fixtures/"))])
+    return summary(name, work)["survived"]
+
+
+def _mutmut() -> str:
+    return shutil.which("mutmut") or str(Path(sys.executable).with_name("mutmut"))
+
+
+def run(name: str, work: Path, children: int, mutants: tuple[str, ...] = ()) -> None:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    subprocess.run([mutmut, "run", "--max-children", str(children)], cwd=folder, env=env,
-                   check=False)
+    subprocess.run([_mutmut(), "run", "--max-children", str(children), *mutants],
+                   cwd=work / name, env=env, check=False)
 
 
-def outcomes(name: str, work: Path) -> dict[str, int]:
-    """Mutant name -> mutmut's exit code, from the run's meta files."""
-    codes: dict[str, int] = {}
+def outcomes(name: str, work: Path) -> dict[str, str]:
+    """Mutant name -> mutmut's verdict, from the run's meta files."""
+    from mutmut.stats import status_by_exit_code
+    verdicts: dict[str, str] = {}
     for meta in (work / name / "mutants").rglob("*.py.meta"):
-        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
-    return codes
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        verdicts.update({m: status_by_exit_code[code] for m, code in codes.items()})
+    return verdicts
 
 
 def summary(name: str, work: Path) -> dict:
-    codes = outcomes(name, work)
-    equivalent = [m for m in codes if m in EQUIVALENT]
-    killed = [m for m, c in codes.items() if c in KILLED or c in TIMEOUT]
-    survived = sorted(m for m, c in codes.items()
-                      if m not in equivalent and c not in KILLED and c not in TIMEOUT)
-    counted = len(codes) - len(equivalent)
-    return {"module": name, "mutants": len(codes), "killed": len(killed),
+    verdicts = outcomes(name, work)
+    equivalent = [m for m in verdicts if m in EQUIVALENT]
+    killed = [m for m, v in verdicts.items() if v in NOTICED]
+    survived = sorted(m for m, v in verdicts.items() if m not in equivalent and v not in NOTICED)
+    counted = len(verdicts) - len(equivalent)
+    return {"module": name, "mutants": len(verdicts), "killed": len(killed),
             "equivalent": len(equivalent), "survived": survived,
+            "not_run": sum(v == "not checked" for v in verdicts.values()),
             "score": len(killed) / counted if counted else None}
 
 
 def show(name: str, work: Path, mutant: str) -> str:
-    mutmut = shutil.which("mutmut") or str(Path(sys.executable).with_name("mutmut"))
-    return subprocess.run([mutmut, "show", mutant], cwd=work / name, capture_output=True,
+    return subprocess.run([_mutmut(), "show", mutant], cwd=work / name, capture_output=True,
                           text=True).stdout
 
 
@@ -174,7 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=1,
                         help="mutants tested at once (default 1: the machines are shared)")
     parser.add_argument("--list", action="store_true", help="the modules and their tests")
-    parser.add_argument("--report", action="store_true",
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--again", action="store_true",
+                        help="run a finished campaign's survivors again with today's tests "
+                        "(refused where the module's sources changed since)")
+    action.add_argument("--report", action="store_true",
                         help="summarise finished runs, with each survivor's diff")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in MODULES]
@@ -187,12 +226,19 @@ def main(argv: list[str] | None = None) -> int:
                   f"{' '.join(MODULES[name].tests)}")
         return 0
     for name in chosen:
-        if not args.report:
+        if args.again:
+            survivors = refresh(name, args.work)
+            if survivors:
+                run(name, args.work, args.max_children, tuple(survivors))
+        elif not args.report:
+            prepare(name, args.work)
             run(name, args.work, args.max_children)
         result = summary(name, args.work)
         score = "n/a" if result["score"] is None else f"{result['score']:.1%}"
+        not_run = f" ({result['not_run']} not run)" if result["not_run"] else ""
         print(f"{name}: {result['killed']} of {result['mutants']} mutants killed, "
-              f"{result['equivalent']} equivalent, {len(result['survived'])} survived: {score}")
+              f"{result['equivalent']} equivalent, {len(result['survived'])} survived"
+              f"{not_run}: {score}")
         if args.report:
             for mutant in result["survived"]:
                 print(show(name, args.work, mutant))
