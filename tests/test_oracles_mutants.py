@@ -3,6 +3,7 @@ issue 26): each pins a behaviour that a small change to the code left unnoticed.
 Conversions skip the built-in verification, so that the test is the oracle."""
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -10,7 +11,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnx2lwtnn import UsageError, convert
+from onnx2lwtnn import UsageError, convert, correctionset
+from onnx2lwtnn.api import conversion
+from onnx2lwtnn.cli import main
 from onnx2lwtnn.lwtnn import load_network
 from onnx2lwtnn.specs.lwtnn_forms import template
 
@@ -125,7 +128,39 @@ BAD_SPECS = [  # spec, convention, what the message says after "<file>: "
      "the spec has 4 variables for input 'x', but the ONNX input has 5 features"),
     ({"inputs": [{"name": "x", "variables": [{"name": n, "offset": 0, "scale": 1}
                                              for n in VARIABLES5]}],
-      "input_sequences": [{"name": "x", "variables": []}]}, None, "input 'x'"),
+      "input_sequences": [{"name": "x", "variables": [{"name": n, "offset": 0, "scale": 1}
+                                                      for n in VARIABLES5]}]}, None,
+     "input 'x' belongs under 'inputs'"),
+    ({"inputs": [{"name": "x", "variables": [{"name": n, "offset": [0], "scale": 1}
+                                             for n in VARIABLES5]}]}, None,
+     "each variable needs a name and numeric offset and scale"),
+    ({"inputs": [{"name": n, "offset": True, "scale": 1} for n in VARIABLES5]}, None,
+     'each variable needs a name and numeric offset and scale; got {"name": "jet_pt", '
+     '"offset": true'),
+    ({"inputs": [], "outputs": [{"name": "y", "labels": ["a", "a"]}]}, None,
+     "output 'y' has the label 'a' twice"),
+    ({"inputs": [], "outputs": [{"name": "y"}]}, None,
+     "not a variable spec this tool can read (no 'labels' entry)"),
+    ({"inputs": [], "outputs": [{"name": "y", "labels": 5}]}, None,
+     "not a variable spec this tool can read (an entry of the wrong type)"),
+    ({"variables": VARIABLES5, "offset": [0] * 5, "scale": [1, 1, 0, 1, 1]},
+     "subtract-divide",
+     "variable 'met' has scale 0.0; (x - mean) / scale needs a positive finite scale"),
+    ({"variables": VARIABLES5, "offset": [0, "a", 0, 0, 0], "scale": [1] * 5}, "lwtnn",
+     'each variable needs a name and numeric offset and scale; got {"name": "jet_eta"'),
+    ({"variables": VARIABLES5[:4], "offset": [0] * 4, "scale": [1] * 4}, "lwtnn",
+     "the spec has 4 variables for input 'x', but the ONNX input has 5 features"),
+    ({"variables": VARIABLES5[:4]}, None,
+     "the spec has 4 variables for input 'x', but the ONNX input has 5 features"),
+    ({"normalization": _entries(ht={"shift": 0.0, "scale": 0.0})}, None,
+     "variable 'ht' has scale 0.0; (x - mean) / scale needs a positive finite scale"),
+    ({"variables": VARIABLES5, "normalization": {"mean": [0] * 5, "std": [1] * 5,
+                                                 "median": [0] * 5}}, None,
+     "unknown key(s) 'median'"),
+    ({"variables": VARIABLES5, "parameters": []}, None,
+     "'parameters' must be a list of {name: value} points"),
+    ({"variables": VARIABLES5, "parameters": [1]}, None,
+     "'parameters' must be a list of {name: value} points"),
     ({"inputs": [{"name": "jets", "variables": []}]}, None, "unknown input 'jets'"),
     ({"inputs": [{"name": n, "offset": "no", "scale": 1} for n in VARIABLES5]}, None,
      "each variable needs a name and numeric offset and scale"),
@@ -148,6 +183,90 @@ def test_a_spec_that_cannot_be_read_is_named_with_the_reason(spec, convention, m
         convert(FIVE, variables=path, variables_convention=convention, verify=False)
     assert str(caught.value).startswith(f"{path}: ")
     assert message in str(caught.value)
+
+
+ONE_INPUT_FORMS = [  # spec, convention: each describes the model's only input
+    ({"inputs": [{"name": f"v{i}", "offset": 0, "scale": 1} for i in range(4)]}, None),
+    ({"variables": [f"v{i}" for i in range(4)], "offset": [0] * 4, "scale": [1] * 4}, "lwtnn"),
+    ({"variables": [f"v{i}" for i in range(4)], "mean": [0] * 4, "std": [1] * 4}, None),
+]
+
+
+@pytest.mark.parametrize("spec, convention", ONE_INPUT_FORMS)
+def test_a_one_input_spec_for_a_model_of_two_inputs_is_named(spec, convention, tmp_path):
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    with pytest.raises(UsageError) as caught:
+        convert(FIXTURES / "multi_concat_inputs.onnx", variables=path,
+                variables_convention=convention, verify=False)
+    assert str(caught.value) == (f"{path}: this spec form describes one input, but the "
+                                 "model has 2; use lwtnn's graph spec form")
+
+
+def test_a_spec_given_as_a_dict_is_named_as_the_variable_spec():
+    with pytest.raises(UsageError, match="^variable spec: not a variable spec"):
+        convert(FIVE, variables={"inputs": "x"}, verify=False)
+
+
+def test_a_spec_read_from_stdin(tmp_path, monkeypatch, capsys):
+    spec = {"variables": VARIABLES5, "mean": [1.0] * 5, "std": [2.0] * 5}
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(json.dumps(spec).encode())))
+    output = tmp_path / "net.json"
+    assert main([str(FIVE), "-o", str(output), "--variables", "-"]) == 0, \
+        capsys.readouterr().err
+    written = json.loads(output.read_text())["inputs"][0]["variables"]
+    assert [(v["name"], v["offset"], v["scale"]) for v in written] == [
+        (name, -1.0, 0.5) for name in VARIABLES5]
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"{")))
+    assert main([str(FIVE), "-o", str(output), "--variables", "-"]) != 0
+    assert "-: the variable spec is not valid JSON" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_json_is_named_as_the_variable_spec(tmp_path):
+    path = tmp_path / "spec.json"
+    path.write_text('{"inputs": [')
+    with pytest.raises(Exception, match=f"^{path}: the variable spec is not valid JSON"):
+        convert(FIVE, variables=path, verify=False)
+
+
+@pytest.mark.parametrize("spec", [
+    {"inputs": [{"name": f"trk_{i}", "offset": i, "scale": 2.0} for i in range(6)]},
+    {"variables": [f"trk_{i}" for i in range(6)], "mean": [-i for i in range(6)],
+     "std": [0.5] * 6}])
+def test_a_one_input_spec_names_a_sequence_input(spec):
+    """rnnip_lstm's only input is a sequence: the spec's variables are its per-step ones."""
+    document = convert(FIXTURES / "rnnip_lstm.onnx", variables=spec, verify=False)
+    assert document["inputs"] == []
+    (node,) = document["input_sequences"]
+    assert [(v["name"], v["offset"], v["scale"]) for v in node["variables"]] == [
+        (f"trk_{i}", float(i), 2.0) for i in range(6)]
+
+
+def test_a_graph_spec_of_outputs_alone_labels_them():
+    document = convert(FIVE, variables={"inputs": [], "outputs": [
+        {"name": "y", "labels": ["signal"]}]}, verify=False)
+    assert document["outputs"]["y"]["labels"] == ["signal"]
+    assert [v["name"] for v in document["inputs"][0]["variables"]] == [
+        f"x_{i}" for i in range(5)]
+
+
+@pytest.mark.parametrize("spec, written", [
+    # the arrays cover the variables only: the parameter is read as it is
+    ({"variables": VARIABLES5[:4], "mean": [1, 2, 3, 4], "std": [2] * 4,
+      "parameters": [{"m": 100}, {"m": 200}]},
+     [(n, -c, 0.5) for n, c in zip(VARIABLES5[:4], (1, 2, 3, 4))] + [("m", 0.0, 1.0)]),
+    # the names list one parameter, the arrays cover both
+    ({"variables": ["a", "b", "c", "m"], "mean": [1, 2, 3, 4, 5], "std": [2] * 5,
+      "parameters": [{"m": 1, "n": 2}]},
+     [(n, -c, 0.5) for n, c in zip("abcmn", (1, 2, 3, 4, 5))]),
+    # names only
+    ({"variables": VARIABLES5[:4], "parameters": [{"m": 1}]},
+     [(n, 0.0, 1.0) for n in VARIABLES5[:4] + ["m"]]),
+])
+def test_the_parameters_of_a_parametrised_config_follow_its_variables(spec, written):
+    document = convert(FIVE, variables=spec, verify=False)
+    assert [(v["name"], v["offset"], v["scale"])
+            for v in document["inputs"][0]["variables"]] == written
 
 
 def test_a_keras2json_spec_gives_the_class_labels_and_miscellaneous():
@@ -248,15 +367,56 @@ def test_every_vector_input_can_have_a_parameter_fixed():
                  {"a": np.insert(a, 1, -1.5, axis=1), "b": np.insert(b, 0, 4.0, axis=1)})
 
 
-def test_an_unknown_parameter_lists_the_first_twelve_variables():
+@pytest.mark.parametrize("width, more", [(2, False), (12, False), (13, True)])
+def test_an_unknown_parameter_lists_the_first_twelve_variables(width, more):
     rng = np.random.default_rng(9)
     model = _model([helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)],
-                   {"w": rng.normal(size=(1, 14)), "b": [0.0]}, {"x": 14}, {"y": 1})
+                   {"w": rng.normal(size=(1, width)), "b": [0.0]}, {"x": width}, {"y": 1})
     with pytest.raises(UsageError) as caught:
         convert(model, fix={"mass": 1.0}, verify=False)
-    listed = ", ".join(f"x_{i}" for i in range(12))
-    assert str(caught.value).endswith(f"the inputs' variables are {listed}, ...")
-    small = _model([helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)],
-                   {"w": rng.normal(size=(1, 2)), "b": [0.0]}, {"x": 2}, {"y": 1})
-    with pytest.raises(UsageError, match="the inputs' variables are x_0, x_1$"):
-        convert(small, fix={"mass": 1.0}, verify=False)
+    listed = ", ".join(f"x_{i}" for i in range(min(width, 12)))
+    assert str(caught.value).endswith(f"the inputs' variables are {listed}"
+                                      + (", ..." if more else ""))
+
+
+def test_a_sequence_variable_is_not_a_parameter():
+    """Only vector inputs have parameters: a sequence's variable is an unknown name."""
+    with pytest.raises(UsageError, match="unknown parameter.*'s_0'; the inputs' variables "
+                                         "are v_0, v_1$"):
+        convert(_summed_sequence_and_vector(), fix={"s_0": 1.0}, verify=False)
+
+
+def _log_of_the_last_feature() -> onnx.ModelProto:
+    """y = dense([x_0, x_1, log(x_2)]): an input transform after two raw features."""
+    nodes = [helper.make_node("Slice", ["x", "zero", "two", "one"], ["raw"]),
+             helper.make_node("Slice", ["x", "two", "three", "one"], ["last"]),
+             helper.make_node("Log", ["last"], ["logged"]),
+             helper.make_node("Concat", ["raw", "logged"], ["joined"], axis=1),
+             helper.make_node("Gemm", ["joined", "w", "b"], ["y"], transB=1)]
+    model = _model(nodes, {"w": [[0.5, -1.25, 2.0]], "b": [0.25]}, {"x": 3}, {"y": 1})
+    for name, value in (("zero", 0), ("one", 1), ("two", 2), ("three", 3)):
+        model.graph.initializer.append(numpy_helper.from_array(np.array([value], np.int64),
+                                                               name))
+    return model
+
+
+def test_a_parameter_before_a_transformed_feature_leaves_the_transform_on_its_feature():
+    """--format correctionlib: x_0 fixed, the log stays on x_2 (now the second input);
+    correctionlib's own evaluation of the written set against the float64 ONNX model."""
+    correctionlib = pytest.importorskip("correctionlib")
+    model = _log_of_the_last_feature()
+    document = conversion(model, format="correctionlib", fix={"x_0": 1.5},
+                          verify=False).document
+    (correction,) = correctionset.read(document)
+    assert correction.branches[0].transforms == {"x_2": "log(x)"}
+    corrections = correctionlib.CorrectionSet.from_string(json.dumps(document))
+    (name,) = corrections
+    evaluator = corrections[name]
+    assert [v.name for v in evaluator.inputs] == ["x_1", "x_2"]
+    rng = np.random.default_rng(10)
+    x1, x2 = rng.normal(size=50) * 3, rng.uniform(0.01, 20.0, size=50)
+    ours = np.array([evaluator.evaluate(a, b) for a, b in zip(x1, x2)])
+    full = np.column_stack([np.full(50, 1.5), x1, x2])
+    assert_exact({"y": ours[:, None]}, model, {"x": full})
+    with pytest.raises(UsageError, match="cannot freeze x_2: the graph applies a function"):
+        conversion(model, format="correctionlib", fix={"x_2": 1.0}, verify=False)
