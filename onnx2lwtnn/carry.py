@@ -3,8 +3,8 @@
 lwtnn evaluates recursively and caches nothing (see ``cost``): a value read twice is
 computed twice, with everything under it. Here every layer of an output's vector graph
 becomes one *stage* of a chain; a stage reads the stage before it (and the graph inputs,
-which are free to read) and passes on, exactly, every value that a later stage still
-needs:
+where reading them again is cheaper than carrying them) and passes on, exactly, every
+value that a later stage still needs:
 
 - a value is a linear expression over *atoms* (elements of emitted nodes): ``add``,
   ``concatenate`` and feature selections are folded into the matrix of the stage that
@@ -19,8 +19,18 @@ needs:
 
 Every new weight is an original weight times an exact power of two (usually +-1), or a
 sum checked to be exact, so the chain differs from the original only by float64
-rounding of regrouped sums. Per output, ``cost`` decides: the literal graph, or the chain
-with shared input-only subgraphs either carried or recomputed, whichever costs least.
+rounding of regrouped sums.
+
+Per output, ``cost``'s estimate of lwtnn's time decides between the literal graph and
+chains built with different choices, whichever costs least:
+
+- whether the chain reads the graph inputs wherever they are needed (lwtnn looks every
+  variable of an input up again at each read) or reads them once and carries them;
+- whether a linear layer is formed as soon as what it reads is (so a narrow projection
+  of a wide input, a feature selection say, is carried instead of the input) or only
+  when its turn in the chain comes (a widening one is better carried late);
+- which shared subgraphs that read only inputs are recomputed where needed instead of
+  carried.
 """
 from __future__ import annotations
 
@@ -33,7 +43,7 @@ import networkx as nx
 import numpy as np
 
 from . import emit
-from .cost import Cost, graph_costs, layer_multiply_adds
+from .cost import Cost, graph_costs
 from .ir import IRGraph, Port
 from .passes.drop_dead import drop_unreachable
 
@@ -54,16 +64,17 @@ class _Inexact(Exception):
 
 
 def carry_shared_values(ir: IRGraph, *, free_inputs: bool = True) -> None:
-    """Give each output that lwtnn would recompute values for its cheapest exact form.
+    """Give each output that lwtnn would recompute values (or re-read inputs) for its
+    cheapest exact form.
 
-    ``free_inputs=False`` carries the graph inputs too, so that a single-input network
+    ``free_inputs=False`` always carries the graph inputs, so that a single-input network
     becomes one chain (the sequential format needs that).
     """
     for output in ir.outputs:
         source = ir.operand(output, 0)
         if ir.op(source.node) not in REGION or emit.is_sequence(ir, source.node):
             continue
-        if not _recomputes(ir, source.node, free_inputs):
+        if not _recomputes(ir, source.node):
             continue
         _choose(ir, output, free_inputs)
     drop_unreachable.run(ir)  # what the literal graph computed and no output reads now
@@ -74,50 +85,126 @@ def _remove(ir: IRGraph, nodes: list[str]) -> None:
         ir.remove(node)
 
 
-def _recomputes(ir: IRGraph, node: str, free_inputs: bool = True) -> bool:
-    """Whether evaluating ``node`` uncached reaches some node twice (inputs count only
-    when they are not free to read)."""
+def _recomputes(ir: IRGraph, node: str) -> bool:
+    """Whether evaluating ``node`` uncached reaches some node (an input too) twice."""
     paths = {node: 1}
     for current in reversed(ir.nodes()):
         if current not in paths:
             continue
         for pred, _ in _operand_edges(ir, current):
             paths[pred] = paths.get(pred, 0) + paths[current]
-    return any(count > 1 and not (free_inputs and ir.op(n) == "Input")
-               for n, count in paths.items())
+    return any(count > 1 for count in paths.values())
 
 
 def _operand_edges(ir: IRGraph, node: str) -> list[tuple[str, int]]:
     return [(src, key) for src, _, key in ir.g.in_edges(node, keys=True)]
 
 
-def _choose(ir: IRGraph, output: str, free_inputs: bool) -> None:
-    """Try the chain, then each shared input-only subgraph recomputed instead of carried;
-    keep the cheapest (the literal graph unless the chain is cheaper, or the chain is
-    required)."""
-    literal = ir.operand(output, 0)
-    best_cost = _uncached_cost(ir, literal.node) if free_inputs else None
-    best: Optional[_Built] = None
-    recomputed: set[str] = set()
-    candidates = _recompute_candidates(ir, literal.node) if free_inputs else []
-    trials = [frozenset()] + [frozenset({c}) for c in candidates]
-    for trial in trials:
-        built = _build(ir, literal.node, recomputed | trial, free_inputs)
+@dataclass(frozen=True)
+class _Options:
+    """How one chain is built (see the module's docstring)."""
+
+    read_inputs_from: int  # the stage from which inputs are read, not carried (0: all)
+    early_linear: bool
+    recomputed: frozenset = frozenset()
+
+
+class _Best:
+    """The cheapest form offered so far (None: the literal graph); the others are removed."""
+
+    def __init__(self, ir: IRGraph, literal_cost: Optional[Cost]):
+        self.ir, self.built, self.cost = ir, None, literal_cost
+
+    def offer(self, built: Optional["_Built"]) -> Optional[Cost]:
+        """Keep ``built`` if it is the cheapest yet; its cost (None: it could not be built)."""
         if built is None:
-            continue
-        cost = _uncached_cost(ir, built.port.node)
-        if best_cost is None or _cheaper(cost, best_cost):
-            if best is not None:
-                _remove(ir, best.created)
-            best, best_cost, recomputed = built, cost, recomputed | trial
+            return None
+        cost = _uncached_cost(self.ir, built.port.node)
+        if self.cost is None or _cheaper(cost, self.cost):
+            if self.built is not None:
+                _remove(self.ir, self.built.created)
+            self.built, self.cost = built, cost
         else:
-            _remove(ir, built.created)
-    if best is not None:
-        ir.connect(best.port, output, 0)
+            _remove(self.ir, built.created)
+        return cost
+
+
+def _choose(ir: IRGraph, output: str, free_inputs: bool) -> None:
+    """Build the chain each way; keep the cheapest (the literal graph unless a chain is
+    cheaper, or a chain is required)."""
+    literal = ir.operand(output, 0).node
+    best = _Best(ir, _uncached_cost(ir, literal) if free_inputs else None)
+    candidates = _recompute_candidates(ir, literal) if free_inputs else []
+    region = _region(ir, literal, set())
+    stages = _Chain(ir, literal, _Options(0, False)).stages()
+    # the stage from which the inputs are read instead of carried: a sequential chain
+    # reads them once; after the last stage that reads them, it is all one
+    low = 0 if free_inputs else len(stages)
+    high = max([low] + [i + 1 for i, layer in enumerate(stages)
+                        if any(ir.op(n) == "Input" for n in _read_by(ir, layer, region))])
+    projects = any(_projects_leaf(ir, node, region) for node in region)
+    for early_linear in (False, True) if projects else (False,):
+        def estimate(read_from: int) -> float:
+            cost = best.offer(_build(ir, literal, _Options(read_from, early_linear)))
+            return math.inf if cost is None else cost.estimate
+        read_from = _minimum(estimate, low, high)
+        recomputed: frozenset = frozenset()
+        for candidate in candidates:  # each kept where recomputing it is cheaper
+            before = best.cost
+            trial = _Options(read_from, early_linear, recomputed | {candidate})
+            best.offer(_build(ir, literal, trial))
+            if best.cost is not before:
+                recomputed = trial.recomputed
+    if best.built is not None:
+        ir.connect(best.built.port, output, 0)
+
+
+def _linear(ir: IRGraph, node: str) -> bool:
+    return ir.op(node) == "Dense" and _function(ir.attrs(node)["activation"]) == "linear"
+
+
+def _projects_leaf(ir: IRGraph, node: str, region: set[str]) -> bool:
+    """A linear layer reading a leaf of the region (an input, say): it can be formed
+    with the leaf, before any stage."""
+    return node in region and _linear(ir, node) and ir.operand(node, 0).node not in region
+
+
+def _read_by(ir: IRGraph, layer: str, region: set[str], through_linear: bool = True
+             ) -> set[str]:
+    """What a stage's matrix may read: its operand and, through the merges (and linear
+    layers) that fold into it, what they read."""
+    read, stack = set(), [ir.operand(layer, 0).node]
+    while stack:
+        node = stack.pop()
+        read.add(node)
+        if node in region and (ir.op(node) in MERGES or (through_linear and _linear(ir, node))):
+            stack.extend(p.node for p in ir.inputs_of(node))
+    return read
+
+
+def _minimum(f, low: int, high: int) -> int:
+    """Where ``f`` is least on low..high, f taken as unimodal (a ternary search, each
+    point evaluated once: a few builds where trying every point would take one per
+    stage)."""
+    seen: dict[int, float] = {}
+
+    def at(x: int) -> float:
+        if x not in seen:
+            seen[x] = f(x)
+        return seen[x]
+
+    while high - low > 2:
+        third = (high - low) // 3
+        if at(low + third) <= at(high - third):
+            high = high - third
+        else:
+            low = low + third
+    return min(range(low, high + 1), key=at)
 
 
 def _cheaper(a: Cost, b: Cost) -> bool:
-    return (a.multiply_adds, a.node_evaluations) < (b.multiply_adds, b.node_evaluations)
+    return ((a.estimate, a.multiply_adds, a.node_evaluations)
+            < (b.estimate, b.multiply_adds, b.node_evaluations))
 
 
 def _recompute_candidates(ir: IRGraph, root: str) -> list[str]:
@@ -149,15 +236,21 @@ def _uncached_cost(ir: IRGraph, root: str) -> Cost:
     under = nx.ancestors(ir.g, root) | {root}
     order = [n for n in ir.nodes() if n in under]
     index = {n: i for i, n in enumerate(order)}
-    nodes, layer_costs = [], []
+    nodes, layers = [], []
     for node in order:
-        entry = {"type": "input" if ir.op(node) in ("Input", "Const") else "node",
+        entry = {"type": "node",
                  "sources": [index[p.node] for p in ir.inputs_of(node) if p is not None]}
-        if ir.op(node) in emit.LAYER_KINDS:
-            entry["type"], entry["layer_index"] = "feed_forward", len(layer_costs)
-            layer_costs.append(layer_multiply_adds(emit.layer_json(ir, node)))
+        if ir.op(node) == "Input":
+            entry.update(type="input", size=emit.width(ir, node))
+        elif ir.op(node) == "Const":
+            entry.update(type="input", size=0)
+        elif ir.op(node) in emit.LAYER_KINDS:
+            entry["type"], entry["layer_index"] = "feed_forward", len(layers)
+            layers.append(emit.layer_json(ir, node))
+        elif ir.op(node) == "Concatenate":
+            entry["type"] = "concatenate"
         nodes.append(entry)
-    return graph_costs(nodes, layer_costs)[index[root]]
+    return graph_costs(nodes, layers)[index[root]]
 
 
 # ------------------------------------------------------------------ building a chain
@@ -168,9 +261,8 @@ class _Built:
     created: list[str] = field(default_factory=list)
 
 
-def _build(ir: IRGraph, root: str, recomputed: set[str], free_inputs: bool
-           ) -> Optional[_Built]:
-    chain = _Chain(ir, root, recomputed, free_inputs)
+def _build(ir: IRGraph, root: str, options: _Options) -> Optional[_Built]:
+    chain = _Chain(ir, root, options)
     try:
         return chain.build()
     except _Inexact:
@@ -181,16 +273,19 @@ def _build(ir: IRGraph, root: str, recomputed: set[str], free_inputs: bool
 class _Chain:
     """One output's stages, emitted into the IR as they are scheduled."""
 
-    def __init__(self, ir: IRGraph, root: str, recomputed: set[str], free_inputs: bool):
+    def __init__(self, ir: IRGraph, root: str, options: _Options):
         self.ir, self.root = ir, root
-        self.region = _region(ir, root, recomputed)
-        self.free = {n for n in nx.ancestors(ir.g, root) | {root}
-                     if n in recomputed or (free_inputs and ir.op(n) == "Input")}
+        self.early_linear = options.early_linear
+        self.region = _region(ir, root, options.recomputed)
+        self.read_inputs_from = options.read_inputs_from
+        self.free = {n for n in nx.ancestors(ir.g, root) | {root} if n in options.recomputed}
         self.uses = {n: 0 for n in ir.nodes() if n in self.region}  # ordered: rows are
         for node in self.region:
             for pred, _ in _operand_edges(ir, node):
                 self.uses[pred] = self.uses.get(pred, 0) + 1
         self.uses[root] += 1  # the output reads it
+        self.unformed = [n for n in self.uses if n in self.region
+                         and (ir.op(n) in MERGES or self._early(n))]  # folded when formed
         self.values: dict[str, list[Expr]] = {}
         self.non_negative: set[Atom] = set()
         self.previous: Optional[str] = None  # the last stage emitted
@@ -232,25 +327,28 @@ class _Chain:
         return self.values[node]
 
     def settle(self) -> None:
-        """Form every merge whose operands are all formed (folded, never emitted)."""
-        changed = True
-        while changed:
-            changed = False
-            for node in self.uses:
-                if node not in self.region or node in self.values \
-                        or self.ir.op(node) not in MERGES:
-                    continue
-                operands = [p.node for p in self.ir.inputs_of(node)]
-                if not all(self._formed(p) for p in operands):
-                    continue
-                parts = [self.value(p) for p in operands]
-                if self.ir.op(node) == "Concatenate":
-                    self.values[node] = [e for part in parts for e in part]
-                else:
-                    self.values[node] = [_sum(column) for column in zip(*parts)]
-                for p in operands:
-                    self.uses[p] -= 1
-                changed = True
+        """Form every merge whose operands are all formed (folded, never emitted), and
+        with ``early_linear`` every linear layer reading a leaf likewise (in topological
+        order, so one pass forms what forming another allows)."""
+        for node in list(self.unformed):
+            operands = [p.node for p in self.ir.inputs_of(node)]
+            if not all(self._formed(p) for p in operands):
+                continue
+            parts = [self.value(p) for p in operands]
+            if self.ir.op(node) == "Concatenate":
+                self.values[node] = [e for part in parts for e in part]
+            elif self.ir.op(node) == "Dense":
+                attrs = self.ir.attrs(node)
+                self.values[node] = _affine(attrs["weights"], attrs["bias"], parts[0])
+            else:
+                self.values[node] = [_sum(column) for column in zip(*parts)]
+            for p in operands:
+                self.uses[p] -= 1
+            self.unformed.remove(node)
+
+    def _early(self, node: str) -> bool:
+        """A linear layer formed with the leaf it reads (a projection of an input)."""
+        return self.early_linear and _projects_leaf(self.ir, node, self.region)
 
     def _formed(self, node: str) -> bool:
         return node in self.values or node not in self.region
@@ -261,11 +359,15 @@ class _Chain:
 
     # -- stages -----------------------------------------------------------------------
     def build(self) -> _Built:
-        for layer in self.stages():
+        self.settle()  # what reads only leaves, with early_linear
+        stages = [layer for layer in self.stages() if layer not in self.values]
+        for index, layer in enumerate(stages):
+            if index == self.read_inputs_from:
+                self.read_inputs()
             operand = self.ir.operand(layer, 0).node
             x = self.value(operand)
             self.uses[operand] -= 1
-            self.stage(layer, x)
+            self.stage(layer, x, stages[index + 1] if index + 1 < len(stages) else None)
             self.settle()
         result = self.value(self.root)
         node = _whole_node(result)
@@ -273,7 +375,16 @@ class _Chain:
             node = self.emit_rows(result, "linear", f"{self.root}:output")
         return _Built(Port(node), self.created)
 
-    def stage(self, layer: str, x: list[Expr]) -> None:
+    def read_inputs(self) -> None:
+        """From here on, stages read the graph inputs themselves (their carried copies
+        are no longer passed on)."""
+        for node in self.ir.inputs:
+            if node in self.uses:
+                self.free.add(node)
+                self.values.pop(node, None)
+
+    def stage(self, layer: str, x: list[Expr], following: Optional[str]) -> None:
+        """Emit (or fold) one layer; ``following`` is the next stage, if any."""
         attrs = self.ir.attrs(layer)
         if self.ir.op(layer) == "Normalization":
             activation = "linear"
@@ -285,7 +396,10 @@ class _Chain:
         if kind == "linear" and self.ir.op(layer) == "Dense":
             self.values[layer] = pre  # folded into the rows of what is made from it
             self.settle()
-            self.emit_carried(self.needed(), _nodes(pre), layer)
+            if following is not None and layer in _read_by(self.ir, following, self.region,
+                                                            through_linear=False):
+                self.emit_carried(self.needed(), _nodes(pre), layer)
+            # else the next stage computes it beside its own rows (it does not multiply it)
             return
         carried = self.carried_parts(self.needed(), _nodes(pre))
         if not carried and self.keeps_layer(x):

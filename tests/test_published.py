@@ -25,16 +25,18 @@ def test_masked_network_warns_naming_the_mask_value_and_the_changed_case():
     assert_close(load_network(document).evaluate(events), onnx_reference(model, events))
 
 
-@pytest.mark.parametrize("layout, rows", [("literal", 100), ("cheapest", 102)])
-def test_published_refinement_network_holds_the_shared_matrices_once(layout, rows):
-    """In the cheapest layout the layer also passes the running score on, as a relu pair."""
+@pytest.mark.parametrize("layout, rows, blocks", [("literal", 100, 4), ("cheapest", 106, 3)])
+def test_published_refinement_network_holds_the_shared_matrices_once(layout, rows, blocks):
+    """In the cheapest layout the layer also passes the running score and the two input
+    features the next block reads on, as relu pairs (the last block has no next)."""
     document = convert(FIXTURES / "published_pytorch_refine.onnx", layout=layout)
     model = onnx.load(str(FIXTURES / "published_pytorch_refine.onnx"))
-    shared = [layer for layer in document["layers"] if len(layer["weights"]) == rows * 3]
+    shared = [layer for layer in document["layers"]
+              if len(layer["bias"]) == rows and len(layer["weights"]) == rows * 3]
     assert len(shared) == 1, "the 3 -> 100 refinement layer must be written once"
     index = document["layers"].index(shared[0])
     users = [n for n in document["nodes"] if n.get("layer_index") == index]
-    assert len(users) == 4
+    assert len(users) == blocks
     events = random_events(model, 1000, seed=5)
     assert_exact(load_network(document).evaluate(events), model, events)
 
