@@ -26,6 +26,7 @@ from .ir import IRGraph, Port
 from .legalize import legalize
 from .load import load_model, prepare_model
 from .lwtnn import validate_network
+from .merge import merge_outputs as merge_into, merged_cost
 from .model_cost import ir_multiply_adds
 from .pipeline import CORRECTIONLIB_PIPELINE, PIPELINE, run_pipeline
 from .rounding import round_constants
@@ -46,6 +47,7 @@ class Conversion:
     document: dict[str, Any]
     onnx_multiply_adds: dict[Optional[str], int]  # per output name; None: the whole model
     sources: tuple[Source, ...] = ()  # a CorrectionSet's models (one per fold), for check
+    merged_cost: Optional[NetworkCost] = None  # several outputs: the cost merged into one
 
     @property
     def cost(self) -> NetworkCost:
@@ -56,7 +58,7 @@ class Conversion:
         return network_cost(self.document)
 
     def cost_line(self) -> str:
-        return cost_line(self.cost, self.onnx_multiply_adds[None])
+        return cost_line(self.cost, self.onnx_multiply_adds[None], self.merged_cost)
 
 
 def convert(model: ModelSource, **options: Any) -> dict[str, Any]:
@@ -74,7 +76,8 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
                tmva_weights: Union[str, os.PathLike, None] = None,
                fix: Optional[Mapping[str, float]] = None,
                verify: bool = True, correction_name: Optional[str] = None,
-               finalizer: Optional[str] = None) -> Conversion:
+               finalizer: Optional[str] = None,
+               merge_outputs: Optional[str] = None) -> Conversion:
     """Convert an ONNX model (a path or a ModelProto) to an lwtnn document.
 
     ``variables`` is a variable spec (a path or a parsed dict, see ``specs``) naming the
@@ -86,6 +89,8 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     regression's inverse target transformation) are folded in: the ONNX network reads
     TMVA's transformed variables, the lwtnn one the raw ones. ``fix`` freezes the named
     input variables (a parametrised network's signal hypothesis) at these raw values.
+    ``merge_outputs`` names one lwtnn output holding every output's labels (prefixed by
+    the output's name), so that one lwtnn call computes what the outputs share once.
     Raises ModelLoadError for an unreadable or invalid file, UsageError for a spec that
     does not fit the model, and ConversionError, listing every offending node, for a
     model lwtnn cannot express exactly. ``on_change`` hears of every change a pass makes
@@ -104,6 +109,9 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     if format != CORRECTIONLIB and (correction_name, finalizer) != (None, None):
         raise UsageError("correction_name= and finalizer= make a CorrectionSet: they need "
                          "format='correctionlib'")
+    if format == CORRECTIONLIB and merge_outputs is not None:
+        raise UsageError("merge_outputs= writes one lwtnn output for the graph or "
+                         "sequential format; a CorrectionSet has a correction per label")
     non_finite: list[Diagnostic] = []  # reported with the graph's other problems
     proto = (prepare_model(model, non_finite=non_finite) if isinstance(model, onnx.ModelProto)
              else load_model(model, non_finite))
@@ -146,6 +154,10 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     problems = round_constants(ir)
     if problems:
         raise ConversionError(problems, "a folded constant cannot be written as a double")
+    if merge_outputs is not None:
+        merge_into(ir, interface, merge_outputs)
+    merged = (merged_cost(ir, interface, layout == CHEAPEST)
+              if len(ir.outputs) > 1 and format == GRAPH else None)
     if layout == CHEAPEST:
         carry_shared_values(ir, free_inputs=format == GRAPH)
     if format == CORRECTIONLIB:
@@ -164,8 +176,8 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
         if verify:
             verify_correction_set(document, sources)
     elif verify:
-        _verify(proto, document, preparation, interface, outputs, model)
-    return Conversion(document, onnx_cost, sources)
+        _verify(proto, document, preparation, interface, outputs, model, merge_outputs)
+    return Conversion(document, onnx_cost, sources, merged)
 
 
 def _subject(model: ModelSource) -> str:
@@ -173,12 +185,13 @@ def _subject(model: ModelSource) -> str:
 
 
 def _verify(proto: onnx.ModelProto, document: dict, preparation: Preparation,
-            interface: Interface, outputs: Optional[Sequence[str]], model: ModelSource) -> None:
+            interface: Interface, outputs: Optional[Sequence[str]], model: ModelSource,
+            merge_outputs: Optional[str]) -> None:
     """The document against the float64 reference before anyone writes it."""
     subject = _subject(model)
     try:
         report = verify_conversion(proto, document, preparation, interface=interface,
-                                   outputs=outputs)
+                                   outputs=outputs, merge_outputs=merge_outputs)
     except ReferenceRunError as exc:
         warnings.warn(f"not verified: {exc}", ConversionWarning, stacklevel=4)
         return

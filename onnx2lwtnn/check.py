@@ -244,10 +244,12 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
           inputs: Optional[PathLike] = None, tolerance: Optional[float] = None,
           reference_tolerance: float = DEFAULT_REFERENCE_TOLERANCE, seed: int = 0,
           outputs: Optional[Sequence[str]] = None,
-          progress: Optional[Callable[[int, int], None]] = None) -> CheckReport:
+          progress: Optional[Callable[[int, int], None]] = None,
+          merge_outputs: Optional[str] = None) -> CheckReport:
     """Compare the ONNX model and the lwtnn network (graph or sequential) on the same
     events; ``variables``/``variables_convention`` (the spec the network was converted
-    with) and ``outputs`` (the outputs it computes) as given to ``convert()``.
+    with), ``outputs`` (the outputs it computes) and ``merge_outputs`` (the output
+    holding them all) as given to ``convert()``.
     ``tolerance`` defaults to DEFAULT_TOLERANCE against a float64 reference,
     FLOAT32_TOLERANCE where only float32 evaluation exists."""
     proto = model if isinstance(model, onnx.ModelProto) else load_model(model)
@@ -260,7 +262,7 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
     reference, float32, fallback = _onnx_models(proto, outputs)
     interface = (Interface() if variables is None
                  else _read_spec(variables, variables_convention, document, reference))
-    view = graph_view(document, reference, interface, outputs)
+    view = graph_view(document, reference, interface, outputs, merge_outputs)
     drawn = (read_events(inputs, view) if inputs is not None
              else draw_events(view, events, seed, _fixed_length(reference)))
     report, ours, kept, expected = _compare_all(net, view, drawn, (reference, float32, fallback),
@@ -274,7 +276,8 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
 
 def verify_conversion(model: onnx.ModelProto, document: dict, preparation: Optional[Preparation] = None,
            *, interface: Optional[Interface] = None, outputs: Optional[Sequence[str]] = None,
-           events: int = VERIFICATION_EVENTS, seed: int = 0) -> CheckReport:
+           events: int = VERIFICATION_EVENTS, seed: int = 0,
+           merge_outputs: Optional[str] = None) -> CheckReport:
     """What every conversion does before it writes: ``check`` on a few events (random
     ones, and events at and around each input's normalisation centre, where a folded
     offset that is off shows most) against the float64 reference, at the default bound.
@@ -288,7 +291,7 @@ def verify_conversion(model: onnx.ModelProto, document: dict, preparation: Optio
             float32 = OnnxModel(model, FLOAT32, outputs)
         except ReferenceRunError:
             pass
-    view = graph_view(document, reference, interface or Interface(), outputs)
+    view = graph_view(document, reference, interface or Interface(), outputs, merge_outputs)
     drawn = draw_events(view, events, seed, _fixed_length(reference))
     report = _compare_all(load_network(document, validated=True), view, drawn,
                           (reference, float32, ""),
@@ -310,8 +313,9 @@ def _compare_all(net: Network, view: dict, drawn: Events,
     ours, refused = _evaluate_lwtnn(net, view, drawn)
     kept = np.setdiff1d(np.arange(len(drawn)), refused)
     drawn, ours = drawn.select(kept), {k: v[kept] for k, v in ours.items()}
-    expected = _evaluate_onnx(reference, drawn, preparation, progress)
-    deployed = None if float32 is None else _evaluate_onnx(float32, drawn, preparation, None)
+    expected = _merged(view, _evaluate_onnx(reference, drawn, preparation, progress))
+    deployed = None if float32 is None else _merged(
+        view, _evaluate_onnx(float32, drawn, preparation, None))
     distrust = _distrust(reference, expected, float32, deployed, view)
     if distrust:  # compare with what runs the model as it stands
         reference, expected, float32, deployed, fallback = (float32, deployed, None, None,
@@ -332,6 +336,15 @@ def _compare_all(net: Network, view: dict, drawn: Events,
                                                deployed[onnx_name][:, column])
             report.rows.append(row)
     return report, ours, drawn, expected
+
+
+def _merged(view: dict, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The ONNX outputs, and a merged lwtnn output's counterpart: them side by side."""
+    merged = view.get("merged")
+    if merged is None:
+        return outputs
+    return {**outputs, merged: np.concatenate([outputs[o] for o in view["merged_from"]],
+                                              axis=1)}
 
 
 def _onnx_models(proto: onnx.ModelProto, outputs: Optional[Sequence[str]] = None
@@ -423,14 +436,25 @@ def _compare_published(ours: dict[str, np.ndarray], events: Events, view: dict,
 # -- the lwtnn document under the ONNX model's names -----------------------------------
 
 def graph_view(document: dict, model: OnnxModel, interface: Interface,
-               outputs: Optional[Sequence[str]] = None) -> dict:
+               outputs: Optional[Sequence[str]] = None, merged: Optional[str] = None) -> dict:
     """The document's inputs and outputs in the graph form: a graph document as it is, a
     sequential one (an unnamed input of variables, a list of labels) as the model's
     single input and its one output (``outputs``, else the only one, else the one whose
-    default labels it has); ``onnx_outputs`` maps each output to the ONNX output it
-    computes (a spec may rename it). UsageError if the document does not belong to the
-    model."""
-    onnx_inputs, onnx_outputs = set(model.input_shapes), list(outputs or model.output_names)
+    default labels it has, else ``merged``); ``onnx_outputs`` maps each output to the
+    ONNX output it computes (a spec may rename it; ``merged`` computes them all, side by
+    side, ``merged_from``). UsageError if the document does not belong to the model."""
+    onnx_outputs = list(outputs or model.output_names)
+    if merged is None:
+        return _view(document, model, interface, onnx_outputs)
+    return {**_view(document, model, interface, [merged], merged=True), "merged": merged,
+            "merged_from": onnx_outputs}
+
+
+def _view(document: dict, model: OnnxModel, interface: Interface, onnx_outputs: list[str],
+          merged: bool = False) -> dict:
+    """``graph_view`` for the outputs ``onnx_outputs`` (``merged``: one output holding all,
+    named as it is)."""
+    onnx_inputs = set(model.input_shapes)
     if "nodes" not in document:
         labels = document["outputs"]
         if len(onnx_outputs) > 1:
@@ -449,14 +473,15 @@ def graph_view(document: dict, model: OnnxModel, interface: Interface,
                 "lwtnn_names": {name: SEQUENTIAL_INPUT, output: SEQUENTIAL_OUTPUT}}
     view = document_view(document)
     lwtnn_inputs = set(_input_widths(view))
-    renamed = {interface.output_name(name): name for name in onnx_outputs}
+    renamed = {name if merged else interface.output_name(name): name for name in onnx_outputs}
     if onnx_inputs != lwtnn_inputs or not set(view["outputs"]) <= set(renamed):
         raise UsageError(
             "the lwtnn network does not belong to this ONNX model: inputs "
             f"{sorted(lwtnn_inputs)} vs {sorted(onnx_inputs)}, outputs "
             f"{sorted(view['outputs'])} vs {sorted(renamed)}"
-            + ("" if set(view["outputs"]) <= set(renamed) or interface.output_names else
-               " (if a variable spec renamed outputs, give check that spec)"))
+            + ("" if set(view["outputs"]) <= set(renamed) or interface.output_names
+               or merged else " (if a variable spec renamed outputs, give check that spec; "
+               "if they were merged into one, merge_outputs= with its name)"))
     view["onnx_outputs"] = {name: renamed[name] for name in view["outputs"]}
     return view
 

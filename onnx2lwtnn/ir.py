@@ -82,6 +82,16 @@ class IRGraph:
         # told of every node about to be removed (``trace`` keeps what each was)
         self.on_remove: Optional[Callable[[str], None]] = None
 
+    def copy(self) -> "IRGraph":
+        """A copy whose nodes and edges can be changed apart from this graph's; node data
+        (attributes, constants) is shared, so neither may change it in place."""
+        other = IRGraph(self.opset)
+        other.g = self.g.copy()
+        other.inputs, other.outputs = list(self.inputs), list(self.outputs)
+        other.warnings = list(self.warnings)
+        other._sources = {node: dict(slots) for node, slots in self._sources.items()}
+        return other
+
     # -- building -----------------------------------------------------------------
     def new_id(self, hint: str) -> str:
         base = hint or "node"

@@ -30,6 +30,8 @@ examples:
       --variables-convention subtract-divide --inputs published.csv
                      the spec the network was converted with, validated against
                      published outputs (columns named by output labels)
+  onnx2lwtnn check model.onnx merged.json --merge-outputs all
+                     a network converted with --merge-outputs all
   onnx2lwtnn check model.onnx model.json --write-lwtnn-inputs in.json
                      then: lwtnn-test-lightweight-graph model.json in.json
   onnx2lwtnn check model.onnx cset.json   a CorrectionSet (--format correctionlib),
@@ -69,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
                         default=DEFAULT_REFERENCE_TOLERANCE,
                         help="allowed |lwtnn - reference output| / max(1, |reference|) "
                              f"(default {DEFAULT_REFERENCE_TOLERANCE:g})")
+    result.add_argument("--merge-outputs", metavar="NAME",
+                        help="the network was converted with --merge-outputs NAME: its "
+                             "output NAME holds every ONNX output, side by side")
     result.add_argument("--json", action="store_true", help="print a JSON report")
     result.add_argument("--write-lwtnn-inputs", type=output_path, metavar="FILE",
                         help="write event 0 as lwtnn-test-lightweight-graph reads it, and "
@@ -156,7 +161,7 @@ def report_check(args: argparse.Namespace, model: Path, network, stream) -> bool
                    reference_tolerance=getattr(args, "reference_tolerance",
                                                DEFAULT_REFERENCE_TOLERANCE),
                    seed=args.seed, outputs=getattr(args, "outputs", None),
-                   progress=progress)
+                   progress=progress, merge_outputs=args.merge_outputs)
     if getattr(args, "json", False):
         cost = network_cost(document).to_json(onnx_multiply_adds(proto)[None])
         print(json.dumps({**report.to_json(), "cost": cost}, indent=2))

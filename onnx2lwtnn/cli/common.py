@@ -113,7 +113,8 @@ FLAGS = {"variables": "--variables", "variables_convention": "--variables-conven
          "inputs": "--inputs", "tolerance": "--tolerance", "tmva_weights": "--tmva-weights",
          "outputs": "--outputs", "fix": "--fix", "format": "--format",
          "finalizer": "--finalizer", "correction_name": "--correction-name",
-         "fold_input": "--fold-input"}
+         "fold_input": "--fold-input",
+         "merge_outputs": "--merge-outputs"}
 _ARGUMENT = re.compile(rf"\b({'|'.join(FLAGS)})=(?:'([^']*)')?")
 
 

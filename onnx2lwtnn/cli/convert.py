@@ -48,6 +48,9 @@ examples:
                                                a TMVA MLP itself, without ROOT
   onnx2lwtnn clf.onnx -o clf.json --outputs probabilities
                                                keep only that output (not the label)
+  onnx2lwtnn tagger.onnx -o tagger.json --merge-outputs all
+                                               one lwtnn output 'all' with every
+                                               output's labels: one compute call
   onnx2lwtnn a.onnx b.onnx --output-dir out/   convert many, one summary
   onnx2lwtnn check model.onnx model.json       compare ONNX and lwtnn outputs
   onnx2lwtnn template model.onnx -o spec.json  write a variable spec to fill in
@@ -89,6 +92,11 @@ def parser(subcommands: str = "") -> argparse.ArgumentParser:
     result.add_argument("--outputs", type=_names, metavar="NAME[,NAME]",
                         help="convert only these graph outputs (and what they read), e.g. a "
                              "classifier's probabilities without its integer label")
+    result.add_argument("--merge-outputs", metavar="NAME",
+                        help="write one lwtnn output NAME holding every output's labels, "
+                             "each prefixed by its output's name (<output>_<label>), so one "
+                             "compute call evaluates what the outputs share once (lwtnn "
+                             "computes each output by its own call and caches nothing)")
     result.add_argument("--layout", choices=LAYOUTS, default=CHEAPEST,
                         help="cheapest (default): values read twice are passed along a "
                              "chain of layers, exactly, when lwtnn (which caches nothing) "
@@ -149,7 +157,7 @@ def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path],
                            on_change=change_printer(args),
                            tmva_weights=args.tmva_weights, fix=preprocessing.fixed(args),
                            verify=not (args.check or args.no_verify),
-                           **_correctionlib_options(args))
+                           merge_outputs=args.merge_outputs, **_correctionlib_options(args))
     return _finish(args, [model], converted, output, inputs)
 
 
@@ -166,7 +174,7 @@ def _run_folds(args: argparse.Namespace) -> int:
                                 tmva_weights=args.tmva_weights, fix=preprocessing.fixed(args),
                                 verify=not (args.check or args.no_verify),
                                 correction_name=args.correction_name,
-                                finalizer=args.finalizer)
+                                finalizer=args.finalizer, merge_outputs=args.merge_outputs)
     return _finish(args, args.models, converted, args.output)
 
 
@@ -203,6 +211,7 @@ def _run_fix_from(args: argparse.Namespace) -> int:
                           variables_convention=args.variables_convention,
                           outputs=args.outputs, tmva_weights=args.tmva_weights,
                           fix=values, verify=not args.no_verify,
+                          merge_outputs=args.merge_outputs,
                           **_correctionlib_options(args)).document
 
     def write(documents: list[tuple[dict, Path]]) -> None:
