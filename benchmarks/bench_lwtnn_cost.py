@@ -5,10 +5,12 @@ lwtnn evaluates recursively and caches nothing, so a value read twice is compute
 converts, residual chains of 1..40 blocks (relu and tanh inner activations) and
 DenseNet-style chains of 1..12 layers, this prints lwtnn's multiply-adds per event over
 the ONNX model's, and lwtnn's node evaluations, for ``--layout literal`` (one node per ONNX
-construct) and the default ``--layout cheapest``. The targets (issue 9): cheapest at most
-3x for relu residual chains and the refine fixture, at most 10x for everything else, and
-node evaluations linear in depth. These are counts, not timings: they are the same on
-every machine.
+construct) and the default ``--layout cheapest``, and for both the calibrated estimate of
+lwtnn's time in dense-equivalent multiply-adds (``Cost.estimate``: input reads, node
+evaluations, values and labels weighed by ``benchmarks/bench_lwtnn_calibration.py``).
+The targets (issue 9): cheapest at most 3x for relu residual chains and the refine
+fixture, at most 10x for everything else, and node evaluations linear in depth. These
+are counts, not timings: they are the same on every machine.
 
     python benchmarks/bench_lwtnn_cost.py [--depths 1,2,4,8,16,20,30,40] [--skip-fixtures]
 """
@@ -57,12 +59,17 @@ def row(name: str, result: dict, limit: float) -> tuple[str, bool]:
     ok = ratio <= limit or result["worst_output"] <= limit
     text = (f"{name:46s} {result['onnx']:>10,} {literal.multiply_adds / onnx:>12.3g}x "
             f"{ratio:>8.2f}x {literal.node_evaluations:>16,} {cheapest.node_evaluations:>8,}"
+            f" {_number(literal.estimate):>15} {_number(cheapest.estimate):>10}"
             f"  {'ok' if ok else f'OVER {limit:g}x'}")
     return text, ok
 
 
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value < 1e9 else f"{value:.3g}"
+
+
 HEADER = (f"{'network':46s} {'ONNX MACs':>10} {'literal':>13} {'cheapest':>9} "
-          f"{'literal evals':>16} {'evals':>8}")
+          f"{'literal evals':>16} {'evals':>8} {'literal estimate':>15} {'estimate':>10}")
 
 
 def fixture_models():
