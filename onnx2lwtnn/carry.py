@@ -22,7 +22,8 @@ sum checked to be exact, so the chain differs from the original only by float64
 rounding of regrouped sums.
 
 Per output, ``cost``'s estimate of lwtnn's time decides between the literal graph and
-chains built with different choices, whichever costs least:
+chains built with different choices, whichever costs least (of forms the estimate cannot
+tell apart, the one with fewest multiply-adds):
 
 - whether the chain reads the graph inputs wherever they are needed (lwtnn looks every
   variable of an input up again at each read) or reads them once and carries them;
@@ -48,6 +49,9 @@ from .ir import IRGraph, Port
 from .passes.drop_dead import drop_unreachable
 
 GATE_BIAS = 50.0  # nn_sigmoid returns exactly 0 below -30 and exactly 1 above +30
+# the estimate's median error against lwtnn's C++ (benchmarks/README.md): layouts whose
+# estimates are closer than this are not told apart by it
+ESTIMATE_RESOLUTION = 0.03
 REGION = ("Dense", "Normalization", "Concatenate", "VectorSum")
 MERGES = ("Concatenate", "VectorSum")
 NON_NEGATIVE = frozenset({"rectified", "sigmoid", "softmax", "hard_sigmoid", "abs"})
@@ -109,31 +113,18 @@ class _Options:
     recomputed: frozenset = frozenset()
 
 
-class _Best:
-    """The cheapest form offered so far (None: the literal graph); the others are removed."""
-
-    def __init__(self, ir: IRGraph, literal_cost: Optional[Cost]):
-        self.ir, self.built, self.cost = ir, None, literal_cost
-
-    def offer(self, built: Optional["_Built"]) -> Optional[Cost]:
-        """Keep ``built`` if it is the cheapest yet; its cost (None: it could not be built)."""
-        if built is None:
-            return None
-        cost = _uncached_cost(self.ir, built.port.node)
-        if self.cost is None or _cheaper(cost, self.cost):
-            if self.built is not None:
-                _remove(self.ir, self.built.created)
-            self.built, self.cost = built, cost
-        else:
-            _remove(self.ir, built.created)
-        return cost
-
-
 def _choose(ir: IRGraph, output: str, free_inputs: bool) -> None:
-    """Build the chain each way; keep the cheapest (the literal graph unless a chain is
-    cheaper, or a chain is required)."""
+    """Cost the chain built each way; write the cheapest (the literal graph unless a
+    chain is cheaper, or a chain is required)."""
     literal = ir.operand(output, 0).node
-    best = _Best(ir, _uncached_cost(ir, literal) if free_inputs else None)
+    costs: dict[Optional[_Options], Optional[Cost]] = {}  # None: the literal graph
+
+    def estimate(options: _Options) -> float:
+        if options not in costs:
+            costs[options] = _trial_cost(ir, literal, options)
+        cost = costs[options]
+        return math.inf if cost is None else cost.estimate
+
     candidates = _recompute_candidates(ir, literal) if free_inputs else []
     region = _region(ir, literal, set())
     stages = _Chain(ir, literal, _Options(0, False)).stages()
@@ -144,19 +135,42 @@ def _choose(ir: IRGraph, output: str, free_inputs: bool) -> None:
                         if any(ir.op(n) == "Input" for n in _read_by(ir, layer, region))])
     projects = any(_projects_leaf(ir, node, region) for node in region)
     for early_linear in (False, True) if projects else (False,):
-        def estimate(read_from: int) -> float:
-            cost = best.offer(_build(ir, literal, _Options(read_from, early_linear)))
-            return math.inf if cost is None else cost.estimate
-        read_from = _minimum(estimate, low, high)
+        read_from = _minimum(lambda r: estimate(_Options(r, early_linear)), low, high)
         recomputed: frozenset = frozenset()
         for candidate in candidates:  # each kept where recomputing it is cheaper
-            before = best.cost
             trial = _Options(read_from, early_linear, recomputed | {candidate})
-            best.offer(_build(ir, literal, trial))
-            if best.cost is not before:
+            if estimate(trial) < estimate(_Options(read_from, early_linear, recomputed)):
                 recomputed = trial.recomputed
-    if best.built is not None:
-        ir.connect(best.built.port, output, 0)
+    if free_inputs:
+        costs[None] = _uncached_cost(ir, literal)
+    choice = _cheapest(costs)
+    if choice is not None:
+        built = _build(ir, literal, choice)
+        ir.connect(built.port, output, 0)  # type: ignore[union-attr]
+
+
+def _trial_cost(ir: IRGraph, root: str, options: _Options) -> Optional[Cost]:
+    """What the chain built this way costs (None: it cannot be built exactly); the chain
+    itself is removed again."""
+    built = _build(ir, root, options)
+    if built is None:
+        return None
+    cost = _uncached_cost(ir, built.port.node)
+    _remove(ir, built.created)
+    return cost
+
+
+def _cheapest(costs: dict[Optional[_Options], Optional[Cost]]) -> Optional[_Options]:
+    """The least estimate; but among forms within ESTIMATE_RESOLUTION of it, which the
+    estimate cannot tell apart, the fewest multiply-adds (what every machine pays)."""
+    built = {options: cost for options, cost in costs.items() if cost is not None}
+    if not built:
+        return None
+    least = min(cost.estimate for cost in built.values())
+    close = [options for options, cost in built.items()
+             if cost.estimate <= least * (1 + ESTIMATE_RESOLUTION)]
+    return min(close, key=lambda o: (built[o].multiply_adds, built[o].estimate,
+                                     built[o].node_evaluations))
 
 
 def _linear(ir: IRGraph, node: str) -> bool:
@@ -200,11 +214,6 @@ def _minimum(f, low: int, high: int) -> int:
         else:
             low = low + third
     return min(range(low, high + 1), key=at)
-
-
-def _cheaper(a: Cost, b: Cost) -> bool:
-    return ((a.estimate, a.multiply_adds, a.node_evaluations)
-            < (b.estimate, b.multiply_adds, b.node_evaluations))
 
 
 def _recompute_candidates(ir: IRGraph, root: str) -> list[str]:

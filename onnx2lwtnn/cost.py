@@ -13,8 +13,9 @@ layout choice (``carry``) can all use it. Counted per compute call:
 - input reads: lwtnn's graph re-reads an input node each time a node reads it, looking
   each of its variables up by name in the map the caller passed (a ``std::map``, so a
   lookup walks about log2(width) names) and applying offset and scale.
-- values a layer produces (bias, activation, copy), and of those the ones through an
-  exp or tanh (sigmoid, tanh, softmax, elu, swish).
+- values computed (each a fresh vector's element: the preprocessed inputs, a layer's
+  outputs with bias and activation, a concatenation or sum), and of those the ones
+  through an exp or tanh (sigmoid, tanh, softmax, elu, swish).
 - the call itself and its labels: ``compute`` returns a ``std::map`` of label to value.
 
 ``Cost.estimate`` weighs these in dense-equivalent multiply-adds, with weights measured
@@ -36,11 +37,12 @@ TRANSCENDENTAL = frozenset({"sigmoid", "tanh", "softmax", "elu", "swish"})
 # dense layer costs.
 WEIGHTS = {
     "multiply_adds": 1.0,
-    "node_evaluations": 160.0,
+    "node_evaluations": 100.0,
     "lookup_steps": 48.0,
-    "values": 7.0,
-    "transcendentals": 47.0,
-    "labels": 380.0,
+    "values": 9.0,
+    "transcendentals": 50.0,
+    "calls": 120.0,
+    "labels": 390.0,
 }
 
 
@@ -52,7 +54,7 @@ class Cost:
     node_evaluations: int
     variables_read: int = 0     # input variables looked up and preprocessed
     lookup_steps: float = 0.0   # each of those times log2(its input's width + 1)
-    values: int = 0             # values layers produce
+    values: int = 0             # values nodes produce (inputs read, layers, merges)
     transcendentals: int = 0    # of which through sigmoid, tanh, softmax, elu, swish
     calls: int = 0
     labels: int = 0
@@ -150,13 +152,13 @@ def _own_cost(node: Mapping[str, Any], source_widths: list[int], layers: list[di
               ) -> tuple[Cost, int]:
     """What evaluating the node itself costs, and the width of what it gives."""
     if node["type"] in INPUT_NODES:
-        return _read(node.get("size", 0)) + Cost(0, 1), node.get("size", 0)
+        size = node.get("size", 0)
+        return _read(size) + Cost(0, 1), size
     if node["type"] in LAYER_NODES:
-        own, width = layer_cost(layers[node["layer_index"]], source_widths[0])
-        return own, width
+        return layer_cost(layers[node["layer_index"]], source_widths[0])
     width = sum(source_widths) if node["type"] == "concatenate" else max(source_widths,
                                                                           default=0)
-    return Cost(0, 1), width
+    return Cost(0, 1, values=width), width
 
 
 def layer_cost(layer: Mapping[str, Any], n_in: int) -> tuple[Cost, int]:
@@ -188,7 +190,8 @@ def _function(activation: Any) -> Optional[str]:
 
 def _read(width: int) -> Cost:
     """Reading an input of ``width`` variables: each looked up in the caller's map."""
-    return Cost(0, 0, variables_read=width, lookup_steps=width * math.log2(width + 1))
+    return Cost(0, 0, variables_read=width, lookup_steps=width * math.log2(width + 1),
+                values=width)
 
 
 def _call(labels: int) -> Cost:

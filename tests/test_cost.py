@@ -45,7 +45,7 @@ def test_a_node_read_twice_is_computed_twice_with_everything_under_it(blocks):
     assert cost.node_evaluations == 3 * 2 ** blocks - 2
 
 
-READ_3 = Cost(0, 1, variables_read=3, lookup_steps=3 * 2.0)  # an input of 3: log2(4)
+READ_3 = Cost(0, 1, variables_read=3, lookup_steps=3 * 2.0, values=3)  # 3 inputs: log2(4)
 
 
 def test_every_output_is_computed_by_its_own_call():
@@ -53,7 +53,7 @@ def test_every_output_is_computed_by_its_own_call():
     document["outputs"]["first"] = {"node_index": 2, "labels": ["a", "b", "c"]}
     cost = network_cost(document)
     # add, dense, input twice; its call and its 3 labels
-    assert cost.outputs["first"] == Cost(9, 2, values=3, calls=1, labels=3) + READ_3 + READ_3
+    assert cost.outputs["first"] == Cost(9, 2, values=6, calls=1, labels=3) + READ_3 + READ_3
     assert cost.total == cost.outputs["first"] + cost.outputs["y"]
     assert cost.total.calls == 2
 
@@ -64,7 +64,7 @@ def test_sources_may_name_later_nodes():
     document["nodes"][0]["sources"] = [1, 2]
     document["nodes"][1]["sources"] = [2]
     document["outputs"]["y"]["node_index"] = 0
-    assert node_costs(document) == [Cost(9, 2, values=3) + READ_3 + READ_3,
+    assert node_costs(document) == [Cost(9, 2, values=6) + READ_3 + READ_3,
                                     Cost(9, 1, values=3) + READ_3, READ_3]
 
 
@@ -76,16 +76,17 @@ def test_every_read_of_an_input_looks_its_variables_up_again():
     document["outputs"]["y"] = {"node_index": 5, "labels": ["a", "b", "c", "d"]}
     cost = network_cost(document).total
     assert (cost.variables_read, cost.lookup_steps, cost.node_evaluations) == (12, 24.0, 9)
+    assert cost.values == 4 * 3 + 4 + 4  # the reads, the four layers, their concatenation
     assert cost.estimate == pytest.approx(
         12 + 9 * WEIGHTS["node_evaluations"] + 24 * WEIGHTS["lookup_steps"]
-        + 4 * WEIGHTS["values"] + 4 * WEIGHTS["labels"])
+        + 20 * WEIGHTS["values"] + WEIGHTS["calls"] + 4 * WEIGHTS["labels"])
 
 
 def test_sequential_documents_are_one_chain_reading_the_inputs_once():
     document = {"inputs": [{"name": "a", "offset": 0, "scale": 1}] * 3,
                 "layers": [dense(4, 3), dense(1, 4, "sigmoid")], "outputs": ["o"]}
     assert network_cost(document).total == Cost(
-        16, 2, variables_read=3, lookup_steps=6.0, values=5, transcendentals=1, calls=1,
+        16, 2, variables_read=3, lookup_steps=6.0, values=3 + 5, transcendentals=1, calls=1,
         labels=1)
 
 
