@@ -145,7 +145,7 @@ def _choose(ir: IRGraph, output: str, free_inputs: bool) -> None:
         costs[None] = _uncached_cost(ir, literal)
     choice = _cheapest(costs)
     if choice is not None:
-        built = _build(ir, literal, choice)
+        built = _build(ir, literal, choice)  # built once already: it is exact
         ir.connect(built.port, output, 0)  # type: ignore[union-attr]
 
 
@@ -190,6 +190,8 @@ def _read_by(ir: IRGraph, layer: str, region: set[str], through_linear: bool = T
     read, stack = set(), [ir.operand(layer, 0).node]
     while stack:
         node = stack.pop()
+        if node in read:
+            continue
         read.add(node)
         if node in region and (ir.op(node) in MERGES or (through_linear and _linear(ir, node))):
             stack.extend(p.node for p in ir.inputs_of(node))
@@ -379,7 +381,7 @@ class _Chain:
             self.stage(layer, x, stages[index + 1] if index + 1 < len(stages) else None)
             self.settle()
         result = self.value(self.root)
-        node = _whole_node(result)
+        node = _whole_node(self.ir, result)
         if node is None:
             node = self.emit_rows(result, "linear", f"{self.root}:output")
         return _Built(Port(node), self.created)
@@ -412,7 +414,7 @@ class _Chain:
             return
         carried = self.carried_parts(self.needed(), _nodes(pre))
         if not carried and self.keeps_layer(x):
-            node = self.add_layer(layer, _whole_node(x))
+            node = self.add_layer(layer, _whole_node(self.ir, x))
         else:
             node = self.emit_stage(layer, pre, carried, activation)
         self.values[layer] = [{(node, i): 1.0} for i in range(len(pre))]
@@ -492,7 +494,7 @@ class _Chain:
     def keeps_layer(self, x: list[Expr]) -> bool:
         """Whether the layer reads exactly one emitted node, whole and in order, so that
         it can be written as it is."""
-        return _whole_node(x) is not None
+        return _whole_node(self.ir, x) is not None
 
     # -- emitting ---------------------------------------------------------------------
     def emit_rows(self, rows: list[Expr], activation, layer: str) -> str:
@@ -573,13 +575,14 @@ def _key(expr: Expr) -> frozenset:
     return frozenset(expr.items())
 
 
-def _whole_node(exprs: list[Expr]) -> Optional[str]:
-    """The node whose every element, in order, the expressions are; None otherwise."""
+def _whole_node(ir: IRGraph, exprs: list[Expr]) -> Optional[str]:
+    """The node whose every element, in order, the expressions are (all of them: not a
+    part of a wider node); None otherwise."""
     nodes = {a[0] for e in exprs for a in e}
     if len(nodes) != 1:
         return None
     node = nodes.pop()
-    if node == CONST[0]:
+    if node == CONST[0] or emit.width(ir, node) != len(exprs):
         return None
     whole = all(e == {(node, i): 1.0} for i, e in enumerate(exprs))
     return node if whole else None

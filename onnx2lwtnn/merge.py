@@ -29,7 +29,7 @@ def merge_outputs(ir: IRGraph, interface: Interface, name: str) -> None:
     """Replace the graph's outputs by one output ``name`` holding all of them."""
     if not name.strip():
         raise UsageError("merge_outputs= needs a name for the merged output")
-    labels = merged_labels(ir, interface)
+    labels = _merged_labels(ir, interface)
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:
         raise UsageError(f"merge_outputs=: two outputs would both have the label "
@@ -47,7 +47,8 @@ def merge_outputs(ir: IRGraph, interface: Interface, name: str) -> None:
     interface.output_labels[name] = labels
 
 
-def merged_labels(ir: IRGraph, interface: Interface) -> list[str]:
+def _merged_labels(ir: IRGraph, interface: Interface) -> list[str]:
+    """Each output's labels, prefixed by its lwtnn name, in output order."""
     labels = []
     for node in ir.outputs:
         onnx_name = ir.attrs(node)["name"]

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from onnx2lwtnn.api import conversion
 from onnx2lwtnn.check import check
@@ -163,6 +164,24 @@ def test_an_input_is_read_again_where_that_is_cheaper_than_carrying_it():
     assert (chained.cost.total.variables_read, literal.cost.total.variables_read) == (65, 130)
     assert chained.cost.total.estimate < literal.cost.total.estimate
     assert check(wide, chained.document, events=300).passed
+
+
+def test_an_output_that_is_part_of_a_node_reads_only_that_part():
+    """Slice(Concat(x, x)) keeps x[0]: the chain's result is the first element of the
+    input node, which must not be taken for the whole (2-wide) input (hypothesis found
+    it)."""
+    graph = helper.make_graph(
+        [helper.make_node("Concat", ["x", "x"], ["joined"], axis=1),
+         helper.make_node("Slice", ["joined", "starts", "ends", "axes", "steps"], ["y"])],
+        "part", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
+        [numpy_helper.from_array(np.array([value], np.int64), name) for name, value in
+         (("starts", 0), ("ends", -2 ** 63 + 1), ("axes", 1), ("steps", -1))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    document = _convert(model).document
+    assert document["outputs"]["y"]["labels"] == ["y_0"]
+    x = np.random.default_rng(2).normal(size=(50, 2))
+    np.testing.assert_array_equal(load_network(document).evaluate({"x": x})["y"], x[:, :1])
 
 
 @pytest.mark.parametrize("inner", ["Relu", "Tanh"])
