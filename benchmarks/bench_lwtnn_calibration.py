@@ -17,6 +17,7 @@ interleaving the networks round by round, best of ``--rounds`` in each of ``--pa
 
     LWTNN_DIR=~/lwtnn python benchmarks/bench_lwtnn_calibration.py
     LWTNN_DIR=~/lwtnn python benchmarks/bench_lwtnn_calibration.py --time old.json new.json
+    LWTNN_DIR=~/lwtnn python benchmarks/bench_lwtnn_calibration.py --time a.json b.json --values
 """
 from __future__ import annotations
 
@@ -263,11 +264,16 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="timed rounds per run (default %(default)s)")
     parser.add_argument("--time", type=Path, nargs="+", metavar="FILE.json",
                         help="only time these lwtnn files, in one run")
+    parser.add_argument("--values", action="store_true",
+                        help="with --time: print each file's outputs for the harness's 16 "
+                             "events at 17 digits instead (the same events for every file)")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="write the calibration files into DIR and keep them")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         binary = build_harness(Path(scratch))
+        if args.time and args.values:
+            return subprocess.run([str(binary), "--values", *map(str, args.time)]).returncode
         if args.time:
             time_files(binary, [p.resolve() for p in args.time], args.passes, args.rounds)
             return 0
