@@ -614,12 +614,31 @@ def _exact_product(w: float, c: float) -> float:
     return w * c
 
 
+def _distinct_unit_atoms(x: list[Expr]) -> bool:
+    """Whether each element is one atom times +-1, no atom twice (W x is then W's own
+    entries, signed: nothing to add up or round)."""
+    seen = set()
+    for e in x:
+        if len(e) != 1:
+            return False
+        (atom, coefficient), = e.items()
+        if coefficient not in (1.0, -1.0) or atom in seen or atom == CONST:
+            return False
+        seen.add(atom)
+    return True
+
+
 def _affine(weights, bias, x: list[Expr]) -> list[Expr]:
     """The rows of ``W x + b`` over the atoms of ``x`` (an activation-only layer: ``x``)."""
     weights = np.asarray(weights, dtype=np.float64)
     bias = np.asarray(bias, dtype=np.float64)
     if weights.size == 0:
         rows = [dict(e) for e in x]
+    elif _distinct_unit_atoms(x):  # the common case, a whole node: W's own entries, exact
+        atoms = [next(iter(e)) for e in x]
+        signs = np.array([next(iter(e.values())) for e in x])
+        rows = [{a: w for a, w in zip(atoms, row.tolist()) if w != 0.0}
+                for row in weights * signs]
     else:
         rows = []
         for w_row in weights:
