@@ -145,7 +145,6 @@ def test_a_narrow_slice_of_a_wide_input_is_carried_instead_of_read_by_every_bloc
     literal = _convert(model, layout="literal")
     # block k reads x through the slice once and through s twice: 2^(blocks + 1) - 1 reads
     assert literal.cost.total.variables_read == 31 * inputs
-    events = random_events(model, 300, seed=5)
     for fmt in ("graph", "sequential"):
         converted = _convert(model, format=fmt)
         assert converted.cost.total.variables_read == inputs  # read once
