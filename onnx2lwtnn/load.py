@@ -60,6 +60,7 @@ def prepare_model(model: onnx.ModelProto,
     _check_opset(model, where)
     model = sorted_topologically(model)
     _check_structure(model, where)
+    _check_dimensions(model, where, [])  # the declared ones: inference aborts on some
     shapes = _declared_shapes(model)
     problems = non_finite_constants(model)
     if problems and non_finite is None:
@@ -136,18 +137,18 @@ def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def _check_dimensions(model: onnx.ModelProto, where: Union[str, os.PathLike],
                       shapes: list[tuple[str, Optional[tuple]]]) -> None:
-    """Refuse a tensor computed at run time (an input, an output, what the graph makes of
-    them) with a dimension per event over the ``dimension`` limit, or with a negative
-    one: the conversion names each variable, label or step one by one, so a 79-byte model
-    declaring an input of 10^9 variables would otherwise grow without bound. A fixed
-    batch (the first of two or more dimensions) is never built (hls4ml exports fix it at
-    789,444)."""
+    """Refuse a tensor computed at run time (as the file declares it, and as ``shapes``
+    infer it) with a dimension per event over the ``dimension`` limit, or with a negative
+    one (onnx's shape inference aborts the process on some): the conversion names each
+    variable, label or step one by one, so a 79-byte model declaring an input of 10^9
+    variables would otherwise grow without bound. A fixed batch (the first of two or more
+    dimensions) is never built (hls4ml exports fix it at 789,444)."""
     graph = model.graph
     constants = _constants(graph).keys()
     constants |= _constant_producers(graph, constants).keys()
     declared = [(v.name, tuple(d.dim_value if d.HasField("dim_value") else d.dim_param or None
                                for d in v.type.tensor_type.shape.dim))
-                for v in (*graph.input, *graph.output)]
+                for v in (*graph.input, *graph.output, *graph.value_info)]
     most = limits.limit("dimension")
     for name, shape in [*declared, *shapes]:
         if name in constants or shape is None:

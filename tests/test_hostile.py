@@ -901,3 +901,52 @@ def test_fix_and_fix_from_fixing_one_parameter_is_a_usage_error(tmp_path, capsys
     err = run_cli([PARAMETRISED, "--fix-from", PARAMETRISED_CONFIG, "--fix", "mLSP=3",
                    "--output-dir", tmp_path], capsys, (2,))
     assert "both fix 'mLSP'" in err and list(tmp_path.iterdir()) == []
+
+
+# found by mutating fixtures (TMVA files and ONNX models) under the same limits
+@pytest.mark.parametrize("edit, problem", [
+    (lambda t: t.replace('<Class Name="charm" Index="1"/>', ""),
+     "the output layer has 3 neurons for 2 classes"),
+    (lambda t: t.replace('Name="charm"', 'Name="light"'), "two classes are named 'light'"),
+    (lambda t: t.replace('Expression="x2" Label="x2"', 'Expression="x1" Label="x1"'),
+     "two variables are named 'x1'"),
+])
+def test_tmva_outputs_and_names_that_lwtnn_cannot_key_are_refused(tmp_path, limited, edit,
+                                                                   problem):
+    weights = tmp_path / "multiclass.weights.xml"
+    weights.write_text(edit((FIXTURES / "tmva_multiclass.weights.xml").read_text()))
+    commands = [["tmva", weights]]
+    if "neurons" not in problem:  # --tmva-weights reads no MLP of the file's own
+        commands.append([FIXTURES / "tmva_multiclass.onnx", "--tmva-weights", weights])
+    for args in commands:
+        line = limited(args, tmp_path).assert_refused((1,))
+        assert f"{weights}: {problem}" in line
+
+
+def test_a_negative_dimension_is_refused_before_shape_inference_aborts(tmp_path, limited):
+    """onnx's C++ shape inference ends the process (SIGABRT) on this one."""
+    model = onnx.load(str(FIXTURES / "timedistributed_dense.onnx"))
+    model.graph.input[0].type.tensor_type.shape.dim[1].dim_value = -1
+    path = _save(tmp_path / "negative.onnx", model)
+    line = limited([path], tmp_path).assert_refused((1,))
+    assert "has shape [batch, -1, 5]: a negative dimension" in line
+
+
+@pytest.mark.parametrize("op", ["Gemm", "LSTM"])
+def test_weights_of_the_wrong_rank_are_refused_naming_the_node(tmp_path, limited, op):
+    weight = numpy_helper.from_array(np.ones(8, np.float32), "w")
+    if op == "Gemm":
+        node, inputs = helper.make_node("Gemm", ["x", "w"], ["y"], name="gemm"), ["N", 8]
+        inits = [weight]
+    else:
+        node = helper.make_node("LSTM", ["x", "w", "r"], ["y"], name="lstm", hidden_size=2)
+        inputs = ["T", "N", 8]
+        inits = [weight, numpy_helper.from_array(np.ones((1, 8, 2), np.float32), "r")]
+    path = _save(tmp_path / "rank.onnx", _model([node], [_vector("x", inputs)],
+                                                 [_vector("y", ["N", "M"])], inits))
+    run = limited([path], tmp_path)
+    run.assert_bounded()
+    assert run.status == 1 and "internal error" not in run.text, run.text
+    assert {"Gemm": "Gemm 'gemm': the weight has shape [8], not a matrix",
+            "LSTM": "LSTM 'lstm': W (8,), R (1, 8, 2) and B None do not hold 4 gates"}[op] \
+        in run.text

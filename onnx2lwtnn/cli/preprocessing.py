@@ -94,8 +94,8 @@ def _shown(point: dict) -> str:
 def _number(where: str, name: str, value) -> float:
     number = _finite(value) if isinstance(value, (int, float)) else None
     if isinstance(value, bool) or number is None:
-        raise UsageError(f"{where}: parameter {quote(name)} has value {quote(value, 40)}, "
-                         "not a finite number")
+        raise UsageError(f"{where}: parameter {quote(name)} has value "
+                         f"{quote(json.dumps(value), 40)}, not a finite number")
     return number
 
 

@@ -25,7 +25,7 @@ def lower_gemm(ir: IRGraph, node: str) -> bool:
     a, b, c = (ir.inputs_of(node) + [None, None, None])[:3]
     vector = _untransposed(ir, a) if attrs.get("transA", 0) else a
     weight = ir.const_value(b)
-    if vector is None or not is_vector(ir, vector) or weight is None:
+    if vector is None or not is_vector(ir, vector) or weight is None or np.ndim(weight) != 2:
         return _refuse_operands(ir, node, weight)
     weight = np.asarray(weight, dtype=np.float64)
     weights = _times(weight if attrs.get("transB", 0) else weight.T,
@@ -81,6 +81,8 @@ def _untransposed(ir: IRGraph, port: Optional[Port]) -> Optional[Port]:
 def _refuse_operands(ir: IRGraph, node: str, weight: Optional[np.ndarray]) -> bool:
     if weight is None:
         ir.refuse(node, "the weight matrix is computed at run time; lwtnn needs constant weights")
+    elif np.ndim(weight) != 2:
+        ir.refuse(node, f"the weight has shape {list(np.shape(weight))}, not a matrix")
     else:
         ir.refuse(node, "the operand is not a [batch, features] vector: lwtnn's dense "
                         "layers read vectors, or (a MatMul) every step of a [batch, time, "

@@ -157,10 +157,15 @@ def _components(ir: IRGraph, node: str) -> tuple[Optional[dict], Optional[str]]:
     if w is None or r is None or (ir.operand(node, 3) is not None and b is None):
         return None, "its weights W, R or B are computed at run time; lwtnn needs constants"
     gates = ONNX_GATES[op]
-    w, r = np.asarray(w, np.float64)[0], np.asarray(r, np.float64)[0]
-    hidden = r.shape[-1]
-    if w.shape[0] != len(gates) * hidden or r.shape[0] != len(gates) * hidden:
-        return None, f"W {w.shape} and R {r.shape} do not hold {len(gates)} gates of {hidden} units"
+    w, r = np.asarray(w, np.float64), np.asarray(r, np.float64)
+    hidden = r.shape[-1] if r.ndim == 3 else 0
+    b_shape = None if b is None else np.shape(b)
+    if (w.ndim != 3 or r.ndim != 3 or not len(w) or not len(r) or b_shape not in (
+            None, (len(w), 2 * len(gates) * hidden))
+            or w.shape[1] != len(gates) * hidden or r.shape[1] != len(gates) * hidden):
+        return None, (f"W {w.shape}, R {r.shape} and B {b_shape} do not hold "
+                      f"{len(gates)} gates of {hidden} units")
+    w, r = w[0], r[0]
     b = np.zeros(2 * len(gates) * hidden) if b is None else np.asarray(b, np.float64)[0]
     bias = b[:len(gates) * hidden] + b[len(gates) * hidden:]
     parts = {}

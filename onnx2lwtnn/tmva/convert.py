@@ -80,7 +80,19 @@ class TmvaNetwork:
 
 def read_network(path: Union[str, os.PathLike]) -> TmvaNetwork:
     method = read_method(path)
-    return TmvaNetwork(method, read_mlp(method), tf.read_transformations(method))
+    network = TmvaNetwork(method, read_mlp(method), tf.read_transformations(method))
+    _check_outputs(network)
+    return network
+
+
+def _check_outputs(network: TmvaNetwork) -> None:
+    """One output neuron per label (target, class, or the classifier's one)."""
+    method, width = network.method, network.mlp.weights[-1].shape[0]
+    if len(network.labels) != width:
+        what = {"Regression": "targets", "Multiclass": "classes"}.get(method.analysis,
+                                                                      "outputs")
+        raise method.error(f"the output layer has {width} neurons for "
+                           f"{len(network.labels)} {what}")
 
 
 def convert_tmva(source: Union[str, os.PathLike, TmvaNetwork],

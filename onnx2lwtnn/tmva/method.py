@@ -10,6 +10,7 @@ import math
 import os
 import re
 import xml.etree.ElementTree as ElementTree
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -87,15 +88,19 @@ def read_method(path: Union[str, os.PathLike]) -> Method:
     if len(variables) > limits.limit("tmva-variables"):
         raise ModelLoadError(f"{where}: {len(variables):,} variables; TMVA files are limited "
                              f"to {limits.bound('tmva-variables', 'variables')}")
+    names = {"variables": [v.get("Expression") or v.get("Label", "") for v in variables],
+             "targets": [t.get("Expression") or t.get("Label", "")
+                         for t in root.iterfind("Targets/Target")],
+             "classes": [c.get("Name", "") for c in root.iterfind("Classes/Class")]}
+    for kind, listed in names.items():
+        _distinct(where, kind, listed)
     return Method(
         where=where, method=method, title=title or method,
         version=_version(info.get("TMVA Release", "")),
         analysis=info.get("AnalysisType", "Classification"), options=options,
-        variables=[v.get("Expression") or v.get("Label", "") for v in variables],
+        variables=names["variables"],
         labels=[v.get("Label") or v.get("Expression", "") for v in variables],
-        ranges=_ranges(where, variables),
-        targets=[t.get("Expression") or t.get("Label", "") for t in root.iterfind("Targets/Target")],
-        classes=[c.get("Name", "") for c in root.iterfind("Classes/Class")],
+        ranges=_ranges(where, variables), targets=names["targets"], classes=names["classes"],
         root=root)
 
 
@@ -120,6 +125,15 @@ def integer(method: Method, element: ElementTree.Element, name: str) -> int:
     except ValueError:
         raise method.error(f"<{element.tag}> has no integer {name} "
                            f"(found {element.get(name)!r})") from None
+
+
+def _distinct(where: str, kind: str, names: list[str]) -> None:
+    """Variables, targets and classes become lwtnn's variable names and output labels,
+    which it looks up by name: each must be named once."""
+    twice = next((name for name, count in Counter(names).items() if count > 1), None)
+    if twice is not None:
+        raise ModelLoadError(f"{where}: two {kind} are named {quote(twice)}; lwtnn looks "
+                             "them up by name")
 
 
 def _ranges(where: str, variables: list[ElementTree.Element]) -> np.ndarray:
