@@ -8,9 +8,11 @@ child per run: the child gets its own limits (CPU seconds, address space), its o
 stdin, stdout and stderr files and working folder, and the server reports its exit
 status, wall time, CPU time and peak resident memory (``os.wait4``). A child still
 running after ``WALL_SECONDS`` (a hang: blocked on a FIFO, say) is killed and reported.
+One server serves the whole session (``shared_cli``).
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -19,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+import tty
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -27,12 +30,20 @@ CPU_SECONDS = 20               # the done-when bound
 RESIDENT_MB = 1024             # the done-when bound, checked on the peak (ru_maxrss)
 ADDRESS_SPACE = 3 << 30        # a hard stop, so a regression fails instead of swapping
 WALL_SECONDS = 60              # a child blocked this long (it uses no CPU) is killed
-# Escape bytes that change what a terminal shows: ESC (CSI and OSC start with it), BEL,
-# the 8-bit CSI/OSC bytes and the C1 controls (U+0080 to U+009F, UTF-8 encoded).
-ESCAPES = re.compile(rb"[\x07\x1b\x9b\x9d]|\xc2[\x80-\x9f]")
+# What can drive a terminal: C0 controls but tab and newline (ESC starts CSI and OSC;
+# BEL ends OSC; CR rewrites a line), DEL, the C1 controls U+0080 to U+009F (U+009B is CSI,
+# U+009D OSC), and bytes 0x80 to 0x9F that are not part of a UTF-8 character (8-bit CSI
+# and OSC; decoded here as the surrogates U+DC80 to U+DC9F).
+ESCAPES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\udc80-\udc9f]")
 PRELOAD = ("onnx2lwtnn.cli", "onnx2lwtnn.cli.convert", "onnx2lwtnn.cli.inspect",
            "onnx2lwtnn.cli.template", "onnx2lwtnn.cli.tmva", "onnx2lwtnn.cli.check",
-           "onnx2lwtnn.cli.ops")
+           "onnx2lwtnn.cli.ops", "onnx2lwtnn.cli.run", "onnx2lwtnn.cli.export")
+
+
+def find_escape(data: bytes) -> Optional[str]:
+    """The first character in ``data`` that could drive a terminal, or None."""
+    found = ESCAPES.search(data.decode("utf-8", "surrogateescape"))
+    return None if found is None else found.group()
 
 
 @dataclass
@@ -53,12 +64,18 @@ class Run:
 
     def assert_refused(self, codes: Sequence[int] = (1, 2)) -> str:
         """Exit 1 or 2 with one clean line on stderr, within the bounds; returns it."""
+        text = self.assert_failed(codes)
+        assert len(text.strip().splitlines()) == 1, text
+        return text.strip()
+
+    def assert_failed(self, codes: Sequence[int] = (1, 2)) -> str:
+        """Exit 1 or 2 with a message (a conversion's causes, one a line), within the
+        bounds; returns it."""
         self.assert_bounded()
         assert self.status in codes, (self.status, self.text)
-        lines = self.text.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("onnx2lwtnn: "), self.text
+        assert self.text.startswith("onnx2lwtnn: "), self.text
         assert "Traceback" not in self.text and "internal error" not in self.text, self.text
-        return lines[0]
+        return self.text
 
     def assert_bounded(self) -> None:
         """Within the time and memory bounds, and no escape byte on stdout or stderr."""
@@ -66,8 +83,8 @@ class Run:
         assert self.status != -signal.SIGXCPU, f"over {CPU_SECONDS} s of CPU: {self.text}"
         assert self.megabytes <= RESIDENT_MB, f"{self.megabytes:.0f} MB resident"
         for stream in (self.out, self.err):
-            found = ESCAPES.search(stream)
-            assert found is None, f"escape byte {found.group()!r} in {stream[:500]!r}"
+            found = find_escape(stream)
+            assert found is None, f"escape {found!r} in {stream[:500]!r}"
 
 
 class LimitedCli:
@@ -81,26 +98,63 @@ class LimitedCli:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=repo, env=env, text=True)
 
     def __call__(self, args: Sequence, folder: Path, stdin: Optional[Path] = None,
-                 stdout: Optional[Path] = None) -> Run:
+                 stdout: Optional[Path] = None, terminal: bool = False) -> Run:
         """Run in ``folder``; ``stdout``, when given, is a file opened for appending (as
-        the shell's ``>>``) and is left in place."""
-        out = stdout if stdout is not None else folder / ".stdout"
+        the shell's ``>>``) and is left in place; with ``terminal``, stdout is a
+        pseudo-terminal (raw: what the command writes arrives unchanged)."""
         err = folder / ".stderr"
+        if terminal:
+            master, slave = os.openpty()
+            tty.setraw(slave)
+            out = Path(os.ttyname(slave))
+        else:
+            out = stdout if stdout is not None else folder / ".stdout"
         request = {"args": [str(a) for a in args], "cwd": str(folder), "stdout": str(out),
                    "stderr": str(err), "stdin": str(stdin or os.devnull)}
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        reply = json.loads(self.process.stdout.readline())
-        run = Run(reply["status"], out.read_bytes(), err.read_bytes(), reply["seconds"],
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            reply = json.loads(self.process.stdout.readline())
+            written = _drain(master) if terminal else out.read_bytes()
+        finally:
+            if terminal:
+                os.close(master)
+                os.close(slave)
+        run = Run(reply["status"], written, err.read_bytes(), reply["seconds"],
                   reply["cpu"], reply["megabytes"], reply["timed_out"])
         err.unlink()
-        if stdout is None:
+        if stdout is None and not terminal:
             out.unlink()
         return run
 
     def close(self) -> None:
         self.process.stdin.close()
         self.process.wait(timeout=30)
+
+
+def _drain(master: int) -> bytes:
+    """What waits on a pseudo-terminal (its buffer holds a few kilobytes: enough for the
+    short outputs tested on one)."""
+    os.set_blocking(master, False)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except BlockingIOError:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+_SHARED: Optional[LimitedCli] = None
+
+
+def shared_cli(repo: Path) -> LimitedCli:
+    """The session's server, started on first use and closed at exit."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = LimitedCli(repo)
+        atexit.register(_SHARED.close)
+    return _SHARED
 
 
 def serve(preload: Sequence[str]) -> None:

@@ -27,7 +27,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx2lwtnn import convert
 from onnx2lwtnn.cli import main
 
-from .limited import ESCAPES, LimitedCli
+from .limited import find_escape, shared_cli
 from .support import FIXTURES, REPO
 
 MODEL = FIXTURES / "mlp_opset13.onnx"
@@ -461,11 +461,9 @@ PARAMETRISED_CONFIG = FIXTURES / "prep_susy_parametrised.config.json"
 EVIL = "\x1b]0;pwned\x07\x1b[2J\u009b31m\u009d"  # OSC, BEL, CSI, and the C1 CSI and OSC
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def limited():
-    cli = LimitedCli(REPO)
-    yield cli
-    cli.close()
+    return shared_cli(REPO)
 
 
 def _model(nodes, inputs, outputs, inits=(), domains=()) -> onnx.ModelProto:
@@ -483,10 +481,17 @@ def _save(path: Path, model: onnx.ModelProto) -> Path:
     return path
 
 
+def ran(run, status: int = 0):
+    """A run that ended with ``status`` within the bounds (no escape printed)."""
+    run.assert_bounded()
+    assert run.status == status, run.text
+    return run
+
+
 def assert_no_escapes(*texts: str) -> None:
     for text in texts:
-        found = ESCAPES.search(text.encode("utf-8"))
-        assert found is None, f"escape byte {found.group()!r} in {text[:500]!r}"
+        found = find_escape(text.encode("utf-8"))
+        assert found is None, f"escape {found!r} in {text[:500]!r}"
 
 
 # memory from tiny files
@@ -527,9 +532,7 @@ def test_a_large_fixed_batch_is_not_a_dimension_over_the_limit(tmp_path, limited
     model = _save(tmp_path / "batch.onnx", _model(
         [helper.make_node("Relu", ["x"], ["y"])], [_vector("x", [789_444, 3])],
         [_vector("y", [789_444, 3])]))
-    run = limited([model, "-o", tmp_path / "out.json"], tmp_path)
-    run.assert_bounded()
-    assert run.status == 0, run.text
+    ran(limited([model, "-o", tmp_path / "out.json"], tmp_path))
 
 
 def test_the_dimension_limit_can_be_raised(tmp_path, capsys):
@@ -624,9 +627,7 @@ def test_a_tmva_file_at_the_limits_converts_within_the_bounds(tmp_path, limited)
     weights = tmp_path / "limit.weights.xml"
     weights.write_text(tmva_xml([(0, 1)] * n, transforms="".join(chain), neuron="tanh"))
     assert weights.stat().st_size < 1_000_000
-    run = limited(["tmva", weights, "-o", tmp_path / "out.json"], tmp_path)
-    run.assert_bounded()
-    assert run.status == 0, run.text
+    ran(limited(["tmva", weights, "-o", tmp_path / "out.json"], tmp_path))
     assert len(json.loads((tmp_path / "out.json").read_text())["inputs"][0]["variables"]) == n
     weights.write_text(tmva_xml([(0, 1)] * n, transforms="".join(chain + [_decorrelation(0)])))
     line = limited(["tmva", weights], tmp_path).assert_refused((1,))
@@ -653,9 +654,7 @@ def test_inspect_follows_a_5000_node_chain_in_linear_time(tmp_path, limited):
         previous = f"n{index}"
     model = _save(tmp_path / "chain.onnx", _model(nodes, [_vector("x", ["N", 2])],
                                                   [_vector(previous, ["N", 2])]))
-    run = limited(["inspect", model], tmp_path)
-    run.assert_bounded()
-    assert run.status == 0 and b"n4999" in run.out, run.text
+    assert b"n4999" in ran(limited(["inspect", model], tmp_path)).out
 
 
 @pytest.mark.parametrize("command", ["convert", "inspect"])
@@ -682,16 +681,14 @@ def test_output_to_dev_stdout_appends_to_the_log_the_shell_opened(tmp_path, limi
     log.write_text("an earlier line\n")
     args = {"convert": [MODEL], "template": ["template", MODEL],
             "tmva": ["tmva", FIXTURES / "tmva_norm_decorr.weights.xml"]}[command]
-    run = limited([*args, "-o", "/dev/stdout"], tmp_path, stdout=log)
-    run.assert_bounded()
-    assert run.status == 0, run.text
+    ran(limited([*args, "-o", "/dev/stdout"], tmp_path, stdout=log))
     kept, _, written = log.read_text().partition("\n")
     assert kept == "an earlier line" and json.loads(written)
 
 
 @pytest.mark.parametrize("command", ["convert", "template", "tmva", "write-lwtnn-inputs",
                                      "batch"])
-def test_a_read_only_output_is_refused_not_replaced(work, capsys, command):
+def test_a_read_only_output_is_refused_not_replaced(work, limited, command):
     target = work / ("m.json" if command == "batch" else "ro.json")
     target.write_text("precious\n")
     target.chmod(0o444)
@@ -701,8 +698,8 @@ def test_a_read_only_output_is_refused_not_replaced(work, capsys, command):
             "write-lwtnn-inputs": ["check", work / "m.onnx", work / "n.json",
                                    "--write-lwtnn-inputs", target],
             "batch": [work / "m.onnx", "--output-dir", work]}[command]
-    err = run_cli(args, capsys, (2,))
-    assert f"{target}: the output exists and is read-only" in err
+    line = limited(args, work).assert_refused((2,))
+    assert f"{target}: the output exists and is read-only" in line
     assert target.read_text() == "precious\n" and not target.stat().st_mode & 0o222
 
 
@@ -715,13 +712,13 @@ def _fix_from_config(folder: Path, rename: dict[str, str] = {}) -> Path:
     return path
 
 
-def test_fix_from_writes_nothing_when_a_later_network_cannot_be_written(tmp_path, capsys):
+def test_fix_from_writes_nothing_when_a_later_network_cannot_be_written(tmp_path, limited):
     out = tmp_path / "out"
     out.mkdir()
     (out / "prep_susy_parametrised_isGtt0_mGluino2000_mLSP800.json").mkdir()  # the 2nd
-    err = run_cli([PARAMETRISED, "--fix-from", _fix_from_config(tmp_path), "--output-dir",
-                   out], capsys, (1,))
-    assert "mLSP800.json: cannot write the output (Is a directory)" in err
+    line = limited([PARAMETRISED, "--fix-from", _fix_from_config(tmp_path), "--output-dir",
+                    out], tmp_path).assert_refused((1,))
+    assert "mLSP800.json: cannot write the output (Is a directory)" in line
     assert [p.name for p in out.iterdir()] == ["prep_susy_parametrised_isGtt0_mGluino2000_"
                                                "mLSP800.json"]
 
@@ -745,36 +742,36 @@ def test_fix_from_writes_nothing_when_the_last_write_fails(tmp_path, capsys, mon
     assert "No space left on device" in err and list(out.iterdir()) == []
 
 
-def test_a_parameter_name_with_slashes_stays_in_the_output_dir(tmp_path, capsys):
+def test_a_parameter_name_with_slashes_stays_in_the_output_dir(tmp_path, limited):
     out = tmp_path / "a" / "b" / "out"
     out.mkdir(parents=True)
     config = _fix_from_config(tmp_path, {"mLSP": "../../mLSP"})
-    assert main([str(PARAMETRISED), "--fix-from", str(config), "--output-dir", str(out)]) == 0
+    ran(limited([PARAMETRISED, "--fix-from", config, "--output-dir", out], tmp_path))
     assert len(list(out.iterdir())) == 3 and list((tmp_path / "a").iterdir()) == [
         tmp_path / "a" / "b"]
     assert (out / "prep_susy_parametrised_isGtt1_mGluino1900_..-..-mLSP1400.json").exists()
 
 
 # escapes
-def test_names_in_success_lines_are_escaped(tmp_path, capsys):
+def test_names_in_success_lines_are_escaped(tmp_path, limited):
     model = tmp_path / f"m{EVIL}.onnx"
     model.write_bytes(MODEL.read_bytes())
     other = tmp_path / f"bad{EVIL}.onnx"
     other.write_bytes(b"not a model")
     out = tmp_path / "out"
     out.mkdir()
-    assert main([str(model), "-o", str(tmp_path / f"o{EVIL}.json")]) == 0
-    assert main([str(model), str(other), "--output-dir", str(out)]) == 1  # the summary
-    assert main(["inspect", str(model)]) == 0
+    wrote = ran(limited([model, "-o", f"o{EVIL}.json"], tmp_path))
+    assert "wrote o\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\x9d.json" in wrote.text
+    summary = ran(limited([model, other, "--output-dir", out], tmp_path), 1)
+    assert "summary:" in summary.text and "bad\\x1b]0;pwned" in summary.text
+    header = ran(limited(["inspect", model], tmp_path)).out.decode()
+    assert "m\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\x9d.onnx: ONNX model" in header
     config = _fix_from_config(tmp_path, {"mLSP": f"mLSP{EVIL}"})
-    assert main([str(PARAMETRISED), "--fix-from", str(config), "--output-dir", str(out)]) == 0
-    captured = capsys.readouterr()
-    assert_no_escapes(captured.out, captured.err)
-    assert "wrote " in captured.err and "summary:" in captured.err
-    assert f"m\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\x9d.onnx: ONNX model" in captured.out
+    fixed = ran(limited([PARAMETRISED, "--fix-from", config, "--output-dir", out], tmp_path))
+    assert "mLSP\\x1b]0;pwned" in fixed.text
 
 
-def test_names_inside_a_model_are_escaped(tmp_path, capsys):
+def test_names_inside_a_model_are_escaped(tmp_path, limited):
     """Producer, node, tensor and dimension names and a custom domain, in inspect's
     report, in -v's changes and in conversion errors."""
     nodes = [helper.make_node("Relu", [f"x{EVIL}"], [f"r{EVIL}"], name=f"relu{EVIL}"),
@@ -784,29 +781,23 @@ def test_names_inside_a_model_are_escaped(tmp_path, capsys):
                    [_vector(f"y{EVIL}", [f"N{EVIL}", 2])], domains=[f"d{EVIL}"])
     model.producer_name = f"p{EVIL}"
     path = _save(tmp_path / "names.onnx", model)
-    assert main(["inspect", str(path)]) == 0
-    assert main([str(path), "-v"]) == 1
-    assert main(["template", str(path)]) == 1
-    captured = capsys.readouterr()
-    assert_no_escapes(captured.out, captured.err)
-    assert "producer p\\x1b]0;pwned" in captured.out and "op\\x1b]0;pwned" in captured.err
+    report = ran(limited(["inspect", path], tmp_path)).out.decode()
+    assert "producer p\\x1b]0;pwned" in report and "N\\x1b]0;pwned" in report
+    assert "d\\x1b]0;pwned" in report
+    for args in ([path, "-v"], ["template", path]):
+        assert "op\\x1b]0;pwned" in ran(limited(args, tmp_path), 1).text
 
 
-def test_c1_controls_in_a_tmva_title_are_escaped(tmp_path, capsys):
+def test_c1_controls_in_a_tmva_title_are_escaped(tmp_path, limited):
     weights = tmp_path / "title.weights.xml"
     weights.write_text(tmva_xml([(0, 1), (-2, 3)], title=f"score{EVIL[-5:]}"))
-    assert main(["tmva", str(weights)]) == 0
-    captured = capsys.readouterr()
-    assert_no_escapes(captured.out, captured.err)
-    assert "score\\x9b31m\\x9d" in captured.err
-    assert json.loads(captured.out)["outputs"][f"score{EVIL[-5:]}"]  # JSON escapes it
+    run = ran(limited(["tmva", weights], tmp_path))
+    assert "score\\x9b31m\\x9d" in run.text
+    assert json.loads(run.out)["outputs"][f"score{EVIL[-5:]}"]  # JSON escapes it
 
 
-def test_ops_does_not_echo_escapes(capsys):
-    assert main(["ops", f"Op{EVIL}"]) == 0
-    captured = capsys.readouterr()
-    assert_no_escapes(captured.out, captured.err)
-    assert "Op\\x1b]0;pwned" in captured.out
+def test_ops_does_not_echo_escapes(tmp_path, limited):
+    assert "Op\\x1b]0;pwned" in ran(limited(["ops", f"Op{EVIL}"], tmp_path)).out.decode()
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
@@ -838,9 +829,7 @@ def test_bad_tmva_training_ranges_are_refused(tmp_path, limited, low, high, prob
 def test_a_tmva_range_wider_than_double_precision_is_sampled(tmp_path, limited):
     weights = tmp_path / "wide.weights.xml"
     weights.write_text(tmva_xml([(0, 1), ("-3e38", "3e38")]))
-    run = limited(["tmva", weights, "-o", tmp_path / "out.json"], tmp_path)
-    run.assert_bounded()
-    assert run.status == 0, run.text
+    ran(limited(["tmva", weights, "-o", tmp_path / "out.json"], tmp_path))
 
 
 @pytest.mark.parametrize("encoding, problem", [
@@ -876,10 +865,10 @@ def test_tmva_inputs_without_events_are_refused(tmp_path, limited, kind):
     (["--fix", "x_0=1", "--fix", "x_0=2"], "--fix 'x_0' is given twice"),
     ([f"--fix=x_{i}=1" for i in range(6)], "would fix every variable of input 'x'"),
 ])
-def test_fix_values_that_cannot_be_fixed_are_usage_errors(capsys, args, problem):
-    code = main([str(MODEL), *args])
-    err = capsys.readouterr().err
-    assert code == 2 and problem in err and "internal error" not in err, err
+def test_fix_values_that_cannot_be_fixed_are_usage_errors(tmp_path, limited, args, problem):
+    """Those argparse cannot parse end as its errors do: the usage, then one line."""
+    run = ran(limited([MODEL, *args], tmp_path), 2)
+    assert problem in run.text.splitlines()[-1] and "Traceback" not in run.text
 
 
 @pytest.mark.parametrize("edit, problem", [
@@ -887,20 +876,21 @@ def test_fix_values_that_cannot_be_fixed_are_usage_errors(capsys, args, problem)
     (lambda c: c["parameters"][0].update(mLSP="1400"), "not a finite number"),
     (lambda c: c["parameters"].append(dict(c["parameters"][0])), "would both be written"),
 ])
-def test_fix_from_points_that_cannot_be_written_are_usage_errors(tmp_path, capsys, edit,
+def test_fix_from_points_that_cannot_be_written_are_usage_errors(tmp_path, limited, edit,
                                                                    problem):
     config = json.loads(PARAMETRISED_CONFIG.read_text())
     edit(config)
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
-    err = run_cli([PARAMETRISED, "--fix-from", path, "--output-dir", tmp_path], capsys, (2,))
-    assert problem in err and list(tmp_path.iterdir()) == [path]
+    line = limited([PARAMETRISED, "--fix-from", path, "--output-dir", tmp_path],
+                   tmp_path).assert_refused((2,))
+    assert problem in line and list(tmp_path.iterdir()) == [path]
 
 
-def test_fix_and_fix_from_fixing_one_parameter_is_a_usage_error(tmp_path, capsys):
-    err = run_cli([PARAMETRISED, "--fix-from", PARAMETRISED_CONFIG, "--fix", "mLSP=3",
-                   "--output-dir", tmp_path], capsys, (2,))
-    assert "both fix 'mLSP'" in err and list(tmp_path.iterdir()) == []
+def test_fix_and_fix_from_fixing_one_parameter_is_a_usage_error(tmp_path, limited):
+    line = limited([PARAMETRISED, "--fix-from", PARAMETRISED_CONFIG, "--fix", "mLSP=3",
+                    "--output-dir", tmp_path], tmp_path).assert_refused((2,))
+    assert "both fix 'mLSP'" in line and list(tmp_path.iterdir()) == []
 
 
 # found by mutating fixtures (TMVA files and ONNX models) under the same limits
@@ -944,9 +934,7 @@ def test_weights_of_the_wrong_rank_are_refused_naming_the_node(tmp_path, limited
         inits = [weight, numpy_helper.from_array(np.ones((1, 8, 2), np.float32), "r")]
     path = _save(tmp_path / "rank.onnx", _model([node], [_vector("x", inputs)],
                                                  [_vector("y", ["N", "M"])], inits))
-    run = limited([path], tmp_path)
-    run.assert_bounded()
-    assert run.status == 1 and "internal error" not in run.text, run.text
+    text = limited([path], tmp_path).assert_failed((1,))
     assert {"Gemm": "Gemm 'gemm': the weight has shape [8], not a matrix",
             "LSTM": "LSTM 'lstm': W (8,), R (1, 8, 2) and B None do not hold 4 gates"}[op] \
-        in run.text
+        in text
