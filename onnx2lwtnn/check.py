@@ -31,12 +31,11 @@ import numpy as np
 import onnx
 
 from . import files, lwtnn_cpp
-from .errors import FileError, ModelLoadError, ReferenceRunError, UsageError
-from .filekind import NOT_A_NETWORK, is_binary
+from .errors import ReferenceRunError, UsageError
 from .interface import Interface
 from .load import load_model
-from .lwtnn import (SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT, EvaluationError, LwtnnFormatError,
-                    load_network)
+from .lwtnn import SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT, EvaluationError, build_network
+from .lwtnn_file import read_lwtnn
 from .lwtnn.network import Network
 from .lwtnn.sequential import sequential_form
 from .reference import FLOAT32, FLOAT64, TIME, OnnxModel
@@ -254,11 +253,7 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
     FLOAT32_TOLERANCE where only float32 evaluation exists."""
     proto = model if isinstance(model, onnx.ModelProto) else load_model(model)
     document = read_network(network)
-    try:
-        net = load_network(document)
-    except LwtnnFormatError as exc:
-        raise ModelLoadError(f"{network if not isinstance(network, dict) else 'network'}: "
-                             f"not a network lwtnn accepts: {exc}") from None
+    net = build_network(document)
     reference, float32, fallback = _onnx_models(proto, outputs)
     interface = (Interface() if variables is None
                  else _read_spec(variables, variables_convention, document, reference))
@@ -293,8 +288,7 @@ def verify_conversion(model: onnx.ModelProto, document: dict, preparation: Optio
             pass
     view = graph_view(document, reference, interface or Interface(), outputs, merge_outputs)
     drawn = draw_events(view, events, seed, _fixed_length(reference))
-    report = _compare_all(load_network(document, validated=True), view, drawn,
-                          (reference, float32, ""),
+    report = _compare_all(build_network(document), view, drawn, (reference, float32, ""),
                           preparation or Preparation(), None, None)[0]
     if report.fallback:
         raise ReferenceRunError(report.fallback)
@@ -728,15 +722,9 @@ def _fixed_length(model: OnnxModel) -> Optional[int]:
 
 
 def read_network(network: Union[PathLike, dict]) -> dict:
-    """An lwtnn document from a path (or as given), read strictly under the file policy;
-    ModelLoadError names an unreadable file."""
-    if isinstance(network, dict):
-        return network
-    try:
-        return files.read_json(network, "lwtnn network", files.NETWORK_LIMIT, stdin=True)
-    except FileError as exc:
-        binary = str(network) != files.STDIN and is_binary(network)
-        raise ModelLoadError(f"{network}: {NOT_A_NETWORK}" if binary else str(exc)) from None
+    """An lwtnn document from a path (or as given), ``-`` for stdin, as lwtnn reads it
+    (``read_lwtnn``)."""
+    return read_lwtnn(network, stdin=True)
 
 
 def _check_table(path: Path, header: list[str], body: list[list[str]]) -> None:

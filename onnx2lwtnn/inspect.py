@@ -17,7 +17,6 @@ from typing import Any, Optional, Union
 import numpy as np
 import onnx
 
-from . import files
 from .cost import cost_line, network_cost
 from .errors import ConversionError, ConversionWarning
 from .filekind import JSON, LWTNN, file_kind
@@ -25,6 +24,7 @@ from .interface import Interface
 from .load import load_model, prepare_model
 from .lwtnn import SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT
 from .lwtnn.validate import document_kind
+from .lwtnn_file import read_lwtnn
 from .trace import Change
 
 Report = dict[str, Any]
@@ -103,8 +103,7 @@ def inspect_model(model: Union[str, os.PathLike, onnx.ModelProto]) -> Report:
 def inspect_network(network: Union[str, os.PathLike, dict]) -> Report:
     """Describe an lwtnn JSON document: interface, node kinds, layers."""
     where = "<in-memory network>" if isinstance(network, dict) else str(network)
-    document = (network if isinstance(network, dict) else
-                files.read_json(network, "lwtnn network", files.NETWORK_LIMIT))
+    document = read_lwtnn(network)
     kind = document_kind(document)
     cost = network_cost(document)
     layers = [{"architecture": layer.get("architecture", "?"),

@@ -32,9 +32,10 @@ from typing import Callable, Optional, Union
 import numpy as np
 
 from . import files
-from .errors import ModelLoadError, UsageError
+from .errors import UsageError
 from .event_files import Events, output_format, read_events, render_outputs
-from .lwtnn import EvaluationError, LwtnnFormatError, Network, load_network
+from .lwtnn import EvaluationError, Network, build_network
+from .lwtnn_file import read_lwtnn
 from .lwtnn.parallel import threads_problem
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -91,15 +92,9 @@ def run(network: Union[PathLike, dict, Network], inputs: Union[PathLike, Events]
 
 
 def read_network(source: Union[PathLike, dict]) -> Network:
-    """A runnable network; ``ModelLoadError`` names an invalid document (``FileError``
-    an unreadable file)."""
-    where = "the lwtnn document" if isinstance(source, dict) else str(source)
-    document = source if isinstance(source, dict) else files.read_json(
-        source, "lwtnn network", files.NETWORK_LIMIT)
-    try:
-        return load_network(document)
-    except LwtnnFormatError as exc:
-        raise ModelLoadError(f"{where}: {exc}") from None
+    """A runnable network, read as lwtnn reads it (``read_lwtnn``); ``ModelLoadError``
+    names an invalid document (``FileError`` an unreadable file)."""
+    return build_network(read_lwtnn(source))
 
 
 def apply_defaults(events: Events, network: Network, replace: str = "nan") -> int:

@@ -157,7 +157,7 @@ def test_unreadable_or_invalid_network_files_are_clear_errors(network, tmp_path,
     invalid.write_text(json.dumps(document))
     assert main(["check", str(TWO_OUTPUTS), str(invalid)]) == 1
     err = capsys.readouterr().err
-    assert "not a network lwtnn accepts" in err and "internal error" not in err
+    assert "not a network lwtnn reads" in err and "internal error" not in err
     assert main(["check", str(TWO_OUTPUTS), str(tmp_path / "missing.json")]) == 1
     assert "missing.json: no such file" in capsys.readouterr().err
 

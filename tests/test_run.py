@@ -236,7 +236,7 @@ def test_unreadable_networks(tmp_path):
     with pytest.raises(FileError, match="absent.json"):
         read_network(tmp_path / "absent.json")
     bad.write_text(json.dumps(dict(NET, nodes=[])))
-    with pytest.raises(ModelLoadError, match="problem"):
+    with pytest.raises(ModelLoadError, match="not a network lwtnn reads"):
         read_network(bad)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from .. import __version__, files, limits
 from ..errors import ConversionError, ConversionWarning, Onnx2LwtnnError, UsageError
+from ..lwtnn.errors import LwtnnFormatWarning
 from ..lwtnn.parallel import MAX_THREADS
 from ..specs import CONVENTIONS
 
@@ -163,6 +164,7 @@ def _with_warnings(command: Callable[[argparse.Namespace], int],
     also when it then fails; -q silences them."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConversionWarning)
+        warnings.simplefilter("always", LwtnnFormatWarning)
         try:
             return command(args)
         finally:
@@ -170,6 +172,8 @@ def _with_warnings(command: Callable[[argparse.Namespace], int],
                 if issubclass(warning.category, ConversionWarning):
                     where = f"{subject}: " if subject else ""
                     info(args, f"onnx2lwtnn: {where}warning: {warning.message}")
+                elif issubclass(warning.category, LwtnnFormatWarning):  # names its file
+                    info(args, files.printable(f"onnx2lwtnn: warning: {warning.message}"))
 
 
 def _conversion_message(subject: str, exc: ConversionError) -> str:

@@ -21,8 +21,8 @@ import onnx
 from onnx import helper
 
 from .. import __version__, files
-from ..errors import ModelLoadError, Onnx2LwtnnError
-from ..lwtnn import LwtnnFormatError, validate_network
+from ..errors import Onnx2LwtnnError
+from ..lwtnn_file import read_lwtnn
 from .builder import Builder
 from .network import LayerError, Port, build
 
@@ -50,12 +50,7 @@ def export(network: Union[PathLike, dict], output: Optional[PathLike] = None, *,
     where = "the lwtnn document" if isinstance(network, dict) else str(network)
     if output is not None:
         files.check_output(output, [] if isinstance(network, dict) else [network])
-    doc = network if isinstance(network, dict) else files.read_json(
-        network, "lwtnn network", files.NETWORK_LIMIT)
-    try:
-        validate_network(doc)
-    except LwtnnFormatError as exc:
-        raise ModelLoadError(f"{where}: {exc}") from None
+    doc = read_lwtnn(network)
     builder = Builder(np.float32 if float32 else np.float64)
     try:
         exported = build(doc, builder)

@@ -24,13 +24,18 @@ class Builder:
         self.initializers: list[onnx.TensorProto] = []
         self._names = names if names is not None else set()
         self._constants = constants if constants is not None else {}
+        self._suffixes: dict[str, int] = {}  # hint -> the last suffix it was given
 
     def name(self, hint: str) -> str:
-        """A fresh value name based on ``hint``."""
-        candidate, k = hint, 1
+        """A fresh value name based on ``hint`` (``hint``, ``hint_2``, ...; each hint
+        remembers its last suffix, so naming never rescans: linear in the graph)."""
+        candidate, k = hint, self._suffixes.get(hint, 1)
+        if k > 1:
+            candidate = f"{hint}_{k}"
         while candidate in self._names:
             k += 1
             candidate = f"{hint}_{k}"
+        self._suffixes[hint] = k
         self._names.add(candidate)
         return candidate
 
@@ -65,6 +70,7 @@ class Builder:
         constants, which it reads from the outer graph by name."""
         sub = Builder(self.dtype, self._names, self._constants)
         sub.initializers = self.initializers  # constants land in the outer graph
+        sub._suffixes = self._suffixes
         return sub
 
     def value_info(self, name: str, shape: Sequence[Any]) -> onnx.ValueInfoProto:

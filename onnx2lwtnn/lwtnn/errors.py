@@ -16,13 +16,22 @@ class LwtnnFormatError(ValueError):
 
     ``problems`` lists every problem found as (JSON path, message) pairs, e.g.
     ``("$.layers[2].weights", "has 12 entries, not a multiple of 5 inputs")``.
+
+    The message is one line: the first problem, then how many more and where.
     """
 
     def __init__(self, problems: Sequence[tuple[str, str]]):
         self.problems = list(problems)
-        lines = [f"{len(self.problems)} problem(s) in the lwtnn document:"]
-        lines += [f"  {path}: {message}" for path, message in self.problems]
-        super().__init__("\n".join(lines))
+        (path, message), rest = self.problems[0], self.problems[1:]
+        text = f"not a network lwtnn reads: {path}: {message}"
+        if rest:
+            paths = ", ".join(p for p, _ in rest[:5]) + (", ..." if len(rest) > 5 else "")
+            text += f" (and {len(rest)} more problem(s): {paths})"
+        super().__init__(text)
+
+
+class LwtnnFormatWarning(UserWarning):
+    """Something in a document lwtnn reads but ignores (keys it never looks at)."""
 
 
 class EvaluationError(Exception):

@@ -301,6 +301,9 @@ class Conv1d:
     ``same`` pads ``ceil(pad / 2)`` zeros in front (lwtnn favours the start when the
     total padding is odd; Keras favours the end), ``causal`` pads all in front,
     ``valid`` pads nothing and refuses sequences shorter than the receptive field.
+    The padding is never built: each kernel tap adds its product to the output steps
+    whose input step exists (padding contributes exact zeros), so memory and time are
+    those of the output whatever the dilation.
     The activation is applied per output channel over time, as lwtnn does: this
     matters only for softmax, which lwtnn normalises over time steps here.
     """
@@ -317,22 +320,21 @@ class Conv1d:
         kernel = self.weights.shape[2]
         pad = (kernel - 1) * self.dilation
         if self.padding == "valid":
-            n_out_steps = n_steps - pad
+            n_out_steps, front = n_steps - pad, 0
             if n_out_steps < 1:
                 raise Refusal(
                     np.ones(n_events, dtype=bool),
                     f"sequence of {n_steps} step(s) too short for 'valid' conv1d "
                     f"(kernel {kernel}, dilation {self.dilation}: needs {pad + 1})")
-            padded = x
         else:
             n_out_steps = n_steps
             front = pad if self.padding == "causal" else (pad + 1) // 2
-            padded = np.zeros((n_events, n_steps + pad, n_in))
-            padded[:, front:front + n_steps] = x
         out = np.broadcast_to(self.bias, (n_events, n_out_steps, self.n_out)).copy()
         for k in range(kernel):
-            start = k * self.dilation
-            out += padded[:, start:start + n_out_steps] @ self.weights[:, :, k].T
+            shift = k * self.dilation - front  # output step t reads input step t + shift
+            first, stop = max(0, -shift), min(n_out_steps, n_steps - shift)
+            if first < stop:
+                out[:, first:stop] += x[:, first + shift:stop + shift] @ self.weights[:, :, k].T
         return np.swapaxes(self.activation(np.swapaxes(out, 1, 2)), 1, 2)
 
 

@@ -7,8 +7,9 @@ from typing import Any, Union
 
 from .graph import GraphNetwork
 from .network import Network
+from .read import read_document
 from .sequential import SequentialNetwork
-from .validate import document_kind, validate_network
+from .validate import document_kind
 
 NETWORK_KINDS = {"graph": GraphNetwork, "sequential": SequentialNetwork}
 
@@ -17,16 +18,20 @@ def load_network(source: Union[str, "os.PathLike[str]", dict[str, Any]], *,
                  validated: bool = False) -> Network:
     """A ``GraphNetwork`` or ``SequentialNetwork`` from a path or a parsed document.
 
-    The document is validated first (``LwtnnFormatError`` lists every problem), unless
-    ``validated`` says that was just done (a document the converter wrote: about a
-    second for ten million weights); the format is recognised by the graph format's
-    ``nodes`` key.
+    The document is read as lwtnn reads it and validated first (``read_document``:
+    ``LwtnnFormatError`` lists every problem), unless ``validated`` says that was just
+    done (a document the converter wrote: about a second for ten million weights).
     """
     if isinstance(source, dict):
         doc = source
     else:
         with open(source, encoding="utf-8") as stream:
             doc = json.load(stream)
-    if not validated:
-        validate_network(doc)
-    return NETWORK_KINDS[document_kind(doc)](doc)
+    if validated:
+        return build_network(doc)
+    return build_network(read_document(doc, None if isinstance(source, dict) else str(source)))
+
+
+def build_network(document: dict[str, Any]) -> Network:
+    """The network of a document ``read_document`` returned (read and validated)."""
+    return NETWORK_KINDS[document_kind(document)](document)

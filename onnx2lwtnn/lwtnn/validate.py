@@ -27,8 +27,9 @@
    names that lookups by name can tell apart, and ``leakyrelu``/``swish`` given
    without an alpha (lwtnn then uses alpha = NaN).
 
-The graph format is recognised by its ``nodes`` key; anything else is read as the
-sequential format.
+Which format a document is follows lwtnn's readers (``document_kind``). Documents as
+lwtnn's parser reads them (numbers given as strings, keys it ignores) come from
+``read.read_document``, which validates them here.
 """
 from __future__ import annotations
 
@@ -70,7 +71,13 @@ Problems = list[tuple[str, str]]
 
 
 def document_kind(doc: Mapping[str, Any]) -> str:
-    """``"graph"`` (LightweightGraph) or ``"sequential"`` (LightweightNeuralNetwork)."""
+    """``"graph"`` (LightweightGraph) or ``"sequential"`` (LightweightNeuralNetwork),
+    as lwtnn's readers tell them: the sequential format's ``outputs`` is a list of
+    labels, the graph format's an object of output nodes (without either, a graph has
+    ``nodes``)."""
+    outputs = doc.get("outputs")
+    if isinstance(outputs, (list, dict)):
+        return "sequential" if isinstance(outputs, list) else "graph"
     return "graph" if "nodes" in doc else "sequential"
 
 
@@ -524,12 +531,22 @@ class _GraphChecker:
 
 
 def _on_cycles(stuck: set[int], users: dict[int, list[int]]) -> list[int]:
-    """The nodes a topological sort left over, minus those merely downstream of a cycle."""
+    """The nodes a topological sort left over, minus those merely downstream of a cycle
+    (peeled off from the far end, each node once: linear in the graph's size)."""
     stuck = set(stuck)
-    leaves = [i for i in stuck if not stuck.intersection(users.get(i, []))]
-    while leaves:
-        stuck -= set(leaves)
-        leaves = [i for i in stuck if not stuck.intersection(users.get(i, []))]
+    waiting = {i: sum(u in stuck for u in users.get(i, [])) for i in stuck}
+    readers: dict[int, list[int]] = {}
+    for i in stuck:
+        for user in users.get(i, []):
+            if user in stuck:
+                readers.setdefault(user, []).append(i)
+    leaves = [i for i, n in waiting.items() if n == 0]
+    for leaf in leaves:
+        stuck.discard(leaf)
+        for source in readers.get(leaf, []):
+            waiting[source] -= 1
+            if waiting[source] == 0:
+                leaves.append(source)
     return sorted(stuck)
 
 

@@ -175,7 +175,7 @@ def test_all_problems_are_reported_together():
     found = dict(problems(broken(mutate)))
     assert set(found) == {"$", "$.layers[0].weights", "$.layers[1].activation",
                           "$.inputs[0].variables[0].scale"}
-    with pytest.raises(LwtnnFormatError, match=r"4 problem\(s\)"):
+    with pytest.raises(LwtnnFormatError, match=r"and 3 more problem\(s\)"):
         validate_network(broken(mutate))
 
 
