@@ -36,6 +36,7 @@ from .interface import Interface
 from .load import load_model
 from .lwtnn import SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT, EvaluationError, build_network
 from .lwtnn_file import read_lwtnn
+from .npz_files import array_name
 from .lwtnn.network import Network
 from .lwtnn.sequential import sequential_form
 from .reference import FLOAT32, FLOAT64, TIME, OnnxModel
@@ -58,7 +59,7 @@ CENTRE_STEPS = (0.0, 1.0, -1.0, 3.0, -3.0)
 CENTRE_SEQUENCE_LENGTH = 5
 VERIFICATION_EVENTS = 64 + len(CENTRE_STEPS)
 PathLike = Union[str, os.PathLike]
-OUTPUT_PREFIX, INPUT_PREFIX = "out_", "in_"
+OUTPUT_PREFIX = "out_"
 
 PYTHON_NAMES = {"variables": "variables=", "variables_convention": "variables_convention=",
                 "inputs": "inputs=", "tolerance": "tolerance="}
@@ -575,11 +576,12 @@ def read_events(path: PathLike, view: dict) -> Events:
 
 def _read_npz(path: Path, view: dict) -> Events:
     data = files.read_npz(path, "events file", files.EVENTS_LIMIT)
-    arrays = {name[len(INPUT_PREFIX):] if name.startswith(INPUT_PREFIX) else name: name
-              for name in data.files}
     expected = {n["name"]: len(n["variables"]) for n in view["inputs"]}
     expected_sequences = {n["name"]: len(n["variables"]) for n in view.get("input_sequences", [])}
-    missing = (set(expected) | set(expected_sequences)) - set(arrays)
+    only = len(expected) == 1 and not expected_sequences  # then 'raw_inputs' names it too
+    arrays = {**{n: array_name(data.files, n, only_input=only) for n in expected},
+              **{n: array_name(data.files, n, "input_sequences") for n in expected_sequences}}
+    missing = [n for n, name in arrays.items() if name is None]
     if missing:
         raise UsageError(f"{path}: no array for input(s) {', '.join(sorted(missing))}; it "
                          f"has {', '.join(data.files) or 'none'}")

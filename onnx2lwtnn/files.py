@@ -32,12 +32,10 @@ import stat
 import sys
 import tempfile
 import threading
-import zipfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, BinaryIO, Iterable, Iterator, Optional, Sequence, Union
 
-import numpy as np
 
 from .errors import FileError, UsageError
 
@@ -95,6 +93,24 @@ def read_bytes(path: PathLike, what: str, limit: int, *, stdin: bool = False) ->
     return data
 
 
+def open_regular(path: PathLike, what: str) -> io.BufferedReader:
+    """A regular file opened for reading in binary, refusing anything else (a FIFO or
+    a device) and an empty file; no size limit: for what is read in bounded pieces."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise _unreadable(path, what, exc) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise FileError(f"{clean(path)}: is a directory, not a{_article(what)} {what}")
+        if not stat.S_ISREG(info.st_mode):
+            raise FileError(f"{clean(path)}: not a regular file; the {what} must be one")
+        raise FileError(f"{clean(path)}: empty file; expected a{_article(what)} {what}")
+    return os.fdopen(fd, "rb")
+
+
 def read_text(path: PathLike, what: str, limit: int, *, stdin: bool = False) -> str:
     """``read_bytes`` decoded as UTF-8 (a byte-order mark is allowed)."""
     data = read_bytes(path, what, limit, stdin=stdin)
@@ -141,29 +157,12 @@ class Arrays(dict):
 def read_npz(path: PathLike, what: str, limit: int) -> Arrays:
     """Every array of an .npz, refusing (before decompressing anything) an archive whose
     arrays would take more than ``limit`` bytes, and anything that is not an .npz of
-    plain numbers (no pickled objects)."""
-    content = io.BytesIO(read_bytes(path, what, limit))
-    if not zipfile.is_zipfile(content):
-        raise FileError(f"{path}: not an .npz archive (a .npy, or another file, renamed?)")
-    try:
-        with zipfile.ZipFile(content) as archive:
-            size = sum(entry.file_size for entry in archive.infolist())
-        if size > limit:
-            raise FileError(f"{path}: the {what}'s arrays would take {_megabytes(size)} "
-                            f"once decompressed; the limit is {_megabytes(limit)}")
-        content.seek(0)
-        with np.load(content, allow_pickle=False) as data:
-            arrays = Arrays((name, data[name]) for name in data.files)
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
-        raise FileError(f"{path}: not a readable .npz archive ({_one_line(exc)})") from None
-    for name, values in arrays.items():
-        if values.dtype.kind not in "biuf":
-            raise FileError(f"{path}: array {quote(name)} holds {values.dtype}, not real "
-                            "numbers")
-    return arrays
+    plain numbers (``npz_files`` checks every member against what the file holds)."""
+    from .npz_files import read_arrays  # it reads through this module
+    return Arrays(read_arrays(path, what, limit))
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
@@ -243,8 +242,8 @@ def _nesting(text: str) -> int:
 
 def _check_size(path: PathLike, what: str, size: int, limit: int) -> None:
     if size > limit:
-        raise FileError(f"{path}: the {what} is over the {_megabytes(limit)} limit "
-                        f"({_megabytes(size)})")
+        raise FileError(f"{path}: the {what} is over the {megabytes(limit)} limit "
+                        f"({megabytes(size)})")
 
 
 def _unreadable(path: PathLike, what: str, exc: OSError) -> FileError:
@@ -253,7 +252,7 @@ def _unreadable(path: PathLike, what: str, exc: OSError) -> FileError:
     return FileError(f"{path}: cannot read the {what} ({exc.strerror or exc})")
 
 
-def _megabytes(size: int) -> str:
+def megabytes(size: int) -> str:
     return f"{size / MiB:.0f} MB" if size >= MiB else f"{size} bytes"
 
 
@@ -350,6 +349,41 @@ def write_all(outputs: Sequence[tuple[PathLike, bytes]],
             _write_in_place(target, data)
 
 
+@contextmanager
+def writing(target: PathLike, inputs: Iterable[PathLike] = ()) -> Iterator[BinaryIO]:
+    """A binary stream onto ``target`` under the output policy, for output written in
+    pieces (``run``'s chunks): stdout for ``-``; a device, FIFO or /proc link appended
+    to; a regular file written as a temporary file beside it, renamed over it only when
+    the block ends without error (removed otherwise, and on SIGTERM, SIGHUP or SIGINT)."""
+    if os.fspath(target) == STDIN:
+        if sys.stdout is None:
+            raise FileError("stdout is closed; give -o FILE")
+        try:
+            sys.stdout.flush()
+            yield sys.stdout.buffer
+            sys.stdout.buffer.flush()
+        except OSError as exc:
+            raise FileError(f"<stdout>: cannot write ({exc.strerror or exc})") from None
+        return
+    check_output(target, inputs)
+    if not _replaced(target):
+        try:
+            with os.fdopen(_open_in_place(target), "wb") as stream:
+                yield stream
+        except OSError as exc:
+            raise _unwritable(target, exc) from None
+        return
+    temporaries: list[str] = []
+    with _removed_unless_done(temporaries, target):
+        temporary = _staged(target, b"", temporaries)
+        try:
+            with open(temporary, "r+b") as stream:
+                yield stream
+            os.replace(temporary, os.path.realpath(target))
+        except OSError as exc:
+            raise _unwritable(target, exc) from None
+
+
 def write_stdout(data: Union[str, bytes]) -> None:
     """Write to stdout, naming it when it is closed or cannot be written."""
     if sys.stdout is None:
@@ -378,11 +412,15 @@ def _write_in_place(target: PathLike, data: bytes) -> None:
     and appended to, never truncated: ``-o /dev/stdout >> log`` keeps the log (the shell
     opened it; whatever it holds is not ours)."""
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOCTTY", 0))
-        with os.fdopen(fd, "wb") as stream:
+        with os.fdopen(_open_in_place(target), "wb") as stream:
             stream.write(data)
     except OSError as exc:
         raise _unwritable(target, exc) from None
+
+
+def _open_in_place(target: PathLike) -> int:
+    """A target written into for appending (see ``_write_in_place``)."""
+    return os.open(target, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOCTTY", 0))
 
 
 def _staged(target: PathLike, data: bytes, temporaries: list[str]) -> str:

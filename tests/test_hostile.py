@@ -204,7 +204,7 @@ def test_a_zip_bomb_npz_is_refused_before_decompressing(work, capsys):
                 member.write(zeros)
     assert bomb.stat().st_size < 2_000_000
     err = run_cli(["check", work / "m.onnx", work / "n.json", "--inputs", bomb], capsys)
-    assert f"{bomb}: the events file's arrays would take" in err
+    assert f"{bomb}: member 'x.npy' declares 2,560,000,000 bytes of data" in err
 
 
 def test_a_csv_over_the_limit_is_refused_before_reading(work, capsys, monkeypatch):

@@ -13,6 +13,7 @@ from ..api import to_json
 from ..check import read_events
 from ..emit import GRAPH, LWTNN_FORMATS
 from ..errors import UsageError
+from ..npz_files import RAW_INPUTS
 from ..tmva import TmvaNetwork, check_tmva, convert_tmva, read_network
 from ..tmva.convert import INPUT
 from .common import (EXIT_FAILED, EXIT_OK, add_check_options, info, new_parser, output_path,
@@ -71,10 +72,10 @@ def _raw_events(path: Path, network: TmvaNetwork, format: str) -> np.ndarray:
     width = len(network.method.variables)
     if path.suffix == ".npz":
         data = files.read_npz(path, "events file", files.EVENTS_LIMIT)
-        if "raw_inputs" in data:
-            raw = np.asarray(data["raw_inputs"], dtype=np.float64)
+        if RAW_INPUTS in data:
+            raw = np.asarray(data[RAW_INPUTS], dtype=np.float64)
             if raw.ndim != 2 or raw.shape[1] != width or not len(raw):
-                raise UsageError(f"{path}: 'raw_inputs' has shape {raw.shape}; the "
+                raise UsageError(f"{path}: '{RAW_INPUTS}' has shape {raw.shape}; the "
                                  f"network reads [events, {width}], at least one event")
             return raw
     if format != GRAPH:

@@ -46,6 +46,7 @@ from referencing import Registry, Resource
 from .errors import LwtnnFormatError
 
 SAMPLE = 8
+MAX_RECEPTIVE_FIELD = 100_000  # time steps one conv1d output reads (docs/limits.md)
 BULK_KEYS = frozenset({"weights", "bias", "U"})  # where a network's millions of numbers live
 VECTOR_ARCHITECTURES = ("dense", "normalization", "highway", "maxout")
 SEQUENCE_ARCHITECTURES = ("lstm", "gru", "simplernn", "conv1d", "embedding")
@@ -300,6 +301,13 @@ def _conv1d(s: _LayerSizes, layer: dict, path: str, n_in: int) -> Optional[int]:
     if n_in == 0 or n_w % (n_in * n_out):
         s.report(f"{path}.weights", f"has {n_w} entries, not a multiple of {n_out} outputs "
                                     f"x {n_in} inputs (x kernel size)")
+        return n_out
+    kernel, dilation = n_w // (n_in * n_out), _index(layer.get("dilation_rate"))
+    span = None if dilation is None else (kernel - 1) * dilation + 1
+    if span is not None and span > MAX_RECEPTIVE_FIELD:
+        s.report(f"{path}.dilation_rate", f"{dilation} with a kernel of {kernel} spans "
+                 f"{span:,} time steps (lwtnn pads every sequence by that much); the limit "
+                 f"is {MAX_RECEPTIVE_FIELD:,}")
     return n_out
 
 
