@@ -1,29 +1,29 @@
-"""Events in and outputs out, as files: .npz, CSV and JSON lines, for ``run``.
+"""Events in, as files read a chunk at a time: .npz, CSV, JSON lines (and ROOT, see
+``root_files``), for ``run``.
 
-Readers turn a file into ``Events`` for one lwtnn network: raw values (before lwtnn's
-``(x + offset) * scale``), NaN where a value is absent (an empty CSV cell, a JSON
-``null``). A file that does not fit the network (a missing variable, an unknown
-column, a cell that is not a number, no events at all) is a ``UsageError`` naming
-the file and the problem; nothing is evaluated then.
+``open_events(path, network)`` gives an ``EventSource``: the file's events for one
+lwtnn network, in chunks of ``Events`` (raw values, before lwtnn's ``(x + offset) *
+scale``; NaN where a value is absent: an empty CSV cell, a JSON ``null``). Every chunk
+holds at most ``CHUNK_EVENTS`` events and about ``CHUNK_BYTES`` of the file, so a run
+takes memory in proportion to a chunk, whatever the file's size; no reader pads one
+event to another's length. A file that does not fit the network (a missing variable,
+an unknown column, a cell that is not a number, no events at all) is a ``UsageError``
+naming the file, the line or row, and the problem.
 
-- ``.npz``: one array per input node, named by the node (``inputs/<node>`` and
-  ``input_sequences/<node>`` where a vector and a sequence node share a name): vector
-  inputs ``(n_events, n_variables)``; sequences ``(n_events, n_steps, n_variables)``,
-  with an optional integer array ``<array name>.lengths`` giving each event's number of
-  steps (the steps after it are padding and ignored). A network with a single input node (the
-  sequential format) also takes an .npz holding a single array of any name.
+- ``.npz``: one array per input node (names: ``npz_files.array_name``): vector inputs
+  ``(n_events, n_variables)``; sequences ``(n_events, n_steps, n_variables)``, with an
+  optional integer array ``<array>.lengths`` giving each event's number of steps (the
+  steps after it are padding and never read). A network with a single input node
+  also takes an .npz holding a single array of any name.
 - CSV: a header of variable names, one row per event; a variable name that two input
-  nodes share is written ``node/variable``. Vector inputs only.
-- JSON lines (``.jsonl``, ``.ndjson``, ``.json``): one event per line in lwtnn's own
-  form, ``{node: {variable: value}}`` with a list of values per time step for
-  sequence nodes (or ``{"inputs": {...}, "input_sequences": {...}}``, the form of
-  lwtnn's test files); for the sequential format ``{variable: value}``. Nodes and
-  variables the network does not read are ignored, as lwtnn ignores them.
-
-Writers put each output label in a column (CSV; ``output/label`` when several outputs
-share a label), an array per output (.npz, arrays ``(n_events, n_labels)``), or
-``{output: {label: value}}`` per line (JSON lines). Events lwtnn refuses are NaN, or
-``{"error": reason}`` in JSON lines.
+  nodes share is written ``node/variable``. Vector inputs only. A cell is a decimal
+  number in ASCII (``1.5``, ``-2e-3``), ``nan`` or ``inf`` in any case, or empty.
+- JSON lines (``.jsonl``, ``.ndjson``, ``.json``): one event per line (lines end at
+  ``\\n`` only), read strictly (duplicate keys are errors), in lwtnn's own form:
+  ``{node: {variable: value}}`` with a list of values per time step for sequence nodes
+  (or ``{"inputs": {...}, "input_sequences": {...}}``, the form of lwtnn's test files);
+  for the sequential format ``{variable: value}``. Nodes and variables the network
+  does not read are ignored, as lwtnn ignores them.
 """
 from __future__ import annotations
 
@@ -31,21 +31,28 @@ import csv
 import io
 import json
 import math
+import re
 import warnings
-import zipfile
+from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, BinaryIO, Callable, Iterator, Mapping, Optional, Union
 
 import numpy as np
 
 from . import files
-from .errors import UsageError
+from .errors import FileError, UsageError
 from .lwtnn import Network
+from .npz_files import LENGTHS_SUFFIX, NpzArchive, array_name
 
 SequenceData = Union[np.ndarray, list]  # (n, steps, vars) or a list of (steps, vars)
-LENGTHS_SUFFIX = ".lengths"
 QUALIFIER = "/"
+CHUNK_EVENTS = 100_000
+CHUNK_BYTES = 16 * files.MiB  # of text, or of array data, per chunk
+MAX_LINE = 64 * files.MiB      # a CSV header, or one JSON event
+CELL = re.compile(r"[ \t]*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                  r"|(?i:nan|inf|infinity))[ \t]*")
 
 
 @dataclass
@@ -68,196 +75,381 @@ class Events:
                       {k: v[start:stop] for k, v in self.lengths.items()})
 
 
-# ------------------------------------------------------------------------ readers
+class EventSource(ABC):
+    """A file's events for one network, a chunk at a time."""
 
-def read_events(path: Path, network: Network) -> Events:
-    """The events in ``path`` (format from its suffix) for ``network``."""
+    @abstractmethod
+    def chunks(self) -> Iterator[Events]:
+        """The events in order, in chunks of at least one event."""
+
+    def fraction_read(self) -> Optional[float]:
+        """How much of the file the chunks so far have read (0 to 1), if known."""
+        return None
+
+    def close(self) -> None:
+        """Release the file."""
+
+    def __enter__(self) -> "EventSource":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class InMemory(EventSource):
+    """Events already in memory, in chunks of ``CHUNK_EVENTS``."""
+
+    def __init__(self, events: Events):
+        self.events = events
+
+    def chunks(self) -> Iterator[Events]:
+        for start in range(0, len(self.events), CHUNK_EVENTS):
+            yield self.events.select(start, start + CHUNK_EVENTS)
+
+
+# ------------------------------------------------------------------------ opening
+
+def open_events(path: Union[str, Path], network: Network,
+                branches: Optional[Mapping[str, str]] = None) -> EventSource:
+    """The events of ``path`` (format from its suffix; ``file.root:tree`` for ROOT)
+    for ``network``; ``branches`` maps variables to ROOT branches of other names."""
+    from .root_files import ROOT_SUFFIX, RootEvents, split_root_path
+    root = split_root_path(str(path))
+    if root is not None:
+        return RootEvents(*root, network, branches or {})
+    path = Path(path)
+    if branches:
+        raise UsageError("--branch maps variables to branches of a ROOT file; the inputs "
+                         f"{files.quote(path)} are not one")
     reader = READERS.get(path.suffix.lower())
     if reader is None:
-        raise UsageError(f"{path}: inputs must be .npz, .csv or JSON lines (.jsonl, "
-                         f".ndjson, .json), not '{path.suffix or 'no suffix'}'")
-    events = reader(path, network)
-    if len(events) == 0:
-        raise UsageError(f"{path}: no events")
-    return events
+        raise UsageError(f"{files.clean(path)}: inputs must be .npz, .csv, JSON lines "
+                         f"(.jsonl, .ndjson, .json) or {ROOT_SUFFIX}:TREE, not "
+                         f"{files.quote(path.suffix or 'no suffix')}")
+    return reader(path, network)
 
 
-def _read_npz(path: Path, network: Network) -> Events:
-    content = io.BytesIO(files.read_bytes(path, "events file", files.EVENTS_LIMIT))
-    try:
-        with zipfile.ZipFile(content) as archive:
-            size = sum(entry.file_size for entry in archive.infolist())
-        if size > files.EVENTS_LIMIT:
-            raise UsageError(f"{path}: its arrays take {size >> 20} MiB; the limit is "
-                             f"{files.EVENTS_LIMIT >> 20} MiB")
-        with np.load(content, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
-        raise UsageError(f"{path}: not a readable .npz file ({exc})") from None
-    names = network.input_names + network.sequence_names
-    if len(names) == 1 and len(arrays) == 1 and names[0] not in arrays:
-        arrays = {names[0]: next(iter(arrays.values()))}
-    keys = {**{("inputs", n): _npz_key(arrays, "inputs", n, network.sequence_names)
-               for n in network.input_names},
-            **{("input_sequences", n): _npz_key(arrays, "input_sequences", n,
-                                                network.input_names)
-               for n in network.sequence_names}}
-    missing = [f"{kind}/{n}" if n in network.input_names and n in network.sequence_names
-               else n for (kind, n), key in keys.items() if key is None]
-    if missing:
-        raise UsageError(f"{path}: no array for input node(s) {_names(missing)}; it has "
-                         f"{_names(arrays) or 'none'}")
-    vectors = {n: _numeric(path, n, arrays[keys["inputs", n]], 2,
-                           len(network.input_variables[n])) for n in network.input_names}
-    sequences = {n: _numeric(path, keys["input_sequences", n],
-                             arrays[keys["input_sequences", n]], 3,
-                             len(network.sequence_variables[n]))
-                 for n in network.sequence_names}
-    lengths = {n: _npz_lengths(path, keys["input_sequences", n], arrays, sequences[n])
-               for n in network.sequence_names
-               if keys["input_sequences", n] + LENGTHS_SUFFIX in arrays}
-    _same_counts(path, {**vectors, **sequences})
-    return Events(vectors, sequences, lengths)
+def read_events(path: Union[str, Path], network: Network) -> Events:
+    """Every event of ``path`` at once (for files that fit in memory)."""
+    with open_events(path, network) as source:
+        pieces = list(source.chunks())
+    return concatenate(pieces)
 
 
-def _npz_key(arrays: Mapping[str, Any], kind: str, node: str,
-             other_kind: list[str]) -> Optional[str]:
-    """``kind/node``, or just ``node`` where no node of the other kind has that name."""
-    for key in (f"{kind}{QUALIFIER}{node}", None if node in other_kind else node):
-        if key is not None and key in arrays:
-            return key
-    return None
+def concatenate(pieces: list[Events]) -> Events:
+    """Chunks of events as one ``Events``."""
+    if len(pieces) == 1:
+        return pieces[0]
+    first = pieces[0]
+
+    def joined(key: str, name: str) -> Any:
+        parts = [getattr(p, key)[name] for p in pieces]
+        if isinstance(parts[0], list):
+            return [event for part in parts for event in part]
+        if key == "sequences" and len({p.shape[1] for p in parts}) > 1:
+            return [event for part in parts for event in part]  # padded to other lengths
+        return np.concatenate(parts)
+    return Events({n: joined("vectors", n) for n in first.vectors},
+                  {n: joined("sequences", n) for n in first.sequences},
+                  {n: joined("lengths", n) for n in first.lengths})
 
 
-def _numeric(path: Path, name: str, values: np.ndarray, rank: int, width: int) -> np.ndarray:
-    if values.dtype.kind not in "biuf":
-        raise UsageError(f"{path}: array '{name}' holds {values.dtype}, not numbers")
-    if values.ndim != rank or values.shape[-1] != width:
-        shape = "(n_events, n_variables)" if rank == 2 else "(n_events, n_steps, n_variables)"
-        raise UsageError(f"{path}: array '{name}' has shape {values.shape}, expected "
-                         f"{shape} with {width} variables")
-    # float32 stays float32: the runtime widens each chunk of events as it runs (in cache)
+def no_events(path: Any) -> UsageError:
+    return UsageError(f"{files.clean(path)}: no events")
+
+
+# ------------------------------------------------------------------------ .npz
+
+class NpzEvents(EventSource):
+    """The arrays of an .npz, a chunk of events at a time (``npz_files``)."""
+
+    def __init__(self, path: Path, network: Network):
+        self.where = files.clean(path)
+        self.archive = NpzArchive(path)
+        try:
+            self._plan(network)
+        except BaseException:
+            self.archive.close()
+            raise
+        self.done = 0
+
+    def _plan(self, network: Network) -> None:
+        archive, names = self.archive, self.archive.names
+        nodes = network.input_names + network.sequence_names
+        single = len(nodes) == 1 and len([n for n in names if not n.endswith(
+            LENGTHS_SUFFIX)]) == 1
+        shared = set(network.input_names) & set(network.sequence_names)
+        only = len(network.input_names) == 1 and not network.sequence_names
+        self.vectors = {n: array_name(names, n, shared=n in shared, only_input=only)
+                        for n in network.input_names}
+        self.sequences = {n: array_name(names, n, "input_sequences", shared=n in shared)
+                          for n in network.sequence_names}
+        if single and None in [*self.vectors.values(), *self.sequences.values()]:
+            (self.vectors if network.input_names else self.sequences)[nodes[0]] = next(
+                n for n in names if not n.endswith(LENGTHS_SUFFIX))
+        missing = [f"{kind}/{n}" if n in shared else n
+                   for kind, table in (("inputs", self.vectors), ("input_sequences",
+                                                                  self.sequences))
+                   for n, name in table.items() if name is None]
+        if missing:
+            raise UsageError(f"{self.where}: no array for input node(s) {_names(missing)}; it "
+                             f"has {_names(names) or 'none'}")
+        for node, name in self.vectors.items():
+            self._check_shape(name, 2, len(network.input_variables[node]))
+        for node, name in self.sequences.items():
+            self._check_shape(name, 3, len(network.sequence_variables[node]))
+        self.lengths = {node: name + LENGTHS_SUFFIX for node, name in self.sequences.items()
+                        if name + LENGTHS_SUFFIX in archive.members}
+        for node, name in self.lengths.items():
+            member = archive.members[name]
+            steps = archive.members[self.sequences[node]].shape[1]
+            if member.dtype.kind not in "iu" or len(member.shape) != 1:
+                raise UsageError(f"{self.where}: {files.quote(name)} must hold one integer in "
+                                 f"[0, {steps}] per event")
+        arrays = [*self.vectors.values(), *self.sequences.values(), *self.lengths.values()]
+        counts = {name: archive.members[name].shape[0] for name in arrays}
+        if len(set(counts.values())) > 1:
+            raise UsageError(f"{self.where}: arrays disagree on the number of events: "
+                             + ", ".join(f"{files.quote(n)} {c}" for n, c in counts.items()))
+        self.n_events = next(iter(counts.values()), 0)
+        row_bytes = sum(archive.members[name].row_bytes for name in arrays)
+        self.chunk = max(1, min(CHUNK_EVENTS, CHUNK_BYTES // max(1, row_bytes)))
+
+    def _check_shape(self, name: str, rank: int, width: int) -> None:
+        member = self.archive.members[name]
+        if len(member.shape) != rank or member.shape[-1] != width:
+            shape = "(n_events, n_variables)" if rank == 2 else "(n_events, n_steps, n_variables)"
+            raise UsageError(f"{self.where}: array {files.quote(name)} has shape {member.shape}, "
+                             f"expected {shape} with {width} variables")
+
+    def chunks(self) -> Iterator[Events]:
+        if self.n_events == 0:
+            raise no_events(self.where)
+        names = {**{("v", n): a for n, a in self.vectors.items()},
+                 **{("s", n): a for n, a in self.sequences.items()},
+                 **{("l", n): a for n, a in self.lengths.items()}}
+        readers = {key: self.archive.rows(name, self.chunk) for key, name in names.items()}
+        while self.done < self.n_events:
+            block = {key: next(reader) for key, reader in readers.items()}
+            events = Events({n: _floats(v) for (k, n), v in block.items() if k == "v"},
+                            {n: _floats(v) for (k, n), v in block.items() if k == "s"},
+                            {n: self._lengths(n, v, block[("s", n)].shape[1])
+                             for (k, n), v in block.items() if k == "l"})
+            self.done += len(events)
+            yield events
+
+    def _lengths(self, node: str, lengths: np.ndarray, steps: int) -> np.ndarray:
+        if (lengths < 0).any() or (lengths > steps).any():
+            raise UsageError(f"{self.where}: {files.quote(self.lengths[node])} must hold one "
+                             f"integer in [0, {steps}] per event")
+        return lengths.astype(np.intp)
+
+    def fraction_read(self) -> Optional[float]:
+        return self.done / self.n_events if self.n_events else None
+
+    def close(self) -> None:
+        self.archive.close()
+
+
+def _floats(values: np.ndarray) -> np.ndarray:
+    """float32 and float64 as they are (the runtime widens each chunk as it runs, in
+    cache), anything else as float64."""
     return values if values.dtype in (np.float32, np.float64) else values.astype(np.float64)
 
 
-def _npz_lengths(path: Path, name: str, arrays: Mapping[str, np.ndarray],
-                 values: np.ndarray) -> np.ndarray:
-    lengths = arrays[name + LENGTHS_SUFFIX]
-    if (lengths.dtype.kind not in "iu" or lengths.shape != (len(values),)
-            or (lengths < 0).any() or (lengths > values.shape[1]).any()):
-        raise UsageError(f"{path}: '{name}{LENGTHS_SUFFIX}' must hold one integer in "
-                         f"[0, {values.shape[1]}] per event ({len(values)})")
-    return lengths
+# ------------------------------------------------------------------------ text files
 
+class TextEvents(EventSource):
+    """A text file read in blocks of whole lines (split at ``\\n`` only)."""
 
-def _same_counts(path: Path, arrays: Mapping[str, Any]) -> None:
-    counts = {name: len(values) for name, values in arrays.items()}
-    if len(set(counts.values())) > 1:
-        raise UsageError(f"{path}: arrays disagree on the number of events: "
-                         + ", ".join(f"{n or 'inputs'} {c}" for n, c in counts.items()))
+    def __init__(self, path: Path, what: str = "events file"):
+        self.path = path
+        self.where = files.clean(path)
+        self.stream: BinaryIO = files.open_regular(path, what)
+        self.size = max(1, self.stream.seek(0, io.SEEK_END))
+        self.stream.seek(0)
+        self.line_number = 0  # of the last line handed out
 
+    def line(self) -> str:
+        """The next line (for a header), bounded."""
+        data = self.stream.readline(MAX_LINE + 1)
+        if len(data) > MAX_LINE:
+            raise UsageError(f"{self.where}: line {self.line_number + 1} is longer than "
+                             f"{files.megabytes(MAX_LINE)}")
+        self.line_number += 1
+        return self._decode(data, self.line_number).rstrip("\r\n")
 
-def _read_csv(path: Path, network: Network) -> Events:
-    if network.sequence_names:
-        raise UsageError(f"{path}: a CSV holds vector inputs only; give this network's "
-                         f"sequences in a .npz or JSON lines file")
-    text = _text(path)
-    first_line, _, rest = text.partition("\n")
-    header = next(csv.reader([first_line]), [])
-    if not header:
-        raise UsageError(f"{path}: no header of variable names")
-    columns = column_names(network.input_variables)
-    wanted = [columns[key] for key in _vector_keys(network)]
-    missing = [name for name in wanted if name not in header]
-    unknown = [name for name in header if name not in wanted]
-    duplicated = sorted({name for name in header if header.count(name) > 1})
-    if missing or unknown or duplicated:
-        raise UsageError(f"{path}: columns do not match the network's variables ("
-                         + "; ".join(f"{what}: {_names(names)}" for what, names in
-                                     (("missing", missing), ("unknown", unknown),
-                                      ("repeated", duplicated)) if names) + ")")
-    index = [header.index(name) for name in wanted]
-    table = _numbers(rest, len(header))
-    if table is None:  # cell by cell, to read empty cells as NaN and name a bad cell
-        body = [row for row in csv.reader(io.StringIO(rest, newline="")) if row]
-        table = _parse_cells(path, header, body, index)
-    else:
-        table = table[:, index]
-    vectors, start = {}, 0
-    for node in network.input_names:
-        width = len(network.input_variables[node])
-        vectors[node] = table[:, start:start + width]
-        start += width
-    return Events(vectors, {})
+    def blocks(self) -> Iterator[tuple[int, list[str]]]:
+        """(number of the first line, lines) of about ``CHUNK_BYTES`` at a time."""
+        rest = b""
+        while True:
+            data = self.stream.read(CHUNK_BYTES)
+            if not data:
+                break
+            data, cut = rest + data, (rest + data).rfind(b"\n")
+            if cut < 0:
+                if len(data) > MAX_LINE:
+                    raise UsageError(f"{self.where}: line {self.line_number + 1} is longer "
+                                     f"than {files.megabytes(MAX_LINE)}")
+                rest = data
+                continue
+            rest, data = data[cut + 1:], data[:cut + 1]
+            yield self._lines(data)
+        if rest:
+            yield self._lines(rest)
 
+    def _lines(self, data: bytes) -> tuple[int, list[str]]:
+        first = self.line_number + 1
+        lines = self._decode(data, first).split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        self.line_number += len(lines)
+        return first, [line[:-1] if line.endswith("\r") else line for line in lines]
 
-def _numbers(text: str, n_columns: int) -> Optional[np.ndarray]:
-    """The table when every cell is a number (numpy's C parser), else None."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "no data": an empty table, reported later
-            table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64,
-                               ndmin=2, quotechar='"', comments=None)
-    except ValueError:
-        return None
-    if not table.size:
-        return np.empty((0, n_columns))
-    return table if table.shape[1] == n_columns else None
-
-
-def _parse_cells(path: Path, header: list[str], body: list[list[str]],
-                 index: list[int]) -> np.ndarray:
-    """Cell by cell: an empty cell is NaN, anything else not a number an error."""
-    table = np.empty((len(body), len(index)))
-    for row_number, row in enumerate(body, start=1):
-        if len(row) != len(header):
-            raise UsageError(f"{path}: row {row_number} has {len(row)} cells, the header "
-                             f"{len(header)}")
-        for j, i in enumerate(index):
-            table[row_number - 1, j] = _cell(path, row_number, header[i], row[i])
-    return table
-
-
-def _cell(path: Path, row: int, column: str, text: str) -> float:
-    text = text.strip()
-    if not text:
-        return math.nan
-    try:
-        return float(text)
-    except ValueError:
-        raise UsageError(f"{path}: row {row}, column '{column}': '{text}' is not a "
-                         "number") from None
-
-
-def _read_json_lines(path: Path, network: Network) -> Events:
-    vector_nodes, sequence_nodes = network.input_names, list(network.sequence_names)
-    rows: dict[str, list] = {n: [] for n in vector_nodes}
-    steps: dict[str, list] = {n: [] for n in sequence_nodes}
-    for line_number, line in enumerate(_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}: line {line_number}"
+    def _decode(self, data: bytes, line: int) -> str:
         try:
-            event = json.loads(line)
-        except ValueError as exc:
-            raise UsageError(f"{where}: not valid JSON ({exc.msg})") from None
-        if not isinstance(event, dict):
-            raise UsageError(f"{where}: an event must be a JSON object")
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            where = data[:exc.start].count(b"\n") + line
+            raise FileError(f"{self.where}: line {where} is not UTF-8 text") from None
+        return text[1:] if line == 1 and text.startswith("\ufeff") else text
+
+    def fraction_read(self) -> Optional[float]:
+        return min(1.0, self.stream.tell() / self.size)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+class CsvEvents(TextEvents):
+    """A CSV of vector inputs: a header of variable names, one row per event."""
+
+    def __init__(self, path: Path, network: Network):
+        if network.sequence_names:
+            raise UsageError(f"{files.clean(path)}: a CSV holds vector inputs only; give this "
+                             "network's sequences in a .npz or JSON lines file")
+        super().__init__(path)
+        try:
+            self._plan(network)
+        except BaseException:
+            self.close()
+            raise
+
+    def _plan(self, network: Network) -> None:
+        header = _csv_row(self.where, 1, self.line())
+        if not any(header):
+            raise UsageError(f"{self.where}: no header of variable names")
+        columns = column_names(network.input_variables)
+        wanted = [columns[key] for key in _vector_keys(network)]
+        counts = Counter(header)
+        known = set(wanted)
+        missing = [name for name in wanted if name not in counts]
+        unknown = [name for name in header if name not in known]
+        repeated = [name for name, n in counts.items() if n > 1]
+        if missing or unknown or repeated:
+            raise UsageError(f"{self.where}: columns do not match the network's variables ("
+                             + "; ".join(f"{what}: {_names(names)}" for what, names in
+                                         (("missing", missing), ("unknown", unknown),
+                                          ("repeated", repeated)) if names) + ")")
+        position = {name: i for i, name in enumerate(header)}
+        self.header = header
+        self.index = [position[name] for name in wanted]
+        self.widths = {node: len(network.input_variables[node]) for node in network.input_names}
+
+    def chunks(self) -> Iterator[Events]:
+        total = 0
+        for first, lines in self.blocks():
+            numbered = [(first + i, line) for i, line in enumerate(lines) if line.strip()]
+            if not numbered:
+                continue
+            table = self._table(numbered)
+            total += len(table)
+            vectors, start = {}, 0
+            for node, width in self.widths.items():
+                vectors[node] = table[:, start:start + width]
+                start += width
+            yield Events(vectors, {})
+        if total == 0:
+            raise no_events(self.where)
+
+    def _table(self, numbered: list[tuple[int, str]]) -> np.ndarray:
+        """The rows' wanted columns: numpy's C parser when every cell is a number,
+        else cell by cell (an empty cell is NaN; anything else not a number an error)."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                table = np.loadtxt([line for _, line in numbered], delimiter=",",
+                                   dtype=np.float64, ndmin=2, quotechar='"', comments=None)
+            if table.shape[1] == len(self.header):
+                return table[:, self.index]
+        except ValueError:
+            pass
+        rows = np.empty((len(numbered), len(self.index)))
+        for k, (number, line) in enumerate(numbered):
+            row = _csv_row(self.where, number, line)
+            if len(row) != len(self.header):
+                raise UsageError(f"{self.where}: line {number} has {len(row)} cells, the "
+                                 f"header {len(self.header)}")
+            rows[k] = [_cell(self.where, number, self.header[i], row[i]) for i in self.index]
+        return rows
+
+
+def _csv_row(where: str, number: int, line: str) -> list[str]:
+    try:
+        return next(csv.reader([line]), [])
+    except csv.Error as exc:
+        raise UsageError(f"{where}: line {number}: {exc} (a cell may hold at most "
+                         f"{csv.field_size_limit():,} characters)") from None
+
+
+def _cell(where: str, line: int, column: str, text: str) -> float:
+    if not text.strip():
+        return math.nan
+    if not CELL.fullmatch(text):
+        raise UsageError(f"{where}: line {line}, column {files.quote(column)}: "
+                         f"{files.quote(text, 40)} is not a number")
+    return float(text)
+
+
+class JsonLinesEvents(TextEvents):
+    """One event per line in lwtnn's own form."""
+
+    def __init__(self, path: Path, network: Network):
+        super().__init__(path)
+        self.network = network
+
+    def chunks(self) -> Iterator[Events]:
+        network, total = self.network, 0
+        for first, lines in self.blocks():
+            rows: dict[str, list] = {n: [] for n in network.input_names}
+            steps: dict[str, list] = {n: [] for n in network.sequence_names}
+            n_events = 0
+            for number, line in enumerate(lines, start=first):
+                if line.strip():
+                    self._event(line, f"{self.where}: line {number}", rows, steps)
+                    n_events += 1
+            if n_events == 0:
+                continue
+            total += n_events
+            yield Events({n: np.array(r, dtype=np.float64).reshape(
+                len(r), len(network.input_variables[n])) for n, r in rows.items()}, steps)
+        if total == 0:
+            raise no_events(self.where)
+
+    def _event(self, line: str, where: str, rows: dict, steps: dict) -> None:
+        network = self.network
+        try:
+            event = files.parse_json(line, where, "event", dict, constants=True)
+        except FileError as exc:
+            raise UsageError(str(exc)) from None
         vectors, sequences = _split_event(event, network)
-        for node in vector_nodes:
+        for node in network.input_names:
             values = _node_map(vectors, node, where)
             rows[node].append([_json_number(values, var, node, where)
                                for var in network.input_variables[node]])
-        for node in sequence_nodes:
+        for node in network.sequence_names:
             steps[node].append(_json_sequence(_node_map(sequences, node, where),
-                                              network.sequence_variables[node],
-                                              node, where))
-    return Events({n: np.array(r, dtype=np.float64).reshape(len(r), len(
-        network.input_variables[n])) for n, r in rows.items()}, steps)
-
-
-def _text(path: Path) -> str:
-    return files.read_text(path, "events file", files.EVENTS_LIMIT)
+                                              network.sequence_variables[node], node, where))
 
 
 def _split_event(event: dict, network: Network) -> tuple[dict, dict]:
@@ -277,16 +469,17 @@ def _split_event(event: dict, network: Network) -> tuple[dict, dict]:
 
 
 def _node_map(maps: Mapping[str, Any], node: str, where: str) -> Mapping[str, Any]:
-    values = maps.get(node)
+    values = maps.get(node) if isinstance(maps, dict) else None
     if not isinstance(values, dict):
         what = "no" if values is None else "a non-object"
-        raise UsageError(f"{where}: {what} entry for input node '{node}'")
+        raise UsageError(f"{where}: {what} entry for input node {files.quote(node)}")
     return values
 
 
 def _json_number(values: Mapping[str, Any], var: str, node: str, where: str) -> float:
     if var not in values:
-        raise UsageError(f"{where}: missing variable '{var}' of input node '{node}'")
+        raise UsageError(f"{where}: missing variable {files.quote(var)} of input node "
+                         f"{files.quote(node)}")
     return _number(values[var], var, where)
 
 
@@ -294,8 +487,13 @@ def _number(value: Any, var: str, where: str) -> float:
     if value is None:
         return math.nan
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"{where}: variable '{var}' is {json.dumps(value)[:40]}, not a number")
-    return float(value)
+        raise UsageError(f"{where}: variable {files.quote(var)} is "
+                         f"{files.clean(json.dumps(value)[:40])}, not a number")
+    try:
+        return float(value)
+    except OverflowError:
+        raise UsageError(f"{where}: variable {files.quote(var)} is an integer beyond double "
+                         "precision's range") from None
 
 
 def _json_sequence(values: Mapping[str, Any], variables: list[str], node: str,
@@ -303,28 +501,30 @@ def _json_sequence(values: Mapping[str, Any], variables: list[str], node: str,
     missing = [v for v in variables if v not in values]
     if missing:
         raise UsageError(f"{where}: missing variable(s) {_names(missing)} of sequence "
-                         f"node '{node}'")
+                         f"node {files.quote(node)}")
     columns = []
     for var in variables:
         if not isinstance(values[var], list):
-            raise UsageError(f"{where}: variable '{var}' of sequence node '{node}' must be "
-                             "a list of values, one per time step")
+            raise UsageError(f"{where}: variable {files.quote(var)} of sequence node "
+                             f"{files.quote(node)} must be a list of values, one per time step")
         columns.append([_number(v, var, where) for v in values[var]])
     lengths = {len(c) for c in columns}
     if len(lengths) > 1:
-        raise UsageError(f"{where}: the variables of sequence node '{node}' have different "
-                         f"numbers of steps ({', '.join(map(str, sorted(lengths)))})")
+        raise UsageError(f"{where}: the variables of sequence node {files.quote(node)} have "
+                         f"different numbers of steps ({', '.join(map(str, sorted(lengths)))})")
     return np.array(columns, dtype=np.float64).T.reshape(-1, len(variables))
 
 
-READERS: dict[str, Callable[[Path, Network], Events]] = {
-    ".npz": _read_npz,
-    ".csv": _read_csv,
-    ".jsonl": _read_json_lines,
-    ".ndjson": _read_json_lines,
-    ".json": _read_json_lines,
+READERS: dict[str, Callable[[Path, Network], EventSource]] = {
+    ".npz": NpzEvents,
+    ".csv": CsvEvents,
+    ".jsonl": JsonLinesEvents,
+    ".ndjson": JsonLinesEvents,
+    ".json": JsonLinesEvents,
 }
 
+
+# ------------------------------------------------------------------------ names
 
 def _vector_keys(network: Network) -> list[tuple[str, str]]:
     return [(n, v) for n in network.input_names for v in network.input_variables[n]]
@@ -332,84 +532,12 @@ def _vector_keys(network: Network) -> list[tuple[str, str]]:
 
 def column_names(groups: Mapping[str, list[str]]) -> dict[tuple[str, str], str]:
     """(group, name) -> column: the bare name, or ``group/name`` where groups share it."""
-    counts: dict[str, int] = {}
-    for names in groups.values():
-        for name in names:
-            counts[name] = counts.get(name, 0) + 1
+    counts = Counter(name for names in groups.values() for name in names)
     return {(group, name): name if counts[name] == 1 else f"{group}{QUALIFIER}{name}"
             for group, names in groups.items() for name in names}
 
 
-def _names(names: Any) -> str:
-    return ", ".join(f"'{n}'" for n in names)
-
-
-# ------------------------------------------------------------------------ writers
-
-OUTPUT_FORMATS = ("csv", "npz", "jsonl")
-SUFFIX_FORMATS = {".csv": "csv", ".npz": "npz", ".jsonl": "jsonl", ".ndjson": "jsonl",
-                  ".json": "jsonl"}
-
-
-def output_format(path: Optional[Path], requested: Optional[str]) -> str:
-    """The output format: as requested, else from the output's suffix, else CSV."""
-    if requested is not None:
-        if requested not in OUTPUT_FORMATS:
-            raise UsageError(f"unknown output format '{requested}'; use one of "
-                             f"{', '.join(OUTPUT_FORMATS)}")
-        return requested
-    if path is None:
-        return "csv"
-    try:
-        return SUFFIX_FORMATS[path.suffix.lower()]
-    except KeyError:
-        raise UsageError(f"{path}: cannot tell the output format from '{path.suffix}'; "
-                         f"name it .csv, .npz or .jsonl, or give format=") from None
-
-
-def render_outputs(fmt: str, labels: Mapping[str, list[str]],
-                   outputs: Mapping[str, np.ndarray], refused: Mapping[int, str]) -> bytes:
-    """The whole output file's content (built before anything is written)."""
-    return WRITERS[fmt](labels, outputs, refused)
-
-
-def _csv(labels: Mapping[str, list[str]], outputs: Mapping[str, np.ndarray],
-         refused: Mapping[int, str]) -> bytes:
-    columns = column_names(labels)
-    table = np.concatenate([outputs[name] for name in labels], axis=1)
-    stream = io.StringIO()
-    stream.write(",".join(_csv_field(columns[(n, label)])
-                          for n, names in labels.items() for label in names) + "\n")
-    for row in table.tolist():
-        stream.write(",".join(map(repr, row)) + "\n")
-    return stream.getvalue().encode()
-
-
-def _csv_field(text: str) -> str:
-    if any(c in text for c in ',"\n\r'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def _npz(labels: Mapping[str, list[str]], outputs: Mapping[str, np.ndarray],
-         refused: Mapping[int, str]) -> bytes:
-    stream = io.BytesIO()
-    np.savez(stream, **{name: outputs[name] for name in labels})
-    return stream.getvalue()
-
-
-def _json_lines(labels: Mapping[str, list[str]], outputs: Mapping[str, np.ndarray],
-                refused: Mapping[int, str]) -> bytes:
-    rows = {name: outputs[name].tolist() for name in labels}
-    n_events = len(next(iter(outputs.values())))
-    lines = []
-    for i in range(n_events):
-        if i in refused:
-            event: dict[str, Any] = {"error": refused[i]}
-        else:
-            event = {name: dict(zip(names, rows[name][i])) for name, names in labels.items()}
-        lines.append(json.dumps(event))
-    return ("\n".join(lines) + "\n").encode()
-
-
-WRITERS: dict[str, Callable[..., bytes]] = {"csv": _csv, "npz": _npz, "jsonl": _json_lines}
+def _names(names: Any, shown: int = 10) -> str:
+    names = list(names)
+    listed = ", ".join(files.quote(n) for n in names[:shown])
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")

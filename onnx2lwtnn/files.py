@@ -126,16 +126,19 @@ def read_json(path: PathLike, what: str, limit: int, *, stdin: bool = False,
     return parse_json(read_text(path, what, limit, stdin=stdin), str(path), what, top)
 
 
-def parse_json(text: str, where: str, what: str, top: type = dict) -> Any:
+def parse_json(text: str, where: str, what: str, top: type = dict, *,
+               constants: bool = False) -> Any:
     """Strict JSON: duplicate keys, NaN, Infinity, numbers beyond float range and nesting
-    deeper than MAX_JSON_DEPTH are errors, and the document must be a ``top``."""
+    deeper than MAX_JSON_DEPTH are errors, and the document must be a ``top``;
+    ``constants``: NaN and Infinity are read (as Python writes them in data)."""
     depth = _nesting(text)
     if depth > MAX_JSON_DEPTH:
         raise FileError(f"{where}: the {what} is nested {depth} levels deep; the limit is "
                         f"{MAX_JSON_DEPTH}")
     try:
         document = json.loads(text, object_pairs_hook=_unique_keys,
-                              parse_constant=_no_constant, parse_float=_finite_float)
+                              parse_constant=float if constants else _no_constant,
+                              parse_float=_finite_float)
     except _StrictJsonError as exc:
         raise FileError(f"{where}: {_located(text, exc)}{exc}") from None
     except ValueError as exc:

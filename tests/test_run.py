@@ -165,19 +165,19 @@ def test_events_object_and_every_output_format_agree(tmp_path):
 
 BAD_INPUTS = [
     ("in.csv", "pt,phi\n1,2\n", "missing: 'eta'; unknown: 'phi'"),
-    ("in.csv", "pt,eta\n1,abc\n", "row 1, column 'eta': 'abc' is not a number"),
-    ("in.csv", "pt,eta\n1\n", "row 1 has 1 cells"),
+    ("in.csv", "pt,eta\n1,abc\n", "line 2, column 'eta': 'abc' is not a number"),
+    ("in.csv", "pt,eta\n1\n", "line 2 has 1 cells"),
     ("in.csv", "", "empty file"),
     ("in.csv", "pt,eta\n", "no events"),
     ("in.jsonl", "", "empty file"),
     ("in.jsonl", "\n\n", "no events"),
-    ("in.jsonl", '{"jet": {"pt": 1}\n', "line 1: not valid JSON"),
-    ("in.jsonl", '[1, 2]\n', "line 1: an event must be a JSON object"),
+    ("in.jsonl", '{"jet": {"pt": 1}\n', "line 1: the event is not valid JSON"),
+    ("in.jsonl", '[1, 2]\n', "line 1: the event must be a JSON object"),
     ("in.jsonl", '{"jet": {"pt": 1, "eta": 1}}\n{"jet": {"pt": 1}}\n',
      "line 2: missing variable 'eta'"),
     ("in.jsonl", '{"jet": {"pt": "1", "eta": 1}}\n', "variable 'pt' is \"1\", not a number"),
     ("in.jsonl", '{"muon": {}}\n', "no entry for input node 'jet'"),
-    ("in.txt", "1,2\n", "inputs must be .npz, .csv or JSON lines"),
+    ("in.txt", "1,2\n", "inputs must be .npz, .csv, JSON lines"),
     ("in.npz", "not a zip", "not a readable .npz"),
 ]
 
@@ -199,12 +199,12 @@ def test_bad_npz_arrays(tmp_path):
     cases = {
         "shape": ({"jet": np.zeros((3, 3))}, "has shape (3, 3), expected (n_events, n_variables)"),
         "missing": ({"muon": np.zeros((3, 2)), "x": np.zeros(1)}, "no array for input node(s) 'jet'"),
-        "strings": ({"jet": np.array([["a", "b"]])}, "holds <U1, not numbers"),
+        "strings": ({"jet": np.array([["a", "b"]])}, "holds <U1, not real numbers"),
     }
     for name, (arrays, message) in cases.items():
         path = tmp_path / f"{name}.npz"
         np.savez(path, **arrays)
-        with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(Onnx2LwtnnError, match=message.replace("(", r"\(").replace(")", r"\)")):
             run(NET, path)
 
 

@@ -134,9 +134,11 @@ class RaggedSequences:
     def batch(self, rows: Rows, spec: InputSpec) -> SequenceBatch:
         """The events ``rows`` (numbered 0... in the batch), preprocessed and grouped
         by length: gathered in one go, padded, where they come longest first (as the
-        events of the input that ordered the evaluation do), else per length."""
+        events of the input that ordered the evaluation do) and padding would at most
+        double them, else per length (so one long event never pads the others)."""
         lengths, starts = self.lengths[rows], self.starts[rows]
-        if len(lengths) and (np.diff(lengths) <= 0).all():
+        if len(lengths) and (np.diff(lengths) <= 0).all() and (
+                len(lengths) * int(lengths[0]) <= 2 * int(lengths.sum()) + len(lengths)):
             longest = int(lengths[0])
             steps = self._windows(longest)[starts]
             for start, stop in _blocks(lengths)[1:]:  # what lies past an event: zeros
