@@ -108,14 +108,27 @@ class InMemory(EventSource):
 
 
 # ------------------------------------------------------------------------ opening
+ROOT_SUFFIX = ".root"
+
+
+def split_root_path(text: str) -> Optional[tuple[str, Optional[str]]]:
+    """(file, tree or None) for ``x.root`` or ``x.root:tree``; None for other files."""
+    if text.lower().endswith(ROOT_SUFFIX):
+        return text, None
+    head, colon, tree = text.rpartition(":")
+    if colon and head.lower().endswith(ROOT_SUFFIX) and tree:
+        return head, tree
+    return None
+
+
 
 def open_events(path: Union[str, Path], network: Network,
                 branches: Optional[Mapping[str, str]] = None) -> EventSource:
     """The events of ``path`` (format from its suffix; ``file.root:tree`` for ROOT)
     for ``network``; ``branches`` maps variables to ROOT branches of other names."""
-    from .root_files import ROOT_SUFFIX, RootEvents, split_root_path
     root = split_root_path(str(path))
     if root is not None:
+        from .root_files import RootEvents  # uproot: only for ROOT files
         return RootEvents(*root, network, branches or {})
     path = Path(path)
     if branches:

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import files
 from .errors import UsageError
-from .event_files import column_names
+from .event_files import column_names, split_root_path
 
 OUTPUT_FORMATS = ("csv", "npz", "jsonl", "root")
 SUFFIX_FORMATS = {".csv": "csv", ".npz": "npz", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -40,6 +40,8 @@ def output_format(path: Optional[Path], requested: Optional[str]) -> str:
         return requested
     if path is None or str(path) == files.STDIN:
         return "csv"
+    if split_root_path(str(path)) is not None:
+        return "root"
     try:
         return SUFFIX_FORMATS[path.suffix.lower()]
     except KeyError:

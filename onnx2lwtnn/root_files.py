@@ -24,23 +24,13 @@ import numpy as np
 
 from . import files
 from .errors import FileError, UsageError
-from .event_files import CHUNK_BYTES, EventSource, Events, column_names, no_events
+from .event_files import (CHUNK_BYTES, EventSource, Events, column_names, no_events,
+                          split_root_path)
 from .lwtnn import Network
 from .output_files import Labels, OutputWriter
 
-ROOT_SUFFIX = ".root"
 DEFAULT_TREE = "lwtnn"
 INSTALL = 'ROOT files need uproot: pip install "onnx2lwtnn[root]"'
-
-
-def split_root_path(text: str) -> Optional[tuple[str, Optional[str]]]:
-    """(file, tree or None) for ``x.root`` or ``x.root:tree``; None for other files."""
-    if text.lower().endswith(ROOT_SUFFIX):
-        return text, None
-    head, colon, tree = text.rpartition(":")
-    if colon and head.lower().endswith(ROOT_SUFFIX) and tree:
-        return head, tree
-    return None
 
 
 def _uproot() -> Any:

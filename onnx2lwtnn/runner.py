@@ -35,7 +35,7 @@ import numpy as np
 
 from . import files
 from .errors import UsageError
-from .event_files import EventSource, Events, InMemory, open_events
+from .event_files import EventSource, Events, InMemory, open_events, split_root_path
 from .lwtnn import EvaluationError, Network, build_network
 from .lwtnn.parallel import threads_problem
 from .lwtnn_file import read_lwtnn
@@ -114,7 +114,6 @@ def run(network: Union[PathLike, dict, Network], inputs: Union[PathLike, Events]
 
 def _input_files(sources: list) -> list:
     """The files a run reads (a ROOT input's file without its tree)."""
-    from .root_files import split_root_path
     return [Path(split[0]) if split else path
             for path in sources for split in [split_root_path(str(path))]]
 

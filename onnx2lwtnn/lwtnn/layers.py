@@ -196,24 +196,28 @@ class Recurrent:
         return self.scan_groups([x])[0]
 
     def scan_groups(self, groups: list[np.ndarray]) -> list[np.ndarray]:
-        """Every group ``[n_g, T_g, n_in]`` at once (the caller keeps batches to a few
-        thousand events, whose arrays stay in cache): events sorted by length, longest
-        first, so the events still running at step t are a prefix and every step is
-        one batched step whatever the mix of lengths."""
+        """Every group ``[n_g, T_g, n_in]`` (the caller keeps batches to a few thousand
+        events, whose arrays stay in cache), in bands of groups sorted by length, longest
+        first, so the events still running at step t are a prefix and every step is one
+        batched step whatever the mix of lengths. A band ends where padding its groups
+        to its longest would more than double them: one long event never pads the rest."""
         order = sorted(range(len(groups)), key=lambda g: -groups[g].shape[1])
-        sizes = [len(groups[g]) for g in order]
-        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        lengths = np.repeat([groups[g].shape[1] for g in order], sizes)
-        n_events, n_steps = len(lengths), int(lengths.max(initial=0))
-        if len(groups) == 1:
-            x = groups[0]
-        else:
-            x = np.zeros((n_events, n_steps, self.weights.shape[1]))
-            for g, start, stop in zip(order, starts, starts[1:]):
-                x[start:stop, :groups[g].shape[1]] = groups[g]
-        out = self.scan_padded(x, lengths)
-        return [out[start:stop, :groups[g].shape[1]]
-                for g, start, stop in sorted(zip(order, starts, starts[1:]))]
+        results: list[Optional[np.ndarray]] = [None] * len(groups)
+        for band in _bands([(len(groups[g]), groups[g].shape[1]) for g in order]):
+            members = [order[k] for k in band]
+            sizes = [len(groups[g]) for g in members]
+            starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+            lengths = np.repeat([groups[g].shape[1] for g in members], sizes)
+            if len(members) == 1:
+                x = groups[members[0]]
+            else:
+                x = np.zeros((len(lengths), int(lengths[0]), self.weights.shape[1]))
+                for g, start, stop in zip(members, starts, starts[1:]):
+                    x[start:stop, :groups[g].shape[1]] = groups[g]
+            out = self.scan_padded(x, lengths)
+            for g, start, stop in zip(members, starts, starts[1:]):
+                results[g] = out[start:stop, :groups[g].shape[1]]
+        return results
 
     def scan_padded(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """``[events, steps, n_out]`` for events sorted longest first, padded to the
@@ -232,6 +236,22 @@ class Recurrent:
             h, cell = self.step(self, x_part[step, :, :active], (h, cell))
             out[step, :, :active] = h
         return out.transpose(2, 0, 1)
+
+
+def _bands(groups: list[tuple[int, int]]) -> list[list[int]]:
+    """Consecutive runs of (events, steps) groups, longest first, each padded to its
+    first group's length at most doubling its steps (plus one per event, for empty
+    sequences)."""
+    bands: list[list[int]] = []
+    events = content = longest = 0
+    for k, (n, steps) in enumerate(groups):
+        if bands and (events + n) * longest <= 2 * (content + n * steps) + events + n:
+            bands[-1].append(k)
+            events, content = events + n, content + n * steps
+        else:
+            bands.append([k])
+            events, content, longest = n, n * steps, steps
+    return bands
 
 
 def _lstm_step(layer: Recurrent, x_part: np.ndarray, state: State) -> State:
