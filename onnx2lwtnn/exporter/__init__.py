@@ -2,6 +2,9 @@
 
 ``export(NET.json)`` builds the model in float64 (lwtnn computes in double) or, with
 ``float32=True``, in float32; it passes ``onnx.checker`` with full shape inference.
+A variable's ``default`` replaces a NaN input in the graph itself, as ``run`` (and
+lwtnn's NanReplacer) does, so the model and ``run`` agree on events with missing
+values; ``target="rivet"`` makes what Rivet's ONNX interface reads (``rivet``).
 The inputs and outputs are named after lwtnn's nodes (see ``network``); the variable
 names, defaults and output labels are kept as model metadata (``lwtnn.inputs``,
 ``lwtnn.input_sequences``, ``lwtnn.outputs``: JSON). Layers ONNX cannot express
@@ -21,10 +24,14 @@ import onnx
 from onnx import helper
 
 from .. import __version__, files
-from ..errors import Onnx2LwtnnError
+from ..errors import Onnx2LwtnnError, UsageError
 from ..lwtnn_file import read_lwtnn
 from .builder import Builder
-from .network import LayerError, Port, build
+from .network import Interface, LayerError, Port, build
+from ..runner import REPLACE
+from .rivet import RIVET, check_rivet, rivet_metadata
+
+TARGETS = (None, RIVET)
 
 OPSET = 21
 IR_VERSION = 10
@@ -43,20 +50,37 @@ class ExportError(Onnx2LwtnnError):
 
 
 def export(network: Union[PathLike, dict], output: Optional[PathLike] = None, *,
-           float32: bool = False) -> onnx.ModelProto:
+           float32: bool = False, replace: str = "nan",
+           target: Optional[str] = None) -> onnx.ModelProto:
     """The ONNX model of an lwtnn document (a path or a parsed dict); written to
-    ``output`` if given. Raises ``ExportError`` naming every layer ONNX cannot express,
-    ``ModelLoadError`` for an invalid document, ``FileError`` for unreadable files."""
-    where = "the lwtnn document" if isinstance(network, dict) else str(network)
+    ``output`` if given. ``replace``: the values a variable's default replaces in the
+    graph, as ``run`` and lwtnn's NanReplacer do ("nan", or "all": also +-inf);
+    ``target="rivet"``: what Rivet's ONNX interface reads (``rivet``). Raises
+    ``ExportError`` naming every layer ONNX cannot express, ``ModelLoadError`` for an
+    invalid document, ``UsageError`` for options that do not fit it, ``FileError`` for
+    unreadable files."""
+    where = "the lwtnn document" if isinstance(network, dict) else files.clean(network)
+    if replace not in REPLACE:
+        raise UsageError(f"unknown replace mode {files.quote(replace)}; use one of "
+                         f"{', '.join(REPLACE)}")
+    if target not in TARGETS:
+        raise UsageError(f"unknown target {files.quote(str(target))}; use one of "
+                         f"{', '.join(t for t in TARGETS if t)}")
     if output is not None:
         files.check_output(output, [] if isinstance(network, dict) else [network])
     doc = read_lwtnn(network)
-    builder = Builder(np.float32 if float32 else np.float64)
+    if target == RIVET:
+        check_rivet(doc, where)
+    interface = Interface(replace, np.float32 if target == RIVET else None)
+    builder = Builder(np.float32 if float32 else np.float64, interface=interface)
     try:
         exported = build(doc, builder)
     except LayerError as exc:
         raise ExportError(where, exc.problems) from None
     model = _model(exported.builder, exported.inputs, exported.outputs)
+    if target == RIVET:
+        helper.set_model_props(model, {**_metadata(exported.inputs, exported.outputs),
+                                       **rivet_metadata(exported.inputs, exported.outputs)})
     onnx.checker.check_model(model, full_check=True)
     if output is not None:
         files.write_bytes(output, model.SerializeToString(),
@@ -65,11 +89,15 @@ def export(network: Union[PathLike, dict], output: Optional[PathLike] = None, *,
 
 
 def _model(b: Builder, inputs: list[Port], outputs: list[Port]) -> onnx.ModelProto:
+    io_type = (b.elem_type if b.interface.io_type is None
+               else helper.np_dtype_to_tensor_dtype(np.dtype(b.interface.io_type)))
     graph = helper.make_graph(
         b.nodes, "lwtnn",
-        [b.value_info(p.name, ["N", f"T_{p.name}", len(p.columns)] if p.sequence
-                      else ["N", len(p.columns)]) for p in inputs],
-        [b.value_info(p.name, ["N", len(p.columns)]) for p in outputs],
+        [helper.make_tensor_value_info(p.name, io_type, ["N", f"T_{p.name}", len(p.columns)]
+                                       if p.sequence else ["N", len(p.columns)])
+         for p in inputs],
+        [helper.make_tensor_value_info(p.name, io_type, ["N", len(p.columns)])
+         for p in outputs],
         initializer=b.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="onnx2lwtnn export", producer_version=__version__)
@@ -91,4 +119,4 @@ def _metadata(inputs: list[Port], outputs: list[Port]) -> dict[str, str]:
     }
 
 
-__all__ = ["export", "ExportError", "OPSET"]
+__all__ = ["export", "ExportError", "OPSET", "TARGETS"]

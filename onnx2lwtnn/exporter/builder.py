@@ -17,8 +17,9 @@ class Builder:
     """Nodes and initializers of one graph (or of a Scan body, sharing the names)."""
 
     def __init__(self, dtype: np.dtype, names: Optional[set[str]] = None,
-                 constants: Optional[dict] = None):
+                 constants: Optional[dict] = None, interface: Any = None):
         self.dtype = np.dtype(dtype)
+        self.interface = interface  # network.Interface: defaults and boundary types
         self.elem_type = helper.np_dtype_to_tensor_dtype(self.dtype)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
@@ -68,7 +69,7 @@ class Builder:
     def body(self) -> "Builder":
         """A builder for a subgraph (a Scan body): its own nodes, shared names and
         constants, which it reads from the outer graph by name."""
-        sub = Builder(self.dtype, self._names, self._constants)
+        sub = Builder(self.dtype, self._names, self._constants, self.interface)
         sub.initializers = self.initializers  # constants land in the outer graph
         sub._suffixes = self._suffixes
         return sub

@@ -4,8 +4,9 @@ Graph format: one ONNX input per lwtnn input node (``[N, n_variables]``) and per
 sequence input (``[N, T, n_variables]``, T symbolic: a batch shares one length, so
 sequences of different lengths are run in separate batches), each named after its
 node (``inputs/<name>`` and ``input_sequences/<name>`` where a vector and a sequence
-input share a name), preprocessed with lwtnn's ``(x + offset) * scale``; one ONNX output per lwtnn
-output (``[N, n_labels]``), named after it. The sequential format has one input,
+input share a name), preprocessed as lwtnn's NanReplacer and then lwtnn's ``(x + offset) * scale`` do
+(``_preprocessed``); one ONNX output per lwtnn output (``[N, n_labels]``), named
+after it. The sequential format has one input,
 ``inputs``, and one output, ``outputs``. Nodes are visited sources first with an
 explicit stack, so any depth works.
 
@@ -45,12 +46,14 @@ class Port:
     columns: list[str]
     sequence: bool = False
     defaults: dict[str, float] = field(default_factory=dict)
+    variables: list[Mapping[str, Any]] = field(default_factory=list)  # an input's, as read
 
     @classmethod
     def of_node(cls, name: str, node: Mapping[str, Any], sequence: bool = False) -> "Port":
         variables = node["variables"]
         return cls(name, [v["name"] for v in variables], sequence,
-                   {v["name"]: v["default"] for v in variables if "default" in v})
+                   {v["name"]: v["default"] for v in variables if "default" in v},
+                   list(variables))
 
 
 @dataclass
@@ -78,10 +81,31 @@ class LayerError(Exception):
         super().__init__("; ".join(f"{where}: {why}" for where, why in problems))
 
 
-def _preprocessed(b: Builder, name: str, variables: list[Mapping[str, Any]]) -> str:
+@dataclass(frozen=True)
+class Interface:
+    """What the graph's inputs and outputs are, beyond lwtnn's arithmetic: the values
+    lwtnn's NanReplacer replaces by defaults (``replace``: "nan", or "all" for +-inf
+    too) and the element type of inputs and outputs (``io_type``: None for the graph's
+    own float type; ``np.float32`` casts at the boundary, computing inside as before)."""
+
+    replace: str = "nan"
+    io_type: Optional[type] = None
+
+
+def _preprocessed(b: Builder, name: str, variables: list[Mapping[str, Any]],
+                  defaults: Optional[Mapping[str, float]] = None) -> str:
+    """An input as lwtnn feeds it to its first layer: cast to the graph's type if the
+    interface says so, NaN (and with replace='all' +-inf) replaced by each variable's
+    default where it has one (``defaults``; None for a sequence, which has none), then
+    ``(x + offset) * scale``."""
     offsets = np.array([v["offset"] for v in variables], dtype=np.float64)
     scales = np.array([v["scale"] for v in variables], dtype=np.float64)
     x = name
+    if b.interface.io_type is not None:
+        x = b.op("Cast", [x], f"{name}/cast", to=b.elem_type)
+    fill = np.array([(defaults or {}).get(v["name"], np.nan) for v in variables])
+    if not np.isnan(fill).all():
+        x = _replace_missing(b, x, fill, name)
     if offsets.any():
         x = b.op("Add", [x, b.const(offsets, f"{name}/offset")], f"{name}/offset")
     if not (scales == 1).all():
@@ -89,9 +113,32 @@ def _preprocessed(b: Builder, name: str, variables: list[Mapping[str, Any]]) -> 
     return x
 
 
+def _replace_missing(b: Builder, x: str, fill: np.ndarray, hint: str) -> str:
+    """lwtnn's NanReplacer in the graph: where a value is NaN (or, replacing 'all',
+    also +-inf) and its variable has a default, the default."""
+    missing = b.op("IsNaN", [x], f"{hint}/isnan")
+    if b.interface.replace == "all":
+        missing = b.op("Or", [missing, b.op("IsInf", [x], f"{hint}/isinf")], f"{hint}/missing")
+    has_default = b.const(~np.isnan(fill), f"{hint}/has_default", dtype=np.dtype(bool))
+    swap = b.op("And", [missing, has_default], f"{hint}/swap")
+    return b.op("Where", [swap, b.const(np.nan_to_num(fill), f"{hint}/defaults"), x],
+                f"{hint}/defaulted")
+
+
+def _output(b: Builder, source: str, target: str):
+    """The graph output ``target``: ``source`` as it is, or cast to the interface's type."""
+    from onnx import helper
+    if b.interface.io_type is None:
+        return helper.make_node("Identity", [source], [target], name=f"{target}/output")
+    return helper.make_node("Cast", [source], [target], name=f"{target}/output",
+                            to=helper.np_dtype_to_tensor_dtype(np.dtype(b.interface.io_type)))
+
+
 def _sequential(doc: Mapping[str, Any], b: Builder) -> Exported:
     name = b.reserve(SEQUENTIAL_INPUT_NAME)
-    x = _preprocessed(b, name, doc["inputs"])
+    defaults = doc.get("defaults") or {v["name"]: v["default"] for v in doc["inputs"]
+                                       if "default" in v}
+    x = _preprocessed(b, name, doc["inputs"], defaults)
     width = len(doc["inputs"])
     problems = []
     for k, layer in enumerate(doc["layers"]):
@@ -102,10 +149,9 @@ def _sequential(doc: Mapping[str, Any], b: Builder) -> Exported:
     if problems:
         raise LayerError(problems)
     out = b.reserve(SEQUENTIAL_OUTPUT_NAME)
-    b.nodes.append(_identity(x, out))
-    defaults = doc.get("defaults") or {v["name"]: v["default"] for v in doc["inputs"]
-                                       if "default" in v}
-    return Exported(b, [Port(name, [v["name"] for v in doc["inputs"]], False, dict(defaults))],
+    b.nodes.append(_output(b, x, out))
+    return Exported(b, [Port(name, [v["name"] for v in doc["inputs"]], False, dict(defaults),
+                             list(doc["inputs"]))],
                     [Port(out, list(doc["outputs"]))])
 
 
@@ -127,18 +173,13 @@ def _graph(doc: Mapping[str, Any], b: Builder) -> Exported:
     for port, out in zip(outputs, doc["outputs"].values()):
         value = walker.vector(out["node_index"])
         tensor = _nan_where_refused(b, value, port.name)
-        b.nodes.append(_identity(tensor, port.name))
+        b.nodes.append(_output(b, tensor, port.name))
     return Exported(b, ports + sequence_ports, outputs)
 
 
 def _input_name(kind: str, name: str, shared: set[str]) -> str:
     """The node's name, or ``kind/name`` where a vector and a sequence input share it."""
     return f"{kind}/{name}" if name in shared else name
-
-
-def _identity(source: str, target: str):
-    from onnx import helper
-    return helper.make_node("Identity", [source], [target], name=f"{target}/output")
 
 
 def _nan_where_refused(b: Builder, value: _Value, hint: str) -> str:
@@ -202,8 +243,9 @@ def _or(b: Builder, flags: list[Optional[str]], hint: str) -> Optional[str]:
 
 def _input(w: _Walker, index: int, node: Mapping[str, Any]) -> _Value:
     k = node["sources"][0]
-    return _Value(_preprocessed(w.b, w.inputs[k], w.doc["inputs"][k]["variables"]),
-                  node["size"])
+    variables = w.doc["inputs"][k]["variables"]
+    defaults = {v["name"]: v["default"] for v in variables if "default" in v}
+    return _Value(_preprocessed(w.b, w.inputs[k], variables, defaults), node["size"])
 
 
 def _input_sequence(w: _Walker, index: int, node: Mapping[str, Any]) -> _Value:
