@@ -10,7 +10,7 @@ import pytest
 
 from onnx2lwtnn.cli import main
 from onnx2lwtnn.exporter import export
-from onnx2lwtnn.runner import read_network, run
+from onnx2lwtnn.runner import run
 
 from .support import require_shared
 
