@@ -35,6 +35,7 @@ from .errors import ReferenceRunError, UsageError
 from .interface import Interface
 from .load import load_model
 from .lwtnn import SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT, EvaluationError, build_network
+from .event_files import listed, parse_cell
 from .lwtnn_file import read_lwtnn
 from .npz_files import array_name
 from .lwtnn.network import Network
@@ -624,7 +625,11 @@ def _read_csv(path: Path, view: dict) -> Events:
     if view.get("input_sequences", []):
         raise UsageError(f"{path}: a CSV holds vector inputs only; give sequences in a .npz")
     text = files.read_text(path, "events file", files.EVENTS_LIMIT)
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise UsageError(f"{files.clean(path)}: {exc} (a cell may hold at most "
+                         f"{csv.field_size_limit():,} characters)") from None
     if len(rows) < 2:
         raise UsageError(f"{path}: needs a header of variable names and at least one event")
     header, body = rows[0], rows[1:]
@@ -638,13 +643,10 @@ def _read_csv(path: Path, view: dict) -> Events:
     unknown = [name for name in header if name not in wanted and name not in labels]
     if missing or unknown:
         raise UsageError(f"{path}: columns do not match the network's variables and output "
-                         f"labels (missing: {', '.join(missing) or 'none'}; unknown: "
-                         f"{', '.join(unknown) or 'none'})")
-    try:
-        table = np.array([[float(row[columns[name]]) for name in wanted + labels]
-                          for row in body])
-    except (ValueError, IndexError) as exc:
-        raise UsageError(f"{path}: every cell must be a number ({exc})") from None
+                         f"labels (missing: {listed(missing) or 'none'}; unknown: "
+                         f"{listed(unknown) or 'none'})")
+    table = np.array([[parse_cell(files.clean(path), line, name, row[columns[name]])
+                       for name in wanted + labels] for line, row in enumerate(body, start=2)])
     vectors, outputs, start = {}, {}, 0
     for name, width in [*((n["name"], len(n["variables"])) for n in view["inputs"]),
                         *((name, len(names)) for name, names in given_outputs.items())]:

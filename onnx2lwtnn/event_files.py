@@ -142,31 +142,6 @@ def open_events(path: Union[str, Path], network: Network,
     return reader(path, network)
 
 
-def read_events(path: Union[str, Path], network: Network) -> Events:
-    """Every event of ``path`` at once (for files that fit in memory)."""
-    with open_events(path, network) as source:
-        pieces = list(source.chunks())
-    return concatenate(pieces)
-
-
-def concatenate(pieces: list[Events]) -> Events:
-    """Chunks of events as one ``Events``."""
-    if len(pieces) == 1:
-        return pieces[0]
-    first = pieces[0]
-
-    def joined(key: str, name: str) -> Any:
-        parts = [getattr(p, key)[name] for p in pieces]
-        if isinstance(parts[0], list):
-            return [event for part in parts for event in part]
-        if key == "sequences" and len({p.shape[1] for p in parts}) > 1:
-            return [event for part in parts for event in part]  # padded to other lengths
-        return np.concatenate(parts)
-    return Events({n: joined("vectors", n) for n in first.vectors},
-                  {n: joined("sequences", n) for n in first.sequences},
-                  {n: joined("lengths", n) for n in first.lengths})
-
-
 def no_events(path: Any) -> UsageError:
     return UsageError(f"{files.clean(path)}: no events")
 
@@ -205,8 +180,8 @@ class NpzEvents(EventSource):
                                                                   self.sequences))
                    for n, name in table.items() if name is None]
         if missing:
-            raise UsageError(f"{self.where}: no array for input node(s) {_names(missing)}; it "
-                             f"has {_names(names) or 'none'}")
+            raise UsageError(f"{self.where}: no array for input node(s) {listed(missing)}; it "
+                             f"has {listed(names) or 'none'}")
         for node, name in self.vectors.items():
             self._check_shape(name, 2, len(network.input_variables[node]))
         for node, name in self.sequences.items():
@@ -349,10 +324,10 @@ class CsvEvents(TextEvents):
             raise
 
     def _plan(self, network: Network) -> None:
-        header = _csv_row(self.where, 1, self.line())
+        header = csv_row(self.where, 1, self.line())
         if not any(header):
             raise UsageError(f"{self.where}: no header of variable names")
-        columns = column_names(network.input_variables)
+        columns = columnlisted(network.input_variables)
         wanted = [columns[key] for key in _vector_keys(network)]
         counts = Counter(header)
         known = set(wanted)
@@ -361,7 +336,7 @@ class CsvEvents(TextEvents):
         repeated = [name for name, n in counts.items() if n > 1]
         if missing or unknown or repeated:
             raise UsageError(f"{self.where}: columns do not match the network's variables ("
-                             + "; ".join(f"{what}: {_names(names)}" for what, names in
+                             + "; ".join(f"{what}: {listed(names)}" for what, names in
                                          (("missing", missing), ("unknown", unknown),
                                           ("repeated", repeated)) if names) + ")")
         position = {name: i for i, name in enumerate(header)}
@@ -399,15 +374,16 @@ class CsvEvents(TextEvents):
             pass
         rows = np.empty((len(numbered), len(self.index)))
         for k, (number, line) in enumerate(numbered):
-            row = _csv_row(self.where, number, line)
+            row = csv_row(self.where, number, line)
             if len(row) != len(self.header):
                 raise UsageError(f"{self.where}: line {number} has {len(row)} cells, the "
                                  f"header {len(self.header)}")
-            rows[k] = [_cell(self.where, number, self.header[i], row[i]) for i in self.index]
+            rows[k] = [parse_cell(self.where, number, self.header[i], row[i]) for i in self.index]
         return rows
 
 
-def _csv_row(where: str, number: int, line: str) -> list[str]:
+def csv_row(where: str, number: int, line: str) -> list[str]:
+    """One line's cells; a cell over the csv module's limit is a UsageError."""
     try:
         return next(csv.reader([line]), [])
     except csv.Error as exc:
@@ -415,7 +391,8 @@ def _csv_row(where: str, number: int, line: str) -> list[str]:
                          f"{csv.field_size_limit():,} characters)") from None
 
 
-def _cell(where: str, line: int, column: str, text: str) -> float:
+def parse_cell(where: str, line: int, column: str, text: str) -> float:
+    """A CSV cell as a number: empty is NaN; ASCII decimals, nan and inf only."""
     if not text.strip():
         return math.nan
     if not CELL.fullmatch(text):
@@ -475,7 +452,7 @@ def _split_event(event: dict, network: Network) -> tuple[dict, dict]:
         return event.get("inputs", {}), event.get("input_sequences", {})
     shared = set(network.input_names) & set(network.sequence_names)
     if shared:
-        raise UsageError(f"input node(s) {_names(sorted(shared))} name both a vector and a "
+        raise UsageError(f"input node(s) {listed(sorted(shared))} name both a vector and a "
                          'sequence input: give events as {"inputs": {...}, '
                          '"input_sequences": {...}}')
     return event, event
@@ -513,7 +490,7 @@ def _json_sequence(values: Mapping[str, Any], variables: list[str], node: str,
                    where: str) -> np.ndarray:
     missing = [v for v in variables if v not in values]
     if missing:
-        raise UsageError(f"{where}: missing variable(s) {_names(missing)} of sequence "
+        raise UsageError(f"{where}: missing variable(s) {listed(missing)} of sequence "
                          f"node {files.quote(node)}")
     columns = []
     for var in variables:
@@ -543,14 +520,15 @@ def _vector_keys(network: Network) -> list[tuple[str, str]]:
     return [(n, v) for n in network.input_names for v in network.input_variables[n]]
 
 
-def column_names(groups: Mapping[str, list[str]]) -> dict[tuple[str, str], str]:
+def columnlisted(groups: Mapping[str, list[str]]) -> dict[tuple[str, str], str]:
     """(group, name) -> column: the bare name, or ``group/name`` where groups share it."""
     counts = Counter(name for names in groups.values() for name in names)
     return {(group, name): name if counts[name] == 1 else f"{group}{QUALIFIER}{name}"
             for group, names in groups.items() for name in names}
 
 
-def _names(names: Any, shown: int = 10) -> str:
+def listed(names: Any, shown: int = 10) -> str:
+    """Names from a file, quoted and escaped, the first ``shown`` of them."""
     names = list(names)
     listed = ", ".join(files.quote(n) for n in names[:shown])
     return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")

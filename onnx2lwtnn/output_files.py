@@ -163,13 +163,3 @@ def member_name_problem(name: str) -> str:
 WRITERS: dict[str, Callable[..., OutputWriter]] = {
     "csv": CsvWriter, "npz": NpzWriter, "jsonl": JsonLinesWriter,
 }
-
-
-def render_outputs(fmt: str, labels: Labels, outputs: Mapping[str, np.ndarray],
-                   refused: Mapping[int, str]) -> bytes:
-    """A whole output file's content, in memory (CSV, .npz or JSON lines)."""
-    stream = io.BytesIO()
-    writer = WRITERS[fmt](stream, labels)
-    writer.write(outputs, refused)
-    writer.finish()
-    return stream.getvalue()

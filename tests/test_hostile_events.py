@@ -329,6 +329,35 @@ def test_hostile_csv(folder):
     refused_cases(folder, cases)
 
 
+def test_hostile_csv_in_check_and_tmva(folder):
+    (folder / "m.onnx").write_bytes((FIXTURES / "mlp_opset13.onnx").read_bytes())
+    assert main([str(folder / "m.onnx"), "-o", str(folder / "m.json"), "-q"]) == 0
+    (folder / "t.xml").write_bytes((FIXTURES / "tmva_norm_decorr.weights.xml").read_bytes())
+    names = {"check": [v["name"] for v in json.loads((folder / "m.json").read_text())
+                       ["inputs"][0]["variables"]],
+             "tmva": _tmva_variables(folder / "t.xml")}
+    commands = {"check": ["check", "m.onnx", "m.json", "--inputs"],
+                "tmva": ["tmva", "t.xml", "--inputs"]}
+    cases = {}
+    for tool, variables in names.items():
+        header = ",".join(variables)
+        ones = ",".join("1" for _ in variables[1:])
+        for k, (cell, message) in enumerate([("1_000", "'1_000' is not a number"),
+                                             ("\u0661", "is not a number"),
+                                             ("x" * 200_000, "field larger than field limit")]):
+            path = folder / f"{tool}{k}.csv"
+            path.write_text(f"{header}\n{cell},{ones}\n")
+            cases[f"{tool}: {cell[:10]}"] = ([*commands[tool], path.name], message)
+        path = folder / f"{tool}_wide.csv"
+        path.write_text(",".join(f"c{i}" for i in range(40_000)) + "\n1\n")
+        cases[f"{tool}: 40,000 columns"] = ([*commands[tool], path.name], f"{path.name}: ")
+    refused_cases(folder, cases)
+
+
+def _tmva_variables(path: Path) -> list[str]:
+    return re.findall(r'<Variable [^>]*Expression="([^"]+)"', path.read_text())
+
+
 # -- lwtnn documents --------------------------------------------------------------------
 def graph(nodes: list, outputs: dict = None) -> dict:
     return {**NET, "nodes": nodes, "outputs": outputs or {"out": {"node_index": 1,
