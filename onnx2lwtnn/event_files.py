@@ -121,7 +121,6 @@ def split_root_path(text: str) -> Optional[tuple[str, Optional[str]]]:
     return None
 
 
-
 def open_events(path: Union[str, Path], network: Network,
                 branches: Optional[Mapping[str, str]] = None) -> EventSource:
     """The events of ``path`` (format from its suffix; ``file.root:tree`` for ROOT)
@@ -143,6 +142,7 @@ def open_events(path: Union[str, Path], network: Network,
 
 
 def no_events(path: Any) -> UsageError:
+    """The error for a file without a single event."""
     return UsageError(f"{files.clean(path)}: no events")
 
 

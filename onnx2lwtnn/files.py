@@ -7,8 +7,8 @@ kind of file under a size limit checked before anything is read. JSON is read st
 duplicate keys, NaN/Infinity and out-of-range numbers and a wrong top-level type are
 errors naming the file and the key.
 
-Writing (``check_output``, ``write_text``, ``write_all``): an output is checked before
-any work is done, never lands on an input of the run (compared by device and inode, so
+Writing (``check_output``, ``write_text``, ``write_all``, and ``writing`` for output
+produced in pieces): an output is checked before any work is done, never lands on an input of the run (compared by device and inode, so
 another spelling, a symlink or a hard link of an input is caught), and never replaces a
 read-only file. A regular file is written atomically: a temporary file in the same
 folder, renamed over the target, removed on any failure and on SIGTERM, SIGHUP or
