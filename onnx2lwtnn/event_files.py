@@ -327,7 +327,7 @@ class CsvEvents(TextEvents):
         header = csv_row(self.where, 1, self.line())
         if not any(header):
             raise UsageError(f"{self.where}: no header of variable names")
-        columns = columnlisted(network.input_variables)
+        columns = column_names(network.input_variables)
         wanted = [columns[key] for key in _vector_keys(network)]
         counts = Counter(header)
         known = set(wanted)
@@ -520,7 +520,7 @@ def _vector_keys(network: Network) -> list[tuple[str, str]]:
     return [(n, v) for n in network.input_names for v in network.input_variables[n]]
 
 
-def columnlisted(groups: Mapping[str, list[str]]) -> dict[tuple[str, str], str]:
+def column_names(groups: Mapping[str, list[str]]) -> dict[tuple[str, str], str]:
     """(group, name) -> column: the bare name, or ``group/name`` where groups share it."""
     counts = Counter(name for names in groups.values() for name in names)
     return {(group, name): name if counts[name] == 1 else f"{group}{QUALIFIER}{name}"

@@ -79,7 +79,7 @@ def test_bad_inputs_are_clear_errors(network, tmp_path, capsys):
         "wrong_name.csv": ",".join(names[:-1] + ["bogus"]) + "\n" + ",".join(["1"] * len(names)),
         "nan.csv": ",".join(names) + "\n" + ",".join(["nan"] + ["1"] * (len(names) - 1)),
     }
-    expected = {"wrong_name.csv": "unknown: bogus", "nan.csv": "NaN"}
+    expected = {"wrong_name.csv": "unknown: 'bogus'", "nan.csv": "NaN"}
     for filename, text in cases.items():
         path = tmp_path / filename
         path.write_text(text + "\n")
