@@ -8,9 +8,9 @@ duplicate keys, NaN/Infinity and out-of-range numbers and a wrong top-level type
 errors naming the file and the key.
 
 Writing (``check_output``, ``write_text``, ``write_all``, and ``writing`` for output
-produced in pieces): an output is checked before any work is done, never lands on an input of the run (compared by device and inode, so
-another spelling, a symlink or a hard link of an input is caught), and never replaces a
-read-only file. A regular file is written atomically: a temporary file in the same
+produced in pieces): an output is checked before any work is done, never lands on an
+input of the run (compared by device and inode, so another spelling, a symlink or a
+hard link of an input is caught), and never replaces a read-only file. A regular file is written atomically: a temporary file in the same
 folder, renamed over the target, removed on any failure and on SIGTERM, SIGHUP or
 SIGINT; several outputs are written all or nothing. An existing target that is not a
 regular file (a device, a FIFO, ``/proc/self/fd/1``, ``/dev/stdout``) is appended to,
