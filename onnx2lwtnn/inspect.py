@@ -17,6 +17,7 @@ from typing import Any, Optional, Union
 import numpy as np
 import onnx
 
+from . import files
 from .cost import cost_line, network_cost
 from .errors import ConversionError, ConversionWarning
 from .filekind import JSON, LWTNN, file_kind

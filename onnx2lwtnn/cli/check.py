@@ -100,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
 def _correction_set(path: Path):
     """The CorrectionSet in ``path``, or None for anything else (whose errors the lwtnn
     check reports in its own order: the model's first)."""
-    try:
-        document = read_network(path)
+    try:  # the JSON as it is: read_network reads it as an lwtnn network
+        document = files.read_json(path, "lwtnn network", files.NETWORK_LIMIT, stdin=True)
     except Onnx2LwtnnError:
         return None
     return document if "corrections" in document else None
