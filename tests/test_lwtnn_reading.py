@@ -115,6 +115,12 @@ def test_lenient_documents_on_the_command_line(name, lenient, tmp_path, capsys):
                        "onnx2lwtnn\n")
     else:
         assert err == ""
+    # check: the document against its own export, and lwtnn's C++ where it runs here
+    assert main(["check", str(tmp_path / "net.onnx"), str(path), "--events", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS: 200 events" in out
+    if lwtnn_cpp.version() is not None:
+        assert "lwtnn C++ (correctionlib" in out and "): PASS: within" in out
 
 
 def test_graph_or_sequential_is_decided_by_outputs():

@@ -26,9 +26,9 @@ from onnx import helper
 from .. import __version__, files
 from ..errors import Onnx2LwtnnError, UsageError
 from ..lwtnn_file import read_lwtnn
-from .builder import Builder
-from .network import Interface, LayerError, Port, build
 from ..runner import REPLACE
+from .builder import Boundary, Builder
+from .network import LayerError, Port, build
 from .rivet import RIVET, check_rivet, rivet_metadata
 
 TARGETS = (None, RIVET)
@@ -71,8 +71,8 @@ def export(network: Union[PathLike, dict], output: Optional[PathLike] = None, *,
     doc = read_lwtnn(network)
     if target == RIVET:
         check_rivet(doc, where)
-    interface = Interface(replace, np.float32 if target == RIVET else None)
-    builder = Builder(np.float32 if float32 else np.float64, interface=interface)
+    boundary = Boundary(replace, np.float32 if target == RIVET else None)
+    builder = Builder(np.float32 if float32 else np.float64, boundary=boundary)
     try:
         exported = build(doc, builder)
     except LayerError as exc:
@@ -89,8 +89,8 @@ def export(network: Union[PathLike, dict], output: Optional[PathLike] = None, *,
 
 
 def _model(b: Builder, inputs: list[Port], outputs: list[Port]) -> onnx.ModelProto:
-    io_type = (b.elem_type if b.interface.io_type is None
-               else helper.np_dtype_to_tensor_dtype(np.dtype(b.interface.io_type)))
+    io_type = (b.elem_type if b.boundary.io_type is None
+               else helper.np_dtype_to_tensor_dtype(np.dtype(b.boundary.io_type)))
     graph = helper.make_graph(
         b.nodes, "lwtnn",
         [helper.make_tensor_value_info(p.name, io_type, ["N", f"T_{p.name}", len(p.columns)]

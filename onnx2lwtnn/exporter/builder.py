@@ -6,6 +6,7 @@ in it and every graph input and output is declared with it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -13,13 +14,24 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
+@dataclass(frozen=True)
+class Boundary:
+    """What the graph does at its inputs and outputs besides lwtnn's arithmetic: the
+    values lwtnn's NanReplacer replaces by defaults (``replace``: "nan", or "all" for
+    +-inf too) and the element type of inputs and outputs (``io_type``: None for the
+    graph's own float type; ``np.float32`` casts there, computing inside as before)."""
+
+    replace: str = "nan"
+    io_type: Optional[type] = None
+
+
 class Builder:
     """Nodes and initializers of one graph (or of a Scan body, sharing the names)."""
 
     def __init__(self, dtype: np.dtype, names: Optional[set[str]] = None,
-                 constants: Optional[dict] = None, interface: Any = None):
+                 constants: Optional[dict] = None, boundary: Boundary = Boundary()):
         self.dtype = np.dtype(dtype)
-        self.interface = interface  # network.Interface: defaults and boundary types
+        self.boundary = boundary
         self.elem_type = helper.np_dtype_to_tensor_dtype(self.dtype)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
@@ -69,7 +81,7 @@ class Builder:
     def body(self) -> "Builder":
         """A builder for a subgraph (a Scan body): its own nodes, shared names and
         constants, which it reads from the outer graph by name."""
-        sub = Builder(self.dtype, self._names, self._constants, self.interface)
+        sub = Builder(self.dtype, self._names, self._constants, self.boundary)
         sub.initializers = self.initializers  # constants land in the outer graph
         sub._suffixes = self._suffixes
         return sub

@@ -4,11 +4,11 @@ Graph format: one ONNX input per lwtnn input node (``[N, n_variables]``) and per
 sequence input (``[N, T, n_variables]``, T symbolic: a batch shares one length, so
 sequences of different lengths are run in separate batches), each named after its
 node (``inputs/<name>`` and ``input_sequences/<name>`` where a vector and a sequence
-input share a name), preprocessed as lwtnn's NanReplacer and then lwtnn's ``(x + offset) * scale`` do
-(``_preprocessed``); one ONNX output per lwtnn output (``[N, n_labels]``), named
-after it. The sequential format has one input,
-``inputs``, and one output, ``outputs``. Nodes are visited sources first with an
-explicit stack, so any depth works.
+input share a name), preprocessed as lwtnn's NanReplacer and then its ``(x + offset)
+* scale`` do (``_preprocessed``); one ONNX output per lwtnn output (``[N, n_labels]``),
+named after it. The sequential format has one input, ``inputs``, and one output,
+``outputs``. Nodes are visited sources first with an explicit stack, so any depth
+works.
 
 Values are ``_Value``s: a tensor, its width, whether it is a sequence, and the
 events lwtnn would refuse (a ``[N, 1]`` boolean, or None); vector outputs of refused
@@ -81,27 +81,16 @@ class LayerError(Exception):
         super().__init__("; ".join(f"{where}: {why}" for where, why in problems))
 
 
-@dataclass(frozen=True)
-class Interface:
-    """What the graph's inputs and outputs are, beyond lwtnn's arithmetic: the values
-    lwtnn's NanReplacer replaces by defaults (``replace``: "nan", or "all" for +-inf
-    too) and the element type of inputs and outputs (``io_type``: None for the graph's
-    own float type; ``np.float32`` casts at the boundary, computing inside as before)."""
-
-    replace: str = "nan"
-    io_type: Optional[type] = None
-
-
 def _preprocessed(b: Builder, name: str, variables: list[Mapping[str, Any]],
                   defaults: Optional[Mapping[str, float]] = None) -> str:
     """An input as lwtnn feeds it to its first layer: cast to the graph's type if the
-    interface says so, NaN (and with replace='all' +-inf) replaced by each variable's
+    boundary says so, NaN (and with replace='all' +-inf) replaced by each variable's
     default where it has one (``defaults``; None for a sequence, which has none), then
     ``(x + offset) * scale``."""
     offsets = np.array([v["offset"] for v in variables], dtype=np.float64)
     scales = np.array([v["scale"] for v in variables], dtype=np.float64)
     x = name
-    if b.interface.io_type is not None:
+    if b.boundary.io_type is not None:
         x = b.op("Cast", [x], f"{name}/cast", to=b.elem_type)
     fill = np.array([(defaults or {}).get(v["name"], np.nan) for v in variables])
     if not np.isnan(fill).all():
@@ -117,7 +106,7 @@ def _replace_missing(b: Builder, x: str, fill: np.ndarray, hint: str) -> str:
     """lwtnn's NanReplacer in the graph: where a value is NaN (or, replacing 'all',
     also +-inf) and its variable has a default, the default."""
     missing = b.op("IsNaN", [x], f"{hint}/isnan")
-    if b.interface.replace == "all":
+    if b.boundary.replace == "all":
         missing = b.op("Or", [missing, b.op("IsInf", [x], f"{hint}/isinf")], f"{hint}/missing")
     has_default = b.const(~np.isnan(fill), f"{hint}/has_default", dtype=np.dtype(bool))
     swap = b.op("And", [missing, has_default], f"{hint}/swap")
@@ -126,12 +115,12 @@ def _replace_missing(b: Builder, x: str, fill: np.ndarray, hint: str) -> str:
 
 
 def _output(b: Builder, source: str, target: str):
-    """The graph output ``target``: ``source`` as it is, or cast to the interface's type."""
+    """The graph output ``target``: ``source`` as it is, or cast to the boundary's type."""
     from onnx import helper
-    if b.interface.io_type is None:
+    if b.boundary.io_type is None:
         return helper.make_node("Identity", [source], [target], name=f"{target}/output")
     return helper.make_node("Cast", [source], [target], name=f"{target}/output",
-                            to=helper.np_dtype_to_tensor_dtype(np.dtype(b.interface.io_type)))
+                            to=helper.np_dtype_to_tensor_dtype(np.dtype(b.boundary.io_type)))
 
 
 def _sequential(doc: Mapping[str, Any], b: Builder) -> Exported:

@@ -2,8 +2,8 @@
 
 Independent of the ONNX side: it reads the two lwtnn formats (graph, for
 ``LightweightGraph``; sequential, for ``LightweightNeuralNetwork``) as lwtnn's parser
-reads them (``read_document``), validates them like lwtnn's builders would, and evaluates batches of events with the
-same arithmetic as lwtnn's C++ (in float64).
+reads them (``read_document``), validates them like lwtnn's builders would, and
+evaluates batches of events with the same arithmetic as lwtnn's C++ (in float64).
 
     net = load_network("model.json")
     outputs = net.evaluate({"jet": x}, {"tracks": list_of_arrays})
