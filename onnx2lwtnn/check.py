@@ -32,14 +32,14 @@ import onnx
 
 from . import files, lwtnn_cpp
 from .errors import ReferenceRunError, UsageError
+from .event_files import listed, parse_cell
 from .interface import Interface
 from .load import load_model
 from .lwtnn import SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT, EvaluationError, build_network
-from .event_files import listed, parse_cell
-from .lwtnn_file import read_lwtnn
-from .npz_files import array_name
 from .lwtnn.network import Network
 from .lwtnn.sequential import sequential_form
+from .lwtnn_file import read_lwtnn
+from .npz_files import input_arrays
 from .reference import FLOAT32, FLOAT64, TIME, OnnxModel
 from .specs import read_spec
 
@@ -579,15 +579,14 @@ def _read_npz(path: Path, view: dict) -> Events:
     data = files.read_npz(path, "events file", files.EVENTS_LIMIT)
     expected = {n["name"]: len(n["variables"]) for n in view["inputs"]}
     expected_sequences = {n["name"]: len(n["variables"]) for n in view.get("input_sequences", [])}
-    only = len(expected) == 1 and not expected_sequences  # then 'raw_inputs' names it too
-    arrays = {**{n: array_name(data.files, n, only_input=only) for n in expected},
-              **{n: array_name(data.files, n, "input_sequences") for n in expected_sequences}}
-    missing = [n for n, name in arrays.items() if name is None]
+    found, found_sequences = input_arrays(data.files, list(expected), list(expected_sequences))
+    missing = [n for table in (found, found_sequences) for n, name in table.items()
+               if name is None]
     if missing:
         raise UsageError(f"{path}: no array for input(s) {', '.join(sorted(missing))}; it "
                          f"has {', '.join(data.files) or 'none'}")
-    vectors = {n: _shaped(path, arrays[n], data[arrays[n]], 2, w) for n, w in expected.items()}
-    sequences = {n: list(_shaped(path, arrays[n], data[arrays[n]], 3, w))
+    vectors = {n: _shaped(path, found[n], data[found[n]], 2, w) for n, w in expected.items()}
+    sequences = {n: list(_shaped(path, found_sequences[n], data[found_sequences[n]], 3, w))
                  for n, w in expected_sequences.items()}
     outputs = {}
     for name, labels in view["outputs"].items():

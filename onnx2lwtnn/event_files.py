@@ -10,11 +10,10 @@ event to another's length. A file that does not fit the network (a missing varia
 an unknown column, a cell that is not a number, no events at all) is a ``UsageError``
 naming the file, the line or row, and the problem.
 
-- ``.npz``: one array per input node (names: ``npz_files.array_name``): vector inputs
+- ``.npz``: one array per input node (names: ``npz_files.input_arrays``): vector inputs
   ``(n_events, n_variables)``; sequences ``(n_events, n_steps, n_variables)``, with an
   optional integer array ``<array>.lengths`` giving each event's number of steps (the
-  steps after it are padding and never read). A network with a single input node
-  also takes an .npz holding a single array of any name.
+  steps after it are padding and never read).
 - CSV: a header of variable names, one row per event; a variable name that two input
   nodes share is written ``node/variable``. Vector inputs only. A cell is a decimal
   number in ASCII (``1.5``, ``-2e-3``), ``nan`` or ``inf`` in any case, or empty.
@@ -44,7 +43,7 @@ import numpy as np
 from . import files
 from .errors import FileError, UsageError
 from .lwtnn import Network
-from .npz_files import LENGTHS_SUFFIX, NpzArchive, array_name
+from .npz_files import LENGTHS_SUFFIX, NpzArchive, input_arrays
 
 SequenceData = Union[np.ndarray, list]  # (n, steps, vars) or a list of (steps, vars)
 QUALIFIER = "/"
@@ -163,18 +162,9 @@ class NpzEvents(EventSource):
 
     def _plan(self, network: Network) -> None:
         archive, names = self.archive, self.archive.names
-        nodes = network.input_names + network.sequence_names
-        single = len(nodes) == 1 and len([n for n in names if not n.endswith(
-            LENGTHS_SUFFIX)]) == 1
         shared = set(network.input_names) & set(network.sequence_names)
-        only = len(network.input_names) == 1 and not network.sequence_names
-        self.vectors = {n: array_name(names, n, shared=n in shared, only_input=only)
-                        for n in network.input_names}
-        self.sequences = {n: array_name(names, n, "input_sequences", shared=n in shared)
-                          for n in network.sequence_names}
-        if single and None in [*self.vectors.values(), *self.sequences.values()]:
-            (self.vectors if network.input_names else self.sequences)[nodes[0]] = next(
-                n for n in names if not n.endswith(LENGTHS_SUFFIX))
+        self.vectors, self.sequences = input_arrays(names, network.input_names,
+                                                    network.sequence_names)
         missing = [f"{kind}/{n}" if n in shared else n
                    for kind, table in (("inputs", self.vectors), ("input_sequences",
                                                                   self.sequences))
@@ -361,13 +351,15 @@ class CsvEvents(TextEvents):
             raise no_events(self.where)
 
     def _table(self, numbered: list[tuple[int, str]]) -> np.ndarray:
-        """The rows' wanted columns: numpy's C parser when every cell is a number,
-        else cell by cell (an empty cell is NaN; anything else not a number an error)."""
+        """The rows' wanted columns: numpy's C parser when every cell is a number or
+        empty, else cell by cell (an empty cell is NaN; anything else not a number an
+        error)."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                table = np.loadtxt([line for _, line in numbered], delimiter=",",
-                                   dtype=np.float64, ndmin=2, quotechar='"', comments=None)
+                table = np.loadtxt(_empty_as_nan([line for _, line in numbered]),
+                                   delimiter=",", dtype=np.float64, ndmin=2, quotechar='"',
+                                   comments=None)
             if table.shape[1] == len(self.header):
                 return table[:, self.index]
         except ValueError:
@@ -380,6 +372,14 @@ class CsvEvents(TextEvents):
                                  f"header {len(self.header)}")
             rows[k] = [parse_cell(self.where, number, self.header[i], row[i]) for i in self.index]
         return rows
+
+
+def _empty_as_nan(lines: list[str]) -> list[str]:
+    """The lines with every empty cell written ``nan``, which numpy's C parser reads (it
+    refuses an empty cell; missing values are common: a b-tagger's defaults)."""
+    text = "\n" + "\n".join(lines) + "\n"
+    text = text.replace(",,", ",nan,").replace(",,", ",nan,")  # twice: runs of commas
+    return text.replace("\n,", "\nnan,").replace(",\n", ",nan\n")[1:-1].split("\n")
 
 
 def csv_row(where: str, number: int, line: str) -> list[str]:

@@ -10,9 +10,10 @@ errors naming the file and the key.
 Writing (``check_output``, ``write_text``, ``write_all``, and ``writing`` for output
 produced in pieces): an output is checked before any work is done, never lands on an
 input of the run (compared by device and inode, so another spelling, a symlink or a
-hard link of an input is caught), and never replaces a read-only file. A regular file is written atomically: a temporary file in the same
-folder, renamed over the target, removed on any failure and on SIGTERM, SIGHUP or
-SIGINT; several outputs are written all or nothing. An existing target that is not a
+hard link of an input is caught), and never replaces a read-only file. A regular file
+is written atomically: a temporary file in the same folder, renamed over the target,
+removed on any failure and on SIGTERM, SIGHUP or SIGINT; several outputs are written
+all or nothing. An existing target that is not a
 regular file (a device, a FIFO, ``/proc/self/fd/1``, ``/dev/stdout``) is appended to,
 never replaced or truncated. Every error names the file the user gave.
 
@@ -35,7 +36,6 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Optional, Sequence, Union
-
 
 from .errors import FileError, UsageError
 
@@ -555,3 +555,12 @@ def printable(text: str, line_limit: int = 2000) -> str:
     """A message safe for a terminal: control characters other than newlines escaped,
     each line cut to ``line_limit`` characters."""
     return "\n".join(clean(line, line_limit) for line in text.split("\n"))
+
+
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal (names written there are escaped; progress
+    lines go there only); False for anything without a file descriptor."""
+    try:
+        return os.isatty(stream.fileno())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False

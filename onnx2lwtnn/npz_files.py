@@ -11,12 +11,12 @@ short or overlong member an error. Stored members are mapped from the file, neve
 copied; deflated ones are read a chunk of events at a time. So an archive takes memory
 in proportion to a chunk, whatever its size or what its headers claim.
 
-Names (one rule for ``run``, ``check`` and ``tmva --inputs``, see ``array_name``): an
-input node's array is named after the node, or ``in_<node>``, or ``inputs/<node>`` and
-``input_sequences/<node>`` (which tell a vector and a sequence node of the same name
-apart); ``raw_inputs`` (what TMVA's Reader takes) names the one vector input of a
-network that has no other input. A sequence's ``<array>.lengths`` gives each event's
-number of steps.
+Names (one rule for ``run``, ``check`` and ``tmva --inputs``, see ``input_arrays``):
+an input node's array is named after the node, or ``in_<node>``, or ``inputs/<node>``
+and ``input_sequences/<node>`` (which tell a vector and a sequence node of the same
+name apart); ``raw_inputs`` (what TMVA's Reader takes) names the one vector input of a
+network that has no other input, and an archive of a single array names it whatever
+its name. A sequence's ``<array>.lengths`` gives each event's number of steps.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import mmap
 import os
 import zipfile
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Optional, Union
+from typing import Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -238,6 +238,25 @@ def array_name(available: Iterable[str], node: str, kind: str = "inputs", *,
         raise UsageError(f"arrays {', '.join(map(files.quote, found))} all name input "
                          f"{files.quote(node)}; keep one")
     return found[0] if found else None
+
+
+def input_arrays(available: Sequence[str], vectors: Sequence[str],
+                 sequences: Sequence[str] = ()) -> tuple[dict[str, Optional[str]],
+                                                         dict[str, Optional[str]]]:
+    """The array holding each vector and each sequence input node (None where none
+    does), by ``array_name``; a network of a single input node also takes an archive
+    holding a single array (besides ``.lengths``) of any name."""
+    shared = set(vectors) & set(sequences)
+    only = len(vectors) == 1 and not sequences
+    found = ({n: array_name(available, n, shared=n in shared, only_input=only)
+              for n in vectors},
+             {n: array_name(available, n, "input_sequences", shared=n in shared)
+              for n in sequences})
+    arrays = [name for name in available if not name.endswith(LENGTHS_SUFFIX)]
+    if len(vectors) + len(sequences) == 1 and len(arrays) == 1:
+        table = found[0] if vectors else found[1]
+        table.update((node, name or arrays[0]) for node, name in table.items())
+    return found
 
 
 def read_arrays(path: PathLike, what: str, limit: int) -> dict[str, np.ndarray]:

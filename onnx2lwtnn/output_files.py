@@ -10,9 +10,7 @@ or not at all.
 """
 from __future__ import annotations
 
-import io
 import json
-import os
 import tempfile
 import zipfile
 from abc import ABC, abstractmethod
@@ -71,7 +69,7 @@ class CsvWriter(OutputWriter):
     def write(self, outputs: Mapping[str, np.ndarray], refused: Mapping[int, str]) -> None:
         if self.n_events == 0:
             columns = column_names(self.labels)
-            terminal = _is_terminal(self.stream)
+            terminal = files.is_terminal(self.stream)
             self.stream.write((",".join(
                 _csv_field(files.clean(columns[(n, label)]) if terminal else columns[(n, label)])
                 for n, names in self.labels.items() for label in names) + "\n").encode())
@@ -85,13 +83,6 @@ def _csv_field(text: str) -> str:
     if any(c in text for c in ',"\n\r'):
         return '"' + text.replace('"', '""') + '"'
     return text
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return os.isatty(stream.fileno())
-    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-        return False
 
 
 class JsonLinesWriter(OutputWriter):

@@ -40,6 +40,7 @@ from .lwtnn import EvaluationError, Network, build_network
 from .lwtnn.parallel import threads_problem
 from .lwtnn_file import read_lwtnn
 from .output_files import WRITERS, OutputWriter, output_format
+from .root_files import RootWriter, output_tree
 
 PathLike = Union[str, "os.PathLike[str]"]
 Progress = Callable[[int, Optional[float]], None]
@@ -93,7 +94,6 @@ def run(network: Union[PathLike, dict, Network], inputs: Union[PathLike, Events]
     sources = [p for p in (network, inputs) if isinstance(p, (str, os.PathLike))]
     target = tree = fmt = None
     if output is not None:
-        from .root_files import output_tree
         fmt = output_format(Path(output), format)
         target, tree = output_tree(Path(output)) if fmt == "root" else (output, None)
         files.check_output(target, _input_files(sources))
@@ -121,7 +121,6 @@ def _input_files(sources: list) -> list:
 def _writer(fmt: str, stream, labels: Mapping[str, list[str]], target: PathLike,
             tree: Optional[str]) -> OutputWriter:
     if fmt == "root":
-        from .root_files import RootWriter
         return RootWriter(stream, labels, tree)
     if fmt == "npz":
         folder = None if str(target) == files.STDIN else Path(os.path.realpath(target)).parent

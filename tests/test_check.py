@@ -91,7 +91,7 @@ def test_bad_inputs_are_clear_errors(network, tmp_path, capsys):
     assert main(["check", str(TWO_OUTPUTS), str(network), "--inputs", str(wrong_count)]) == 2
     assert "features" in capsys.readouterr().err
     missing = tmp_path / "missing.npz"
-    np.savez(missing, other=np.zeros((3, 2)))
+    np.savez(missing, other=np.zeros((3, 2)), more=np.zeros((3, 2)))  # one would be taken
     assert main(["check", str(TWO_OUTPUTS), str(network), "--inputs", str(missing)]) == 2
     assert "no array for input" in capsys.readouterr().err
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -98,7 +97,7 @@ class Progress:
     def __init__(self) -> None:
         self.start = time.monotonic()
         self.shown = False
-        self.terminal = sys.stderr is not None and _isatty(sys.stderr)
+        self.terminal = files.is_terminal(sys.stderr)
 
     def __call__(self, done: int, fraction: Optional[float]) -> None:
         if not self.terminal or time.monotonic() - self.start < PROGRESS_AFTER:
@@ -110,10 +109,3 @@ class Progress:
     def end(self) -> None:
         if self.shown:
             print(file=sys.stderr, flush=True)
-
-
-def _isatty(stream) -> bool:
-    try:
-        return os.isatty(stream.fileno())
-    except (AttributeError, OSError, ValueError):
-        return False
