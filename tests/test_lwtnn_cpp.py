@@ -36,12 +36,30 @@ def _arguments(entry: dict) -> dict:
 
 def _sequential(path, **arguments):
     """The network in lwtnn's sequential format, or None where it is not one chain."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConversionWarning)
-        try:
-            return convert(path, format="sequential", **arguments)
-        except ConversionError:
-            return None
+    return _converted(path, format="sequential", **arguments)
+
+
+def _graph(path, **arguments):
+    """The default (graph) conversion, or None where the model is refused."""
+    return _converted(path, **arguments)
+
+
+def _converted(path, **arguments):
+    """Converted once per test session and unverified: these tests compare two lwtnn
+    runtimes on our output, whatever it computes (the ONNX side is proven elsewhere, and
+    verifying a real model with a fixed batch of 789,444 events took a minute)."""
+    key = (str(path), tuple(sorted((k, str(v)) for k, v in arguments.items())))
+    if key not in _CONVERSIONS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConversionWarning)
+            try:
+                _CONVERSIONS[key] = convert(path, verify=False, **arguments)
+            except ConversionError:
+                _CONVERSIONS[key] = None
+    return _CONVERSIONS[key]
+
+
+_CONVERSIONS: dict = {}
 
 
 def raw_events(document: dict, n_events: int = 500, seed: int = 11) -> np.ndarray:
@@ -58,16 +76,6 @@ def assert_cpp_agrees(document: dict) -> None:
     theirs = lwtnn_cpp.evaluate(document, events)
     worst = float((np.abs(theirs - ours) / np.maximum(1.0, np.abs(ours))).max())
     assert worst <= AGREEMENT, f"lwtnn C++ differs from the numpy runtime by {worst:.3g}"
-
-
-def _graph(path, **arguments):
-    """The default (graph) conversion, or None where the model is refused."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConversionWarning)
-        try:
-            return convert(path, **arguments)
-        except ConversionError:
-            return None
 
 
 def assert_every_sequential_form_agrees(path, **arguments) -> bool:
