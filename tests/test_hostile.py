@@ -29,6 +29,7 @@ from onnx2lwtnn.cli import main
 
 from .limited import find_escape, shared_cli
 from .support import FIXTURES, REPO
+from .test_hostile_events import NET
 
 MODEL = FIXTURES / "mlp_opset13.onnx"
 
@@ -481,9 +482,9 @@ def _save(path: Path, model: onnx.ModelProto) -> Path:
     return path
 
 
-def ran(run, status: int = 0):
+def ran(run, status: int = 0, binary_stdout: bool = False):
     """A run that ended with ``status`` within the bounds (no escape printed)."""
-    run.assert_bounded()
+    run.assert_bounded(binary_stdout)
     assert run.status == status, run.text
     return run
 
@@ -674,33 +675,57 @@ def test_a_20000_node_chain_under_a_cycle_is_refused_at_once(tmp_path, limited, 
 
 
 # data loss
-@pytest.mark.parametrize("command", ["convert", "template", "tmva"])
+def _network(folder: Path) -> tuple[Path, Path]:
+    """A small lwtnn network and two events for it, for run and export."""
+    (folder / "net.json").write_text(json.dumps(NET))
+    (folder / "ev.csv").write_text("pt,eta\n1,2\n3,4\n")
+    return folder / "net.json", folder / "ev.csv"
+
+
+@pytest.mark.parametrize("command", ["convert", "template", "tmva", "run", "export"])
 def test_output_to_dev_stdout_appends_to_the_log_the_shell_opened(tmp_path, limited, command):
     """``onnx2lwtnn ... -o /dev/stdout >> log.txt`` once truncated the log (O_TRUNC)."""
     log = tmp_path / "log.txt"
     log.write_text("an earlier line\n")
+    net, events = _network(tmp_path)
     args = {"convert": [MODEL], "template": ["template", MODEL],
-            "tmva": ["tmva", FIXTURES / "tmva_norm_decorr.weights.xml"]}[command]
-    ran(limited([*args, "-o", "/dev/stdout"], tmp_path, stdout=log))
-    kept, _, written = log.read_text().partition("\n")
-    assert kept == "an earlier line" and json.loads(written)
+            "tmva": ["tmva", FIXTURES / "tmva_norm_decorr.weights.xml"],
+            "run": ["run", net, "--inputs", events, "--format", "csv"],
+            "export": ["export", net]}[command]
+    ran(limited([*args, "-o", "/dev/stdout"], tmp_path, stdout=log), 0, command == "export")
+    kept, _, written = log.read_bytes().partition(b"\n")
+    assert kept == b"an earlier line"
+    if command == "export":
+        assert onnx.load_from_string(written).graph.output[0].name == "out"
+    elif command == "run":
+        assert written.decode().splitlines()[0] == "p" and len(written.splitlines()) == 3
+    else:
+        assert json.loads(written)
 
 
 @pytest.mark.parametrize("command", ["convert", "template", "tmva", "write-lwtnn-inputs",
-                                     "batch"])
+                                     "batch", "fix-from", "run", "export"])
 def test_a_read_only_output_is_refused_not_replaced(work, limited, command):
-    target = work / ("m.json" if command == "batch" else "ro.json")
+    target = work / {"batch": "m.json", "run": "ro.csv", "export": "ro.onnx",
+                     "fix-from": "prep_susy_parametrised_isGtt0_mGluino2000_mLSP800.json"
+                     }.get(command, "ro.json")
     target.write_text("precious\n")
     target.chmod(0o444)
+    net, events = _network(work)
     args = {"convert": [work / "m.onnx", "-o", target],
             "template": ["template", work / "m.onnx", "-o", target],
             "tmva": ["tmva", FIXTURES / "tmva_norm_decorr.weights.xml", "-o", target],
             "write-lwtnn-inputs": ["check", work / "m.onnx", work / "n.json",
                                    "--write-lwtnn-inputs", target],
-            "batch": [work / "m.onnx", "--output-dir", work]}[command]
+            "batch": [work / "m.onnx", "--output-dir", work],
+            "fix-from": [PARAMETRISED, "--fix-from", PARAMETRISED_CONFIG, "--output-dir",
+                         work],
+            "run": ["run", net, "--inputs", events, "-o", target],
+            "export": ["export", net, "-o", target]}[command]
+    before = snapshot(work)
     line = limited(args, work).assert_refused((2,))
     assert f"{target}: the output exists and is read-only" in line
-    assert target.read_text() == "precious\n" and not target.stat().st_mode & 0o222
+    assert snapshot(work) == before and not target.stat().st_mode & 0o222
 
 
 def _fix_from_config(folder: Path, rename: dict[str, str] = {}) -> Path:
@@ -769,6 +794,31 @@ def test_names_in_success_lines_are_escaped(tmp_path, limited):
     config = _fix_from_config(tmp_path, {"mLSP": f"mLSP{EVIL}"})
     fixed = ran(limited([PARAMETRISED, "--fix-from", config, "--output-dir", out], tmp_path))
     assert "mLSP\\x1b]0;pwned" in fixed.text
+
+
+def test_names_in_an_lwtnn_network_are_escaped(tmp_path, limited):
+    """inspect's report, run's and export's success lines and run's CSV header on a
+    terminal; JSON lines escape them themselves, and a CSV file keeps them as they are."""
+    text = json.dumps(NET)
+    for name in ("jet", "pt", "out", "p"):
+        text = text.replace(f'"{name}"', json.dumps(name + EVIL))
+    net = tmp_path / "evil.json"
+    net.write_text(text)
+    events = tmp_path / "ev.jsonl"
+    events.write_text(json.dumps({f"jet{EVIL}": {f"pt{EVIL}": 1, "eta": 2}}) + "\n")
+    escaped = "\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\x9d"
+    report = ran(limited(["inspect", net], tmp_path)).out.decode()
+    assert f"input 'jet{escaped}': 2 variables: pt{escaped} eta" in report
+    assert f"output 'out{escaped}': 1 label: p{escaped}" in report
+    table = ran(limited(["run", net, "--inputs", events], tmp_path, terminal=True)).out
+    assert table.decode().splitlines()[0] == f"p{escaped}"
+    lines = ran(limited(["run", net, "--inputs", events, "--format", "jsonl"], tmp_path)).out
+    assert list(json.loads(lines)[f"out{EVIL}"]) == [f"p{EVIL}"]
+    wrote = ran(limited(["run", net, "--inputs", events, "-o", f"o{EVIL}.csv"], tmp_path))
+    assert f"wrote o{escaped}.csv" in wrote.text
+    assert (tmp_path / f"o{EVIL}.csv").read_text().startswith(f"p{EVIL}\n")
+    exported = ran(limited(["export", net, "-o", f"e{EVIL}.onnx"], tmp_path))
+    assert f"wrote e{escaped}.onnx" in exported.text
 
 
 def test_names_inside_a_model_are_escaped(tmp_path, limited):
