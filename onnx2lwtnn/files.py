@@ -138,7 +138,7 @@ def parse_json(text: str, where: str, what: str, top: type = dict, *,
     try:
         document = json.loads(text, object_pairs_hook=_unique_keys,
                               parse_constant=float if constants else _no_constant,
-                              parse_float=_finite_float)
+                              parse_float=_finite_float, parse_int=_integer)
     except _StrictJsonError as exc:
         raise FileError(f"{where}: {_located(text, exc)}{exc}") from None
     except ValueError as exc:
@@ -219,6 +219,14 @@ def _finite_float(text: str) -> float:
         raise _StrictJsonError(f"the number {text[:40]} is beyond double precision's range",
                                text)
     return value
+
+
+def _integer(text: str) -> int:
+    """An integer longer than Python reads (4,300 digits) is far beyond any double."""
+    if len(text) > sys.get_int_max_str_digits():
+        raise _StrictJsonError(f"the integer {text[:40]}... ({len(text):,} characters) is "
+                               "beyond double precision's range", text)
+    return int(text)
 
 
 _STRING = r'"(?:[^"\\]|\\.)*"'  # matched whole, so nothing inside a string counts

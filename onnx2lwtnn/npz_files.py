@@ -24,6 +24,8 @@ import io
 import mmap
 import os
 import zipfile
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional, Sequence, Union
 
@@ -39,6 +41,10 @@ LENGTHS_SUFFIX = ".lengths"
 RAW_INPUTS = "raw_inputs"
 INPUT_PREFIX = "in_"
 NUMPY_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+# what zipfile and zlib raise on a damaged archive (a zip version or flag zipfile does not
+# know is NotImplementedError, corrupt deflate data zlib.error)
+DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+           NotImplementedError, zlib.error)
 
 
 @dataclass
@@ -72,7 +78,7 @@ class NpzArchive:
         try:
             self._zip = zipfile.ZipFile(self._stream)
             self.members = self._members()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+        except DAMAGED as exc:
             self.close()
             raise FileError(f"{self.where}: not a readable .npz archive "
                             f"({files.one_line(exc)})") from None
@@ -157,7 +163,7 @@ class NpzArchive:
         if member.fortran_order and len(member.shape) > 1:  # columns first: read it whole
             yield self.read(name)
             return
-        with self._zip.open(member.info) as stream:
+        with self._deflated(member) as stream:
             stream.seek(member.header_size) if stream.seekable() else stream.read(
                 member.header_size)
             for start in range(0, n_rows, chunk):
@@ -173,7 +179,7 @@ class NpzArchive:
         member = self.members[name]
         if member.info.compress_type == zipfile.ZIP_STORED:
             return np.array(self._mapped(member))
-        with self._zip.open(member.info) as stream:
+        with self._deflated(member) as stream:
             stream.read(member.header_size)
             data = _read_exactly(stream, member.nbytes, self._short(member))
             if stream.read(1):
@@ -199,6 +205,16 @@ class NpzArchive:
         order = "F" if member.fortran_order else "C"
         return np.ndarray(member.shape, member.dtype, self._map, start, order=order)
 
+    @contextmanager
+    def _deflated(self, member: Member) -> Iterator[zipfile.ZipExtFile]:
+        """A deflated member's stream; damaged data is an error naming the member."""
+        try:
+            with self._zip.open(member.info) as stream:
+                yield stream
+        except DAMAGED as exc:
+            raise FileError(f"{self.where}: member {files.quote(member.info.filename)} "
+                            f"cannot be decompressed ({files.one_line(exc)})") from None
+
     def _short(self, member: Member) -> str:
         return (f"{self.where}: member {files.quote(member.info.filename)} holds less data "
                 "than its .npy header declares (cut short?)")
@@ -208,16 +224,12 @@ def _read_exactly(stream: io.BufferedIOBase, size: int, short: str) -> bytes:
     """``size`` bytes, read in pieces of at most 16 MiB (a deflate stream cannot return
     more than asked), or FileError ``short``."""
     pieces, left = [], size
-    try:
-        while left:
-            piece = stream.read(min(left, 16 * files.MiB))
-            if not piece:
-                raise FileError(short)
-            pieces.append(piece)
-            left -= len(piece)
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise FileError(f"{short.split(' holds')[0]} cannot be decompressed "
-                        f"({files.one_line(exc)})") from None
+    while left:
+        piece = stream.read(min(left, 16 * files.MiB))
+        if not piece:
+            raise FileError(short)
+        pieces.append(piece)
+        left -= len(piece)
     return b"".join(pieces)
 
 

@@ -17,13 +17,14 @@ be a friend of the events' tree. Refused events are NaN. The file is not compres
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Mapping, Optional
 
 import numpy as np
 
 from . import files
-from .errors import FileError, UsageError
+from .errors import FileError, Onnx2LwtnnError, UsageError
 from .event_files import (CHUNK_BYTES, CHUNK_EVENTS, EventSource, Events, column_names,
                           no_events, split_root_path)
 from .lwtnn import Network
@@ -49,16 +50,14 @@ class RootEvents(EventSource):
         uproot = _uproot()
         files.open_regular(path, "ROOT file").close()  # a FIFO or device is refused unread
         self.where = files.clean(path)
-        try:
+        with _readable(self.where):
             # read, not memory-mapped: a mapped file's pages count as the process's
             # own, so its resident memory grew with the file (a 306 MB tree: 410 MB)
             self.file = uproot.open(path, handler=uproot.source.file.MultithreadedFileSource)
-        except Exception as exc:  # uproot raises ValueError, OSError and its own
-            raise FileError(f"{self.where}: not a readable ROOT file "
-                            f"({files.one_line(exc)})") from None
         try:
-            self.tree = self._tree(tree)
-            self._plan(network, dict(branches))
+            with _readable(self.where):
+                self.tree = self._tree(tree)
+                self._plan(network, dict(branches))
         except BaseException:
             self.file.close()
             raise
@@ -123,7 +122,12 @@ class RootEvents(EventSource):
         import awkward as ak
         if self.n_events == 0:
             raise no_events(self.where)
-        for chunk in self.tree.iterate(self.expressions, step_size=self.step, library="ak"):
+        read = self.tree.iterate(self.expressions, step_size=self.step, library="ak")
+        while True:
+            with _readable(self.where):  # uproot's reading only: a bug of ours stays one
+                chunk = next(read, None)
+            if chunk is None:
+                return
             vectors = {n: _side_by_side(chunk, names, ak) for n, names in self.vectors.items()}
             sequences = {n: self._sequence(n, names, chunk, ak)
                          for n, names in self.sequences.items()}
@@ -156,6 +160,19 @@ def _side_by_side(chunk: Any, branches: list[str], ak: Any) -> np.ndarray:
     for j, branch in enumerate(branches):
         table[:, j] = ak.to_numpy(chunk[branch])
     return table
+
+
+@contextmanager
+def _readable(where: str) -> Iterator[None]:
+    """What uproot raises reading a damaged file (OSError for a short read, zlib.error,
+    ValueError, KeyError, UnicodeError...) as one line naming the file: never an internal
+    error, nor (an OSError) blamed on the output being written."""
+    try:
+        yield
+    except Onnx2LwtnnError:
+        raise
+    except Exception as exc:
+        raise FileError(f"{where}: not a readable ROOT file ({files.one_line(exc)})") from None
 
 
 def branch_names(labels: Labels) -> dict[tuple[str, str], str]:

@@ -149,6 +149,19 @@ def deflated_liar(path: Path) -> None:
         archive.writestr("jet.npy", npy_header((10**12, 2)) + bytes(1000))
 
 
+def corrupt_deflate(at: int):
+    """np.savez_compressed's archive of 20,000 events with 16 bytes of its deflate stream
+    overwritten ``at`` bytes in: in the .npy header, zlib.error was an internal error."""
+    def make(path: Path) -> None:
+        np.savez_compressed(path, jet=np.random.default_rng(0).normal(size=(20_000, 2)))
+        data = bytearray(path.read_bytes())
+        start = 30 + int.from_bytes(data[26:28], "little") + int.from_bytes(data[28:30],
+                                                                            "little")
+        data[start + at:start + at + 16] = b"\xff" * 16
+        path.write_bytes(bytes(data))
+    return make
+
+
 NPZ_CASES = {
     "bzip2 member lying about its size": (bzip2_liar, "uses zip compression method 12"),
     "encrypted member": (encrypted, "is encrypted"),
@@ -161,6 +174,13 @@ NPZ_CASES = {
                                           "declares 16,000,000,000,000 bytes of data but holds"),
     "deflated header declaring 1e12 rows": (deflated_liar, "deflate cannot expand that much"),
     "duplicate members": (duplicated, "appears twice in the archive"),
+    "corrupt deflate data in the .npy header": (corrupt_deflate(2), "while decompressing data"),
+    "corrupt deflate data in the array": (corrupt_deflate(20_000),
+                                          "member 'jet.npy' cannot be decompressed (Bad CRC"),
+    "a zip version zipfile cannot read": (
+        lambda path: _patch_headers(path, [(4, 97), (6, 97)]), "zip file version 9.7"),
+    "zip's patched data flag": (lambda path: _patch_headers(path, [(6, 0x20), (8, 0x20)], 0x20),
+                                "compressed patched data"),
     "escapes in member names": (members(**{"\x1b[31mjet__npy": npy(np.zeros((3, 2))),
                                            "\x9b2Jx__npy": npy(np.zeros((3, 2)))}),
                                 "no array for input node"),
@@ -202,6 +222,38 @@ def test_npz_output_names_stay_in_their_folder(folder):
             message="output '../../x' cannot name an .npz member: it climbs out of the folder")
 
 
+# -- ROOT files, read by run through uproot ----------------------------------------------
+def root_cases(folder: Path) -> dict[str, tuple[str, str]]:
+    """Damaged copies of a 2,000-entry TTree 't': case -> (file, message). uproot's errors
+    on them were internal errors (zlib.error, ValueError, its DeserializationError), or an
+    OSError blamed on the output ('cannot write the output'), on several lines."""
+    uproot = pytest.importorskip("uproot")
+    rng = np.random.default_rng(0)
+    with uproot.recreate(folder / "ev.root") as file:
+        file.mktree("t", {"pt": np.float64, "eta": np.float64})
+        file["t"].extend({"pt": rng.normal(size=2000), "eta": rng.normal(size=2000)})
+    data = (folder / "ev.root").read_bytes()
+    block = data.index(b"ZL\x08")  # a compressed basket: "ZL", method, 3 + 3 size bytes
+    damaged = {
+        "cut short": data[:len(data) * 2 // 3],
+        "corrupt deflate data": data[:block + 49] + bytes(16) + data[block + 65:],
+        "a block claiming 16 MB": data[:block + 3] + b"\xf0\xff\xff" + data[block + 6:],
+        "a block of another size": data[:block + 6] + b"\xf0\xff\xff" + data[block + 9:],
+    }
+    (folder / "ev.root").unlink()
+    made = {}
+    for k, (case, content) in enumerate(damaged.items()):
+        (folder / f"ev{k}.root").write_bytes(content)
+        made[case] = (f"ev{k}.root", f"ev{k}.root: not a readable ROOT file (")
+    return made
+
+
+def test_damaged_root_files(folder):
+    refused_cases(folder, {case: (["run", "net.json", "--inputs", f"{name}:t", "-o", "out.csv"],
+                                  message)
+                           for case, (name, message) in root_cases(folder).items()})
+
+
 # -- JSON lines -------------------------------------------------------------------------
 def test_ragged_json_lines_are_never_padded_to_the_longest(folder):
     """650 KB: one event of 300,000 steps among 2,000 of one step. Padded to the longest
@@ -216,7 +268,7 @@ def test_ragged_json_lines_are_never_padded_to_the_longest(folder):
 
 JSON_LINES = [
     ("[" * 100_000 + "]" * 100_000, "nested 100000 levels deep; the limit is 500"),
-    ('{"jet": {"pt": 1' + "0" * 5000 + ', "eta": 1}}', "not valid JSON"),
+    ('{"jet": {"pt": 1' + "0" * 5000 + ', "eta": 1}}', "(5,001 characters) is beyond double"),
     ('{"jet": {"pt": 1' + "0" * 4000 + ', "eta": 1}}', "is an integer beyond double"),
     ('{"jet": {"pt": 1, "pt": 2, "eta": 1}}', "duplicate key 'pt'"),
     ('{"jet": {"pt": 1, "eta": "\\u001b[2J"}}', "variable 'eta' is"),
@@ -330,6 +382,9 @@ DOCUMENTS = {
     "20,000 nodes under a 2-node cycle": (json.dumps(CHAIN), "is part of a cycle"),
     "10**400 in a weight": (json.dumps(NET).replace('"weights": [1.0, -1.0]', HUGE_WEIGHT),
                             "an integer beyond double precision's range"),
+    "10**5000 in a weight": (json.dumps(NET).replace('"weights": [1.0, -1.0]',
+                                                     HUGE_WEIGHT.replace("0" * 400, "0" * 5000)),
+                             "(key 'weights'): the integer 1000"),
     "a lone surrogate in a label": (json.dumps(NET).replace('"labels": ["p"]',
                                                             '"labels": ["\\ud800"]'),
                                     "lone UTF-16 surrogate"),
