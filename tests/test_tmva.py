@@ -13,7 +13,7 @@ import pytest
 from onnx2lwtnn import convert
 from onnx2lwtnn.check import DEFAULT_TOLERANCE
 from onnx2lwtnn.cli import main
-from onnx2lwtnn.errors import ConversionWarning, FileError, ModelLoadError
+from onnx2lwtnn.errors import ConversionWarning, FileError
 from onnx2lwtnn.lwtnn import load_network
 from onnx2lwtnn.reference import FLOAT64, OnnxModel
 from onnx2lwtnn.tmva import check_tmva, convert_tmva, read_network
