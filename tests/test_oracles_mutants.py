@@ -14,6 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx2lwtnn import UsageError, convert, correctionset
 from onnx2lwtnn.api import conversion
 from onnx2lwtnn.cli import main
+from onnx2lwtnn.errors import ConversionError
 from onnx2lwtnn.lwtnn import load_network
 from onnx2lwtnn.specs.lwtnn_forms import template
 
@@ -420,3 +421,26 @@ def test_a_parameter_before_a_transformed_feature_leaves_the_transform_on_its_fe
     assert_exact({"y": ours[:, None]}, model, {"x": full})
     with pytest.raises(UsageError, match="cannot freeze x_2: the graph applies a function"):
         conversion(model, format="correctionlib", fix={"x_2": 1.0}, verify=False)
+
+
+# -- emit: why a graph is not one chain for the sequential format ------------------------
+
+def _residual() -> onnx.ModelProto:
+    """y = relu(x W^T + b) + x: a merge of two branches that both read x."""
+    rng = np.random.default_rng(4)
+    return _model([helper.make_node("Gemm", ["x", "w", "b"], ["h"], transB=1),
+                   helper.make_node("Relu", ["h"], ["r"]),
+                   helper.make_node("Add", ["r", "x"], ["y"], name="skip")],
+                  {"w": rng.normal(size=(3, 3)), "b": rng.normal(size=3)}, {"x": 3}, {"y": 3})
+
+
+@pytest.mark.parametrize("model, reason", [
+    (FIXTURES / "multi_two_outputs.onnx",
+     "it has 1 inputs and 2 outputs; the sequential format takes one of each"),
+    (_residual(), "node 'skip' merges branches"),
+    (FIXTURES / "dips_deepsets.onnx",
+     "it reads a sequence; the sequential format takes one vector input")])
+def test_the_sequential_format_names_why_a_graph_is_not_one_chain(model, reason):
+    with pytest.raises(ConversionError) as caught:
+        convert(model, format="sequential", layout="literal", verify=False)
+    assert reason in str(caught.value)
