@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Optional
 
 import numpy as np
 import onnx
@@ -444,3 +445,36 @@ def test_the_sequential_format_names_why_a_graph_is_not_one_chain(model, reason)
     with pytest.raises(ConversionError) as caught:
         convert(model, format="sequential", layout="literal", verify=False)
     assert reason in str(caught.value)
+
+
+# -- carry: sums the chain regroups --------------------------------------------------------
+
+def _relu_read_twice(linear_diagonal: Optional[float] = None) -> onnx.ModelProto:
+    """h = relu(x W^T + b), x 16 wide and h 4: y = h + h, or y = h L^T + h with L's
+    diagonal given (the chain then sums L_ii + 1 for each element)."""
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["g"], transB=1),
+             helper.make_node("Relu", ["g"], ["h"])]
+    weights = {"w": rng.normal(size=(4, 16)), "b": rng.normal(size=4)}
+    if linear_diagonal is None:
+        nodes.append(helper.make_node("Add", ["h", "h"], ["y"]))
+    else:
+        linear = rng.normal(size=(4, 4))
+        np.fill_diagonal(linear, linear_diagonal)
+        weights.update(l=linear, lb=np.zeros(4))
+        nodes += [helper.make_node("Gemm", ["h", "l", "lb"], ["lh"], transB=1),
+                  helper.make_node("Add", ["lh", "h"], ["y"])]
+    return _model(nodes, weights, {"x": 16}, {"y": 4})
+
+
+@pytest.mark.parametrize("diagonal, carried", [
+    (None, True),      # 1 + 1
+    (0.5, True),       # 0.5 + 1
+    (1e-10, False)])   # float32(1e-10) + 1 needs 57 bits: the literal graph stays
+def test_a_sum_the_chain_regroups_is_exact_or_the_literal_graph_stays(diagonal, carried):
+    model = _relu_read_twice(diagonal)
+    document = convert(model, verify=False)
+    types = [n["type"] for n in document["nodes"]]
+    assert ("add" not in types) is carried, types
+    events = {"x": np.random.default_rng(12).normal(size=(200, 16))}
+    assert_exact(load_network(document).evaluate(events), model, events)
