@@ -157,6 +157,84 @@ def test_layers_sharing_weights_but_not_biases_stay_two_layers(layout):
     assert len(biases) >= 2
 
 
+def two_dense(differing: str) -> onnx.ModelProto:
+    """y = act1(a W1^T + b1) + act2(b W2^T + b2), one layer in all but ``differing``
+    (``weights``, ``bias``, ``activation``; ``width``: activation-only layers, relu(a)
+    and relu(c) on inputs 4 and 3 wide, concatenated)."""
+    rng = np.random.default_rng(29)
+    if differing == "width":
+        nodes = [helper.make_node("Relu", ["a"], ["r1"]), helper.make_node("Relu", ["c"], ["r2"]),
+                 helper.make_node("Concat", ["r1", "r2"], ["y"], axis=1)]
+        inputs, initializers, width = {"a": 4, "c": 3}, [], 7
+    else:
+        w1 = rng.normal(size=(3, 4)).astype(np.float32)
+        w2 = rng.normal(size=(3, 4)).astype(np.float32) if differing == "weights" else w1
+        b1 = np.zeros(3, np.float32)
+        b2 = rng.normal(size=3).astype(np.float32) if differing == "bias" else b1
+        second = "Tanh" if differing == "activation" else "Relu"
+        nodes = [helper.make_node("Gemm", ["a", "w1", "b1"], ["h1"], transB=1),
+                 helper.make_node("Gemm", ["b", "w2", "b2"], ["h2"], transB=1),
+                 helper.make_node("Relu", ["h1"], ["r1"]), helper.make_node(second, ["h2"], ["r2"]),
+                 helper.make_node("Add", ["r1", "r2"], ["y"])]
+        inputs, width = {"a": 4, "b": 4}, 3
+        initializers = [numpy_helper.from_array(v, n)
+                        for n, v in (("w1", w1), ("w2", w2), ("b1", b1), ("b2", b2))]
+    graph = helper.make_graph(
+        nodes, "two_dense",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", w]) for n, w in inputs.items()],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", width])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.parametrize("differing", ["weights", "bias", "activation", "width"])
+def test_layers_that_differ_in_anything_lwtnn_reads_stay_two_layers(differing):
+    """The emitter writes equal layers once: whatever lwtnn builds a layer from (its
+    weights, bias, activation and the width it reads) must tell two layers apart."""
+    model = two_dense(differing)
+    document = convert(model, layout="literal", verify=False)
+    assert len(document["layers"]) == 2
+    rng = np.random.default_rng(2)
+    events = {i.name: rng.normal(size=(200, i.type.tensor_type.shape.dim[1].dim_value)) * 3
+              for i in model.graph.input}
+    assert_exact(load_network(document).evaluate(events), model, events)
+
+
+def two_lstms() -> onnx.ModelProto:
+    """Two sequence inputs s and t of 5 features, each read by its own LSTM(4) (its own
+    weights): y = the sum of their last states."""
+    rng = np.random.default_rng(26)
+    nodes, initializers = [], []
+    for name in "st":
+        weights = {f"{name}_w": (1, 16, 5), f"{name}_r": (1, 16, 4), f"{name}_b": (1, 32)}
+        initializers += [numpy_helper.from_array((rng.normal(size=shape) * 0.4).astype(
+            np.float32), key) for key, shape in weights.items()]
+        initializers.append(numpy_helper.from_array(np.array([0], np.int64), f"{name}_axis"))
+        nodes += [helper.make_node("Transpose", [name], [f"{name}_tnf"], perm=[1, 0, 2]),
+                  helper.make_node("LSTM", [f"{name}_tnf", *weights], ["", f"{name}_h"],
+                                   hidden_size=4),
+                  helper.make_node("Squeeze", [f"{name}_h", f"{name}_axis"], [f"{name}_last"])]
+    nodes.append(helper.make_node("Add", ["s_last", "t_last"], ["y"]))
+    graph = helper.make_graph(
+        nodes, "two_lstms",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", "T", 5]) for n in "st"],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model
+
+
+def test_recurrent_layers_of_one_width_but_their_own_weights_stay_two_layers():
+    model = two_lstms()
+    document = convert(model, verify=False)
+    assert [layer["architecture"] for layer in document["layers"]] == ["lstm", "lstm"]
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(1, 8, size=30)  # one time axis T: each event's s and t alike
+    sequences = {name: [rng.normal(size=(int(n), 5)) for n in lengths] for name in "st"}
+    assert_exact(load_network(document).evaluate({}, sequences), model, {}, sequences)
+
+
 def test_layers_sharing_weights_and_biases_are_written_once():
     model = two_gemms(same_bias=True)
     document = convert(model, layout="literal", verify=False)
