@@ -235,6 +235,41 @@ def test_recurrent_layers_of_one_width_but_their_own_weights_stay_two_layers():
     assert_exact(load_network(document).evaluate({}, sequences), model, {}, sequences)
 
 
+def two_convolutions(differing: str) -> onnx.ModelProto:
+    """One kernel (4 -> 3 channels, width 3) used by two 1-D convolutions of a sequence
+    input, with dilations 1 and 2 (``dilation``) or 'same' and 'causal' padding
+    (``padding``): y = the sum over time of both, added."""
+    rng = np.random.default_rng(31)
+    shapes = {"dilation": ((1, [1, 1]), (2, [2, 2])), "padding": ((1, [1, 1]), (1, [2, 0]))}
+    nodes = [helper.make_node("Transpose", ["x"], ["c"], perm=[0, 2, 1])]
+    for k, (dilation, pads) in enumerate(shapes[differing]):
+        nodes += [helper.make_node("Conv", ["c", "w", "b"], [f"conv{k}"], kernel_shape=[3],
+                                   dilations=[dilation], pads=pads),
+                  helper.make_node("Transpose", [f"conv{k}"], [f"t{k}"], perm=[0, 2, 1]),
+                  helper.make_node("ReduceSum", [f"t{k}", "time"], [f"s{k}"], keepdims=0)]
+    nodes.append(helper.make_node("Add", ["s0", "s1"], ["y"]))
+    graph = helper.make_graph(
+        nodes, "two_convolutions",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", "T", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array((rng.normal(size=(3, 4, 3)) * 0.5).astype(np.float32), "w"),
+         numpy_helper.from_array(rng.normal(size=3).astype(np.float32), "b"),
+         numpy_helper.from_array(np.array([1], np.int64), "time")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.parametrize("differing", ["dilation", "padding"])
+def test_convolutions_of_one_kernel_but_their_own_reach_stay_two_layers(differing):
+    model = two_convolutions(differing)
+    document = convert(model, verify=False)
+    assert [layer["architecture"] for layer in document["layers"]] == ["conv1d", "conv1d"]
+    rng = np.random.default_rng(4)
+    sequences = {"x": [rng.normal(size=(int(n), 4)) for n in rng.integers(1, 8, size=30)]}
+    assert_exact(load_network(document).evaluate({}, sequences), model, {}, sequences)
+
+
 def test_layers_sharing_weights_and_biases_are_written_once():
     model = two_gemms(same_bias=True)
     document = convert(model, layout="literal", verify=False)
