@@ -478,3 +478,34 @@ def test_a_sum_the_chain_regroups_is_exact_or_the_literal_graph_stays(diagonal, 
     assert ("add" not in types) is carried, types
     events = {"x": np.random.default_rng(12).normal(size=(200, 16))}
     assert_exact(load_network(document).evaluate(events), model, events)
+
+
+def _a_layer_reading_a_sum(times: int, divided: bool) -> onnx.ModelProto:
+    """h = relu(x W^T + b) (16 -> 4); y = (h + h [+ h]) V^T + c, divided by 3 if
+    ``divided`` (folded into V, whose weights then need all 53 bits)."""
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["g"], transB=1),
+             helper.make_node("Relu", ["g"], ["h"]), helper.make_node("Add", ["h", "h"], ["s2"])]
+    if times == 3:
+        nodes.append(helper.make_node("Add", ["s2", "h"], ["s3"]))
+    nodes.append(helper.make_node("Gemm", [f"s{times}", "v", "c"], ["z" if divided else "y"],
+                                  transB=1))
+    if divided:
+        nodes.append(helper.make_node("Div", ["z", "three"], ["y"]))
+    return _model(nodes, {"w": rng.normal(size=(4, 16)), "b": rng.normal(size=4),
+                          "v": rng.normal(size=(2, 4)), "c": rng.normal(size=2), "three": [3.0]},
+                  {"x": 16}, {"y": 2})
+
+
+@pytest.mark.parametrize("times, divided, carried", [
+    (2, False, True),    # V times 2: a power of two
+    (3, False, True),    # float32 V times 3 fits a double
+    (3, True, False)])   # V / 3 rounded to 53 bits, times 3, would round: the literal graph
+def test_a_sum_read_by_the_next_layer_is_multiplied_in_exactly_or_the_literal_graph_stays(
+        times, divided, carried):
+    model = _a_layer_reading_a_sum(times, divided)
+    document = convert(model, verify=False)
+    types = [n["type"] for n in document["nodes"]]
+    assert ("add" not in types) is carried, types
+    events = {"x": np.random.default_rng(13).normal(size=(200, 16))}
+    assert_exact(load_network(document).evaluate(events), model, events)
