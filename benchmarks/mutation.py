@@ -44,6 +44,9 @@ class Module:
     tests: tuple[str, ...]     # test files (or node ids) that exercise them
 
 
+# Tests that run the command line in a child process that leaves the working directory
+# (tests/limited.py: test_hostile, test_limits) cannot run under mutmut, whose mutated
+# functions look for its configuration in the working directory.
 MODULES = {
     "emit": Module(("onnx2lwtnn/emit.py",),
                    ("tests/test_oracles_exact.py", "tests/test_oracles_promises.py",
@@ -81,8 +84,8 @@ MODULES = {
                    ("tests/test_tmva.py", "tests/test_oracles_tmva.py")),
     "files": Module(("onnx2lwtnn/files.py",),
                     ("tests/test_files.py", "tests/test_oracles_promises.py",
-                     "tests/test_hostile.py", "tests/test_bad_inputs.py",
-                     "tests/test_reader_properties.py", "tests/test_cli.py")),
+                     "tests/test_bad_inputs.py", "tests/test_reader_properties.py",
+                     "tests/test_cli.py")),
 }
 
 # mutant name -> why it computes exactly what the original does (filled in from the
@@ -92,6 +95,7 @@ RANK2 = "a fixed input is rank 2 (_locate skips others), so [+1] is [-1] and [:+
 AXIS = "offsets and scales are 1-D, where axis=None takes and deletes the same entries"
 FLOATS = "the values are Python numbers, which asarray makes float64 (or int64, also exact)"
 EQUIVALENT: dict[str, str] = {
+    "onnx2lwtnn.fix.x__locate__mutmut_19": RANK2,
     "onnx2lwtnn.fix.x__fix_one_input__mutmut_27": RANK2,
     "onnx2lwtnn.fix.x__fix_one_input__mutmut_117": RANK2,
     "onnx2lwtnn.fix.x__fix_one_input__mutmut_118": "the fixed input's batch dimension is "
@@ -158,8 +162,8 @@ def prepare(name: str, work: Path) -> Path:
 
 
 def refresh(name: str, work: Path) -> list[str]:
-    """Today's tests and fixtures copied into a finished campaign of a module whose
-    sources have not changed; the survivors' names, to be run again."""
+    """Today's repository copied into a finished campaign of a module whose sources have
+    not changed (its mutmut configuration kept); the survivors' names, to be run again."""
     folder = work / name
     changed = [path for path in _sources(name)
                if not (folder / path).is_file()
@@ -167,7 +171,12 @@ def refresh(name: str, work: Path) -> list[str]:
     if changed:
         raise SystemExit(f"{name}: {', '.join(changed)} changed since the campaign in "
                          f"{folder}; run it again in full")
-    _copy(folder, [path for path in _tracked() if path.startswith(("tests/", "fixtures/"))])
+    tracked = [path for path in _tracked() if path != "pyproject.toml"]
+    _copy(folder, tracked)
+    # mutmut copies the package's other Python files into mutants/ at every run, but not
+    # its data files (the JSON schemas)
+    _copy(folder / "mutants", [path for path in tracked
+                               if path.startswith("onnx2lwtnn/") and not path.endswith(".py")])
     return summary(name, work)["survived"]
 
 
