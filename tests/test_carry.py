@@ -108,9 +108,8 @@ def test_deep_networks_are_carried_exactly_at_a_bounded_cost(name):
         assert own <= (3 if name.startswith(("relu", "two_heads")) else 10)
     assert _ratio(literal) > 3 * _ratio(converted)
     assert _recomputes(literal.document)
-    # lwtnn computes each value once; densenet's first layer reads only x and is
-    # recomputed, cheaper than carried
-    assert _recomputes(converted.document) is name.startswith("densenet")
+    if not name.startswith("densenet"):  # whose layers that read only x may be recomputed,
+        assert not _recomputes(converted.document)  # where that is cheaper than carrying
     events = random_events(model, 500, seed=3)
     assert_exact(load_network(converted.document).evaluate(events), model, events)
 
