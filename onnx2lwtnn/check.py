@@ -31,6 +31,7 @@ import numpy as np
 import onnx
 
 from . import files, lwtnn_cpp
+from .defaults import DEFAULT_REFERENCE_TOLERANCE, DEFAULT_TOLERANCE, FLOAT32_TOLERANCE
 from .errors import ReferenceRunError, UsageError
 from .event_files import listed, parse_cell
 from .interface import Interface
@@ -41,13 +42,9 @@ from .lwtnn.sequential import sequential_form
 from .lwtnn_file import read_lwtnn
 from .npz_files import input_arrays
 from .reference import FLOAT32, FLOAT64, TIME, OnnxModel
-from .specs import read_spec
+from .specs import LWTNN, SUBTRACT_DIVIDE, load as load_spec, read_spec
+from .specs.lwtnn_forms import is_offset_arrays
 
-# |lwtnn - float64 onnx| / max(1, |onnx|): measured differences are <= 7.5e-9 over every
-# fixture and real model (docs/check.md); float32 rounding alone is ~1e-7 and more.
-DEFAULT_TOLERANCE = 1e-9
-FLOAT32_TOLERANCE = 1e-5        # when no float64 evaluation exists: the float32 floor
-DEFAULT_REFERENCE_TOLERANCE = 1e-5  # published outputs are float32 computations
 EVALUATOR_AGREEMENT = 1e-3  # float64 reference evaluator vs float32 onnxruntime, at most
 CPP_AGREEMENT = 1e-12  # lwtnn's C++ vs onnx2lwtnn.lwtnn: two implementations of one thing
 THRESHOLDS = (1e-12, 1e-10, 1e-8, 1e-7, 1e-6, 1e-5)
@@ -63,7 +60,12 @@ PathLike = Union[str, os.PathLike]
 OUTPUT_PREFIX = "out_"
 
 PYTHON_NAMES = {"variables": "variables=", "variables_convention": "variables_convention=",
-                "inputs": "inputs=", "tolerance": "tolerance="}
+                "inputs": "inputs=", "tolerance": "tolerance=", "inputs_side": "inputs_side="}
+# which side of a variable spec's preprocessing the events of ``inputs=`` are on: raw,
+# as lwtnn is fed, or as the ONNX graph is fed (what an onnxruntime dump holds)
+RAW_SIDE, ONNX_SIDE = "raw", "onnx"
+INPUT_SIDES = (RAW_SIDE, ONNX_SIDE)
+OTHER_CONVENTION = {LWTNN: SUBTRACT_DIVIDE, SUBTRACT_DIVIDE: LWTNN}
 
 
 @dataclass
@@ -86,6 +88,10 @@ class PublishedComparison:
     max_rel: float
     worst: str                  # "output/label" of max_rel
     passed: bool
+    side: str = RAW_SIDE        # of the spec's preprocessing the given inputs are on
+    # when they fail: the arguments under which the ONNX model gives the outputs ({} if
+    # none of those tried does; None if nothing was tried)
+    matches: Optional[dict[str, str]] = None
 
 
 @dataclass
@@ -189,16 +195,26 @@ class CheckReport:
 
     def _published_line(self, names: Mapping[str, str]) -> str:
         result = self.published
-        line = (f"reference outputs: {'PASS' if result.passed else 'FAIL'}: lwtnn on the raw "
-                f"inputs differs from the {result.n_events} events' given outputs by up to "
-                f"{result.max_rel:.3g} relative (at {result.worst}; tolerance "
+        inputs = "raw" if result.side == RAW_SIDE else "ONNX-side"
+        line = (f"reference outputs: {'PASS' if result.passed else 'FAIL'}: lwtnn on the "
+                f"{inputs} inputs differs from the {result.n_events} events' given outputs "
+                f"by up to {result.max_rel:.3g} relative (at {result.worst}; tolerance "
                 f"{result.tolerance:g})")
+        if result.passed and self.spec and result.side == ONNX_SIDE:
+            return (f"{line}\nnote: lwtnn's raw inputs were derived from the ONNX-side ones "
+                    "with the variable spec, so this proves the network gives these outputs, "
+                    "not the spec; raw inputs with reference outputs validate the spec")
         if result.passed or not self.conversion_passed:
             return line
+        if result.matches:
+            return f"{line}\n{_matching(result.matches, result.side, names)}"
         if self.spec:
+            tried = "" if result.matches is None else (
+                " (neither the other side of its preprocessing nor the other convention "
+                "gives them either)")
             cause = (f"the variable spec ({names['variables']}, {names['variables_convention']}) "
                      "is the likely cause: the network computes the ONNX model with it, but "
-                     "the reference outputs were not computed with this preprocessing")
+                     f"the reference outputs were not computed with this preprocessing{tried}")
         else:
             cause = (f"the network computes the ONNX model exactly, so its inputs likely need "
                      f"preprocessing the model does not contain: a variable spec "
@@ -207,11 +223,12 @@ class CheckReport:
 
     def to_json(self) -> dict[str, Any]:
         """A dict: other reports (e.g. cost) may add their own keys."""
+        validated = self.published is not None and self.published.side == RAW_SIDE
         return {"passed": self.passed, "conversion_passed": self.conversion_passed,
                 "events": self.n_events, "reference": self.backend,
                 "tolerance": self.tolerance, "float32_reference": self.float32_backend,
                 "fallback": self.fallback or None, "refused_by_lwtnn": self.refused_by_lwtnn,
-                "spec_validated": None if not self.spec else self.published is not None,
+                "spec_validated": None if not self.spec else validated,
                 "reference_outputs": (None if self.published is None
                                       else asdict(self.published)),
                 "lwtnn_cpp": None if self.cpp is None else {**asdict(self.cpp),
@@ -246,13 +263,18 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
           reference_tolerance: float = DEFAULT_REFERENCE_TOLERANCE, seed: int = 0,
           outputs: Optional[Sequence[str]] = None,
           progress: Optional[Callable[[int, int], None]] = None,
-          merge_outputs: Optional[str] = None) -> CheckReport:
+          merge_outputs: Optional[str] = None,
+          inputs_side: str = RAW_SIDE) -> CheckReport:
     """Compare the ONNX model and the lwtnn network (graph or sequential) on the same
     events; ``variables``/``variables_convention`` (the spec the network was converted
     with), ``outputs`` (the outputs it computes) and ``merge_outputs`` (the output
     holding them all) as given to ``convert()``.
     ``tolerance`` defaults to DEFAULT_TOLERANCE against a float64 reference,
-    FLOAT32_TOLERANCE where only float32 evaluation exists."""
+    FLOAT32_TOLERANCE where only float32 evaluation exists. ``inputs_side``: the events
+    of ``inputs`` are raw (``"raw"``, what lwtnn is fed) or already preprocessed by the
+    spec (``"onnx"``, what the ONNX graph is fed, as onnxruntime dumps hold them)."""
+    if inputs_side not in INPUT_SIDES:
+        raise UsageError(f"inputs_side='{inputs_side}' is not one of {', '.join(INPUT_SIDES)}")
     proto = model if isinstance(model, onnx.ModelProto) else load_model(model)
     document = read_network(network)
     net = build_network(document)
@@ -260,14 +282,25 @@ def check(model: Union[PathLike, onnx.ModelProto], network: Union[PathLike, dict
     interface = (Interface() if variables is None
                  else _read_spec(variables, variables_convention, document, reference))
     view = graph_view(document, reference, interface, outputs, merge_outputs)
-    drawn = (read_events(inputs, view) if inputs is not None
-             else draw_events(view, events, seed, _fixed_length(reference)))
+    if inputs is None:
+        drawn = draw_events(view, events, seed, _fixed_length(reference))
+    elif inputs_side == ONNX_SIDE:
+        drawn = _raw_from_onnx_side(read_events(inputs, view), interface, inputs)
+    else:
+        drawn = read_events(inputs, view)
     report, ours, kept, expected = _compare_all(net, view, drawn, (reference, float32, fallback),
                                                 spec_preparation(interface), tolerance, progress)
     report.spec = variables is not None
     report.cpp = _compare_cpp(document, view, kept, ours, expected)
     if kept.outputs:
         report.published = _compare_published(ours, kept, view, reference_tolerance)
+        report.published.side = inputs_side
+        if report.spec and report.conversion_passed and not report.published.passed:
+            given = kept if inputs_side == RAW_SIDE else _fed(kept, spec_preparation(interface))
+            others = _other_readings(variables, variables_convention, document, reference,
+                                     interface, inputs_side)
+            report.published.matches = _matching_reading(reference, given, view, others,
+                                                         reference_tolerance)
     return report
 
 
@@ -413,6 +446,70 @@ def _compare(output: str, label: str, ours: np.ndarray, ref: np.ndarray,
     return LabelComparison(output, label, float(diff.max(initial=0.0)),
                            float(relative.max(initial=0.0)), fractions,
                            finite and bool(np.all(relative <= tolerance)))
+
+
+def _raw_from_onnx_side(events: Events, interface: Interface, path: PathLike) -> Events:
+    """Events the ONNX graph is fed (the spec's (x + offset) * scale applied) as lwtnn's
+    raw inputs: x = v / scale - offset."""
+    def raw(name: str, values: np.ndarray) -> np.ndarray:
+        preprocessing = interface.preprocessing(name)
+        if preprocessing is None:
+            return values
+        offsets, scales = preprocessing
+        if np.any(scales == 0):
+            raise UsageError(f"{path}: the spec scales a variable of '{name}' by 0, so its "
+                             "raw value cannot be recovered from an ONNX-side one")
+        return values / scales - offsets
+
+    return Events({name: raw(name, v) for name, v in events.vectors.items()},
+                  {name: [raw(name, steps) for steps in v]
+                   for name, v in events.sequences.items()}, events.outputs)
+
+
+def _other_readings(variables: Union[PathLike, dict], convention: Optional[str],
+                    document: dict, model: OnnxModel, interface: Interface,
+                    side: str) -> list[tuple[dict[str, str], Preparation]]:
+    """The other ways to read the given inputs, each as the arguments that say it and
+    what the ONNX model is then fed for inputs as given: the other side of the spec's
+    preprocessing, and, for {variables, offset, scale} arrays, the other convention."""
+    other_side = ONNX_SIDE if side == RAW_SIDE else RAW_SIDE
+    readings = [({"inputs_side": other_side},
+                 spec_preparation(interface) if other_side == RAW_SIDE else Preparation())]
+    if convention in OTHER_CONVENTION and is_offset_arrays(load_spec(variables)[0]):
+        other = OTHER_CONVENTION[convention]
+        arguments = ({"variables_convention": other} if side == RAW_SIDE
+                     else {"inputs_side": RAW_SIDE, "variables_convention": other})
+        readings.append((arguments, spec_preparation(
+            _read_spec(variables, other, document, model))))
+    return readings
+
+
+def _matching_reading(model: OnnxModel, given: Events, view: dict,
+                      readings: list[tuple[dict[str, str], Preparation]],
+                      tolerance: float) -> dict[str, str]:
+    """The first reading of the inputs as given under which the ONNX model gives their
+    reference outputs, or {}."""
+    for arguments, preparation in readings:
+        outputs = _merged(view, _evaluate_onnx(model, given, preparation, None))
+        if all(_max_rel(outputs[view["onnx_outputs"][name]], values) <= tolerance
+               for name, values in given.outputs.items()):
+            return arguments
+    return {}
+
+
+def _matching(matches: dict[str, str], side: str, names: Mapping[str, str]) -> str:
+    """What reading of the inputs the reference outputs match, as the arguments to give."""
+    arguments = " ".join(f"{names[key]}'{value}'" if names[key].endswith("=")
+                         else f"{names[key]} {value}" for key, value in matches.items())
+    if "variables_convention" in matches:
+        why = ("the spec's offsets and scales mean the other convention: convert (and "
+               "check) with it" + ("; and the inputs look raw" if side == ONNX_SIDE else ""))
+    elif side == RAW_SIDE:
+        why = ("the inputs look ONNX-side, already preprocessed (as onnxruntime dumps hold "
+               "them); or, if they are raw, the network needs no variable spec")
+    else:
+        why = "the inputs look raw: the spec's preprocessing is still to be applied to them"
+    return f"they match the ONNX model with {arguments}: {why}"
 
 
 def _compare_published(ours: dict[str, np.ndarray], events: Events, view: dict,
@@ -589,13 +686,25 @@ def _read_npz(path: Path, view: dict) -> Events:
     sequences = {n: list(_shaped(path, found_sequences[n], data[found_sequences[n]], 3, w))
                  for n, w in expected_sequences.items()}
     outputs = {}
-    for name, labels in view["outputs"].items():
-        key = OUTPUT_PREFIX + name
-        if key in data.files:
-            given = np.asarray(data[key], dtype=np.float64)
-            outputs[name] = _shaped(path, key, given.reshape(len(given), -1), 2,
-                                    len(labels["labels"]))
+    for key in (name for name in data.files if name.startswith(OUTPUT_PREFIX)):
+        name = _output_named(path, key[len(OUTPUT_PREFIX):], view)
+        given = np.asarray(data[key], dtype=np.float64)
+        outputs[name] = _shaped(path, key, given.reshape(len(given), -1), 2,
+                                len(view["outputs"][name]["labels"]))
     return _same_length(path, Events(vectors, sequences, outputs))
+
+
+def _output_named(path: Path, name: str, view: dict) -> str:
+    """The network's output that ``out_<name>`` holds: named as in the network, or by the
+    ONNX output a spec renamed; a name that is neither is an error, not ignored."""
+    onnx_names = {onnx_name: output
+                  for output, onnx_name in view.get("onnx_outputs", {}).items()}
+    if name in view["outputs"] or name in onnx_names:
+        return name if name in view["outputs"] else onnx_names[name]
+    known = sorted({*view["outputs"], *onnx_names})
+    raise UsageError(f"{path}: array {files.quote(OUTPUT_PREFIX + name)} names no output of "
+                     f"the network; reference outputs go in "
+                     f"{', '.join(OUTPUT_PREFIX + n for n in known)}")
 
 
 def _shaped(path: Path, name: str, values: np.ndarray, rank: int, width: int) -> np.ndarray:
@@ -674,9 +783,8 @@ def _evaluate_onnx(model: OnnxModel, events: Events, preparation: Preparation,
                    progress: Optional[Callable[[int, int], None]]) -> dict[str, np.ndarray]:
     """The ONNX outputs, fed what the network expects (``preparation`` of the raw
     events), as lwtnn's outputs compare with them."""
-    vectors = {name: preparation.inputs(name, values) for name, values in events.vectors.items()}
-    sequences = {name: [preparation.inputs(name, steps) for steps in values]
-                 for name, values in events.sequences.items()}
+    fed = _fed(events, preparation)
+    vectors, sequences = fed.vectors, fed.sequences
     pieces = []
     for start in range(0, len(events), CHUNK):
         chosen = np.arange(start, min(start + CHUNK, len(events)))
@@ -687,6 +795,13 @@ def _evaluate_onnx(model: OnnxModel, events: Events, preparation: Preparation,
     if not pieces:
         return {name: np.empty((0, 0)) for name in model.output_names}
     return {k: preparation.outputs(k, np.concatenate([p[k] for p in pieces])) for k in pieces[0]}
+
+
+def _fed(events: Events, preparation: Preparation) -> Events:
+    """The events with ``preparation``'s inputs applied (outputs as they are)."""
+    return Events({name: preparation.inputs(name, v) for name, v in events.vectors.items()},
+                  {name: [preparation.inputs(name, steps) for steps in v]
+                   for name, v in events.sequences.items()}, events.outputs)
 
 
 def _unchanged(name: str, values: np.ndarray) -> np.ndarray:
