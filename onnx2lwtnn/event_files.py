@@ -21,8 +21,9 @@ naming the file, the line or row, and the problem.
   ``\\n`` only), read strictly (duplicate keys are errors), in lwtnn's own form:
   ``{node: {variable: value}}`` with a list of values per time step for sequence nodes
   (or ``{"inputs": {...}, "input_sequences": {...}}``, the form of lwtnn's test files);
-  for the sequential format ``{variable: value}``. Nodes and variables the network
-  does not read are ignored, as lwtnn ignores them.
+  for the sequential format ``{variable: value}`` or, naming its input node ``""``,
+  ``{"": {variable: value}}``. Nodes and variables the network does not read are
+  ignored, as lwtnn ignores them.
 """
 from __future__ import annotations
 
@@ -444,8 +445,10 @@ class JsonLinesEvents(TextEvents):
 
 def _split_event(event: dict, network: Network) -> tuple[dict, dict]:
     """(vector node maps, sequence node maps) of one JSON event."""
-    if network.kind == "sequential":
-        return {network.input_names[0]: event}, {}
+    if network.kind == "sequential":  # {variable: value}, or under its node name ""
+        (name,) = network.input_names
+        nested = list(event) == [name] and isinstance(event[name], dict)
+        return {name: event[name] if nested else event}, {}
     structured = {"inputs", "input_sequences"}
     names = set(network.input_names) | set(network.sequence_names)
     if event.keys() <= structured and not names & structured:

@@ -299,8 +299,9 @@ def check_output(target: PathLike, inputs: Iterable[PathLike] = ()) -> None:
         raise UsageError(f"{target}: the output exists and is read-only; remove it or "
                          "choose another name (it is never replaced)")
     folder = Path(os.path.realpath(target)).parent
-    if not folder.exists():
-        raise _unwritable(target, FileNotFoundError(2, "No such file or directory"))
+    if not folder.exists():  # a name that cannot work, seen before any work: usage
+        raise UsageError(f"{target}: cannot write the output: no such directory "
+                         f"{Path(target).parent}")
     if not folder.is_dir():
         raise _unwritable(target, NotADirectoryError(20, "Not a directory"))
     if not os.access(folder, os.W_OK | os.X_OK):

@@ -7,6 +7,7 @@ work on the IR's own kinds; and the ops refused with a known reason.
 """
 from __future__ import annotations
 
+import difflib
 from typing import Any, Optional
 
 from . import pipeline  # registers every pass
@@ -51,17 +52,27 @@ def operators(op: Optional[str] = None) -> dict[str, Any]:
                           "matches": p.doc} for p in other_passes()],
     }
     if op is not None:
+        known = [*report["supported"], *report["unsupported"]]
         report = {"operator": op,
                   "supported": {k: v for k, v in report["supported"].items() if k == op},
-                  "unsupported": {k: v for k, v in report["unsupported"].items() if k == op}}
+                  "unsupported": {k: v for k, v in report["unsupported"].items() if k == op},
+                  "did_you_mean": [] if op in known else _close(op, known)}
     return report
+
+
+def _close(op: str, known: list[str]) -> list[str]:
+    """Known operators spelled like ``op``: the same but for case first, then near ones."""
+    same = [name for name in known if name.lower() == op.lower()]
+    return same or difflib.get_close_matches(op, known, n=3, cutoff=0.7)
 
 
 def render(report: dict[str, Any]) -> str:
     """The table as text: one line per (operator, pass)."""
     if "operator" in report and not report["supported"] and not report["unsupported"]:
+        close = report.get("did_you_mean")
         return (f"{report['operator']}: no pass handles it, so it is refused as \"operator "
-                "not supported by lwtnn\" (operator names are case-sensitive)")
+                "not supported by lwtnn\" (operator names are case-sensitive)"
+                + (f"; did you mean {' or '.join(close)}?" if close else ""))
     width = max((len(op) for op in [*report["supported"], *report["unsupported"]]), default=0)
     lines = [f"supported ({len(report['supported'])}); each pass converts the pattern it "
              "describes, anything else is refused naming the node:"] if report["supported"] else []

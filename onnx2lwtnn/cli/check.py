@@ -6,19 +6,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Optional
 
 from .. import files
-from ..check import (DEFAULT_REFERENCE_TOLERANCE, PYTHON_NAMES, check, document_view, draw_events,
-                     lwtnn_test_event, lwtnn_test_inputs, print_progress, read_events,
-                     read_network)
-from ..cost import network_cost
+from ..defaults import DEFAULT_REFERENCE_TOLERANCE
 from ..errors import Onnx2LwtnnError, UsageError
-from ..interface import Interface
-from ..load import load_model
-from ..lwtnn import load_network
-from ..model_cost import onnx_multiply_adds
-from .common import (EXIT_FAILED, EXIT_OK, FLAGS, add_check_options, add_spec_options,
-                     model_run_inputs, new_parser, output_path, run_inputs, show, tolerance)
+from .common import (EXIT_FAILED, EXIT_OK, FLAGS, add_check_options, add_spec_options, events,
+                     model_run_inputs, model_specs, new_parser, on_terminal, output_path,
+                     run_inputs, show, tolerance)
+
+LWTNN_TEST_CANDIDATES = 64  # events tried for one with no output exactly 0
 
 EXAMPLES = """\
 examples:
@@ -48,7 +45,6 @@ sides, so a wrong spec or convention passes too; only reference outputs computed
 from raw inputs (--inputs with out_<output> arrays, or label columns) prove it,
 in their own line, to --reference-tolerance.
 """
-CLI_NAMES = {name: FLAGS[name] for name in PYTHON_NAMES}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -67,6 +63,11 @@ def parser() -> argparse.ArgumentParser:
                              "with a column per lwtnn variable (raw units, before any "
                              "preprocessing); reference outputs may come with them: "
                              "out_<output> arrays, or columns named by output labels")
+    result.add_argument("--inputs-side", choices=("raw", "onnx"), default="raw",
+                        help="which side of the variable spec's preprocessing the --inputs "
+                             "values are on: raw (default), as lwtnn is fed them, or onnx, "
+                             "already preprocessed as the ONNX graph is fed them (what an "
+                             "onnxruntime dump of the model's inputs holds)")
     result.add_argument("--reference-tolerance", type=tolerance,
                         default=DEFAULT_REFERENCE_TOLERANCE,
                         help="allowed |lwtnn - reference output| / max(1, |reference|) "
@@ -93,8 +94,15 @@ def run(args: argparse.Namespace) -> int:
         network = [args.network] if args.network is not None else []
         files.check_output(args.write_lwtnn_inputs, network + model_run_inputs(
             args, args.write_lwtnn_inputs, args.model))
-    passed = report_check(args, args.model, args.network, sys.stdout)
+    (spec,) = model_specs(args, [args.model])
+    passed = report_check(args, args.model, args.network, sys.stdout, spec)
     return EXIT_OK if passed else EXIT_FAILED
+
+
+def cli_names() -> dict[str, str]:
+    """check's argument names as the command line's flags, for the report's hints."""
+    from ..check import PYTHON_NAMES
+    return {name: FLAGS[name] for name in PYTHON_NAMES}
 
 
 def _correction_set(path: Path):
@@ -112,6 +120,8 @@ def _report_correction_set(args: argparse.Namespace, document: dict) -> bool:
     from ..check import spec_preparation  # noqa: PLC0415
     from ..check_correctionset import Source, check_correction_set  # noqa: PLC0415
     from ..correctionset import validate  # noqa: PLC0415
+    from ..interface import Interface  # noqa: PLC0415
+    from ..load import load_model  # noqa: PLC0415
     from ..reference import OnnxModel  # noqa: PLC0415
     from ..specs import read_spec  # noqa: PLC0415
 
@@ -121,12 +131,7 @@ def _report_correction_set(args: argparse.Namespace, document: dict) -> bool:
                              f"{args.network} is a CorrectionSet")
     validate(document, str(args.network))
     models = [args.model, *args.fold_models]
-    specs = args.variables if isinstance(args.variables, list) else [args.variables]
-    if args.variables is None:
-        specs = [None] * len(models)
-    if len(specs) != len(models):
-        raise UsageError(f"--variables is given {len(specs)} time(s) for {len(models)} "
-                         "models: once per model, in model order")
+    specs = model_specs(args, models)
     sources = []
     for path, spec in zip(models, specs):
         proto = load_model(path)
@@ -139,51 +144,80 @@ def _report_correction_set(args: argparse.Namespace, document: dict) -> bool:
         sources.append(Source(proto, str(path), interface, spec_preparation(interface),
                               getattr(args, "outputs", None)))
     report = check_correction_set(document, sources, fold_input=args.fold_input,
-                                  events=args.events, seed=args.seed, tolerance=args.tolerance)
+                                  events=events(args), seed=args.seed, tolerance=args.tolerance)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        print(files.printable(report.table(CLI_NAMES)))
+        print(files.printable(report.table(cli_names())))
     return report.passed
 
 
-def report_check(args: argparse.Namespace, model: Path, network, stream) -> bool:
-    """Compare and print the table (stream: stderr when the JSON goes to stdout)."""
+def report_check(args: argparse.Namespace, model: Path, network, stream,
+                 variables: Optional[Path]) -> bool:
+    """Compare and print the table (stream: stderr when the JSON goes to stdout);
+    ``variables``: the spec the network was converted with."""
+    from ..check import check, print_progress, read_network  # onnx: here only
+    from ..cost import network_cost
+    from ..load import load_model
+    from ..model_cost import onnx_multiply_adds
     proto = load_model(model)
     document = read_network(network)
     if getattr(args, "write_lwtnn_inputs", None) is not None and "nodes" not in document:
         raise UsageError("--write-lwtnn-inputs writes what lwtnn-test-lightweight-graph "
                          "reads, for a graph network; this one is sequential")
-    progress = print_progress if args.events > 10_000 else None
-    report = check(proto, document, variables=args.variables,
-                   variables_convention=args.variables_convention, events=args.events,
+    progress = print_progress if events(args) > 10_000 and on_terminal(args) else None
+    report = check(proto, document, variables=variables,
+                   variables_convention=args.variables_convention, events=events(args),
                    inputs=getattr(args, "inputs", None), tolerance=args.tolerance,
                    reference_tolerance=getattr(args, "reference_tolerance",
                                                DEFAULT_REFERENCE_TOLERANCE),
                    seed=args.seed, outputs=getattr(args, "outputs", None),
-                   progress=progress, merge_outputs=args.merge_outputs)
+                   progress=progress, merge_outputs=args.merge_outputs,
+                   inputs_side=getattr(args, "inputs_side", "raw"))
     if getattr(args, "json", False):
         cost = network_cost(document).to_json(onnx_multiply_adds(proto)[None])
         print(json.dumps({**report.to_json(), "cost": cost}, indent=2))
-    else:
-        print(files.printable(report.table(CLI_NAMES)), file=stream)
+    elif not (args.quiet and report.passed):  # -q: a failure still says why
+        print(files.printable(report.table(cli_names())), file=stream)
     if getattr(args, "write_lwtnn_inputs", None) is not None:
         _write_lwtnn_inputs(args, document)
     return report.passed
 
 
 def _write_lwtnn_inputs(args: argparse.Namespace, document: dict) -> None:
+    from ..check import document_view, draw_events, lwtnn_test_inputs, read_events
     view = document_view(document)
     events = (read_events(args.inputs, view) if args.inputs is not None
-              else draw_events(view, 1, args.seed))
-    event = lwtnn_test_event(document, events)
+              else draw_events(view, LWTNN_TEST_CANDIDATES, args.seed))
+    index, event, outputs = _telling_event(document, events)
     files.write_text(args.write_lwtnn_inputs,
                      json.dumps(lwtnn_test_inputs(document, event), indent=2) + "\n",
                      run_inputs(args, args.model, args.network))
-    outputs = load_network(document).evaluate(event.vectors, event.sequences or None)
-    show(f"\nwrote {args.write_lwtnn_inputs}; lwtnn-test-lightweight-graph "
+    which = (f" (event {index}, which has the most outputs that are not exactly 0)"
+             if index else "")
+    show(f"\nwrote {args.write_lwtnn_inputs}{which}; lwtnn-test-lightweight-graph "
          f"{args.network} {args.write_lwtnn_inputs} should print:")
     for name, labels in document["outputs"].items():
         print(f"{files.clean(name)}:")
         for label, value in zip(labels["labels"], outputs[name][0]):
             print(f"{files.clean(label)} {value:.17g}")
+
+
+def _telling_event(document: dict, events) -> tuple:
+    """(index, event, outputs) of the event, as lwtnn's test tool takes it, with the most
+    non-zero outputs among the first ones (the first with all of them non-zero): a ReLU
+    network often gives exactly 0, which a wrong value matches by chance."""
+    import numpy as np
+    from ..check import lwtnn_test_event
+    from ..lwtnn import load_network
+    network = load_network(document)
+    best, most = None, -1
+    for index in range(min(len(events), LWTNN_TEST_CANDIDATES)):
+        event = lwtnn_test_event(document, events.select(np.array([index])))
+        outputs = network.evaluate(event.vectors, event.sequences or None)
+        values = np.concatenate([v.ravel() for v in outputs.values()])
+        if np.count_nonzero(values) > most:
+            best, most = (index, event, outputs), np.count_nonzero(values)
+        if most == len(values):
+            break
+    return best

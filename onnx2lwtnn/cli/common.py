@@ -16,23 +16,30 @@ from typing import TYPE_CHECKING, Callable, Optional
 from .. import __version__, files, limits
 from ..errors import ConversionError, ConversionWarning, Onnx2LwtnnError, UsageError
 from ..lwtnn.errors import LwtnnFormatWarning
-from ..lwtnn.parallel import MAX_THREADS
-from ..specs import CONVENTIONS
+from . import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:  # the converter's modules load onnx: commands that do not need it
     from ..trace import Change  # (run, ops, --help) stay fast
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+SPEC_SUFFIX = ".variables.json"  # --variables-beside: a.onnx's spec is a.variables.json
 MAX_EVENTS = 10**8
-# option -> the option it only means something with (both as argparse dests)
-NEEDS = {"variables_convention": "variables", "events": "check", "tolerance": "check",
-         "seed": "check"}
+# option -> the options it only means something with, one of them (as argparse dests)
+NEEDS = {"variables_convention": ("variables", "variables_beside"), "events": ("check",),
+         "tolerance": ("check",), "seed": ("check",), "inputs_side": ("inputs",)}
+# option -> the option that makes it meaningless (random events vs the file's events)
+EXCLUDES = {"events": "inputs", "seed": "inputs"}
 
 
 def new_parser(prog: str, description: str, epilog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_global_options(parser)
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command takes, before or after the subcommand's name."""
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of any error")
     parser.add_argument("--version", action="version", version=f"onnx2lwtnn {__version__}")
@@ -40,29 +47,63 @@ def new_parser(prog: str, description: str, epilog: str) -> argparse.ArgumentPar
     loudness.add_argument("-v", "--verbose", action="store_true",
                           help="say more: when converting, each pass that changed the "
                                "graph and what it did")
-    loudness.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    loudness.add_argument("-q", "--quiet", action="store_true",
+                          help="print errors only: no tables, progress or notes")
     parser.add_argument("--limit", type=limit_setting, action="append", metavar="NAME=N",
                         help="raise one of the limits on what a file may ask of the tool "
                              f"({', '.join(limits.LIMITS)}; docs/limits.md); repeatable")
-    return parser
 
 
-def check_companions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """An option given without the one it needs is a usage error, not silently ignored
-    (``parser.error`` exits 2 with the usage)."""
+def global_arity(option: str) -> Optional[int]:
+    """How many values a global option takes (``--name=value`` takes none more), or None
+    for an option that is not global."""
+    parser = argparse.ArgumentParser(add_help=True)
+    _add_global_options(parser)
+    name, _, value = option.partition("=")
+    action = parser._option_string_actions.get(name)  # argparse's own option index
+    if action is None:
+        return None
+    return 0 if value or action.nargs == 0 else 1
+
+
+def check_companions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """What is wrong when an option is given without the one it needs (it would be
+    silently ignored), or ""."""
+    def given(option: str) -> bool:
+        return getattr(args, option, None) != parser.get_default(option)
+
     for option, needed in NEEDS.items():
-        given = getattr(args, option, None) != parser.get_default(option)
-        if hasattr(args, needed) and given and not getattr(args, needed):
-            parser.error(f"{_flag(option)} needs {_flag(needed)}")
-    specs = getattr(args, "variables", None)
-    if specs is not None and getattr(args, "fold_input", None) is None:
-        if len(specs) > 1:  # several only for folds, one per model
-            parser.error("--variables is given once (once per model with --fold-input)")
-        args.variables = specs[0]
+        present = [name for name in needed if hasattr(args, name)]
+        if present and given(option) and not any(getattr(args, name) for name in present):
+            return f"{_flag(option)} needs {' or '.join(map(_flag, present))}"
+    for option, excluded in EXCLUDES.items():
+        if given(option) and getattr(args, excluded, None) is not None:
+            return (f"{_flag(option)} is for random events; with {_flag(excluded)} the "
+                    "events are the file's")
+    return ""
+
+
+def usage_error(parser: argparse.ArgumentParser, message: str) -> int:
+    """A usage error found after parsing: one line (argparse's usage block is for
+    options it could not parse), exit 2."""
+    print(f"{parser.prog}: error: {message} (see {parser.prog} --help)", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
+
+
+def events(args: argparse.Namespace) -> int:
+    """How many random events a check draws (``--events``)."""
+    from ..defaults import DEFAULT_EVENTS
+    return args.events or DEFAULT_EVENTS
+
+
+def on_terminal(args: argparse.Namespace) -> bool:
+    """Whether progress may be shown: stderr is a terminal (a log file gets no ``\r``
+    counters) and -q is not given."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
 
 
 def info(args: argparse.Namespace, message: str) -> None:
@@ -84,26 +125,41 @@ def change_printer(args: argparse.Namespace) -> Optional[Callable[[Change], None
     return lambda change: info(args, f"onnx2lwtnn: pass {change}")
 
 
-def add_spec_options(parser: argparse.ArgumentParser) -> None:
+def add_spec_options(parser: argparse.ArgumentParser, per_model: bool = False) -> None:
+    """--variables (repeatable: once per model where a command takes several) and
+    --variables-convention; ``per_model``: also --variables-beside and --same-variables
+    (``model_specs``)."""
+    from ..specs import CONVENTIONS
     parser.add_argument("--variables", type=Path, metavar="SPEC", action="append",
                         help="variable spec JSON: lwtnn's own (keras2json or kerasfunc2json "
                              "form), {variables, offset, scale}, a mean/std file "
                              "({variables|branches, mean, std|stddev}, {name: {mean, std}}, "
-                             "umami's {name: {shift, scale}}), or names only (with "
-                             "--fold-input: once per model, in model order)")
+                             "umami's {name: {shift, scale}}), or names only; with several "
+                             "models (a batch, or --fold-input), once per model in model "
+                             "order")
+    if per_model:
+        parser.add_argument("--variables-beside", action="store_true",
+                            help=f"each MODEL.onnx's spec is MODEL{SPEC_SUFFIX} in its folder")
+        parser.add_argument("--same-variables", action="store_true",
+                            help="apply the one --variables SPEC to every model (a spec "
+                                 "describes one network's inputs: only if they share it)")
     parser.add_argument("--variables-convention", choices=CONVENTIONS,
                         help="what a {variables, offset, scale} spec means: 'subtract-divide' "
                              "(x - offset) / scale, or 'lwtnn' (x + offset) * scale")
 
 
-def add_check_options(parser: argparse.ArgumentParser) -> None:
-    from ..check import DEFAULT_TOLERANCE, FLOAT32_TOLERANCE  # loads onnx: only when needed
-    parser.add_argument("--events", type=event_count, default=1000,
-                        help=f"random events to compare, 1 to {MAX_EVENTS:.0e} (default 1000)")
+def add_check_options(parser: argparse.ArgumentParser,
+                      tolerance_help: Optional[str] = None) -> None:
+    from ..defaults import DEFAULT_EVENTS, DEFAULT_TOLERANCE, FLOAT32_TOLERANCE
+    parser.add_argument("--events", type=event_count,
+                        help=f"random events to compare, 1 to {MAX_EVENTS:.0e} "
+                             f"(default {DEFAULT_EVENTS})")
     parser.add_argument("--tolerance", type=tolerance,
-                        help="allowed |lwtnn - onnx| / max(1, |onnx|) against the float64 "
-                             f"ONNX evaluation, finite and > 0 (default {DEFAULT_TOLERANCE:g}; "
-                             f"{FLOAT32_TOLERANCE:g} where only float32 evaluation exists)")
+                        help=(tolerance_help or
+                              "allowed |lwtnn - onnx| / max(1, |onnx|) against the float64 "
+                              f"ONNX evaluation (default {DEFAULT_TOLERANCE:g}; "
+                              f"{FLOAT32_TOLERANCE:g} where only float32 evaluation exists)")
+                        + "; finite and > 0")
     parser.add_argument("--seed", type=seed, default=0,
                         help="random seed, 0 to 2**63 - 1 (default 0)")
 
@@ -114,7 +170,7 @@ FLAGS = {"variables": "--variables", "variables_convention": "--variables-conven
          "inputs": "--inputs", "tolerance": "--tolerance", "tmva_weights": "--tmva-weights",
          "outputs": "--outputs", "fix": "--fix", "format": "--format",
          "finalizer": "--finalizer", "correction_name": "--correction-name",
-         "fold_input": "--fold-input",
+         "fold_input": "--fold-input", "inputs_side": "--inputs-side",
          "merge_outputs": "--merge-outputs"}
 _ARGUMENT = re.compile(rf"\b({'|'.join(FLAGS)})=(?:'([^']*)')?")
 
@@ -125,9 +181,12 @@ def as_flags(message: str) -> str:
 
 
 def guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespace,
-            subject: str, errors: Optional[list[str]] = None) -> int:
+            subject: str, errors: Optional[list[str]] = None,
+            warned: Optional[list[str]] = None) -> int:
     """Run a command, turning every failure into one message and an exit code; the
-    message is also appended to ``errors`` when given (batch mode's summary)."""
+    message is also appended to ``errors`` when given (batch mode's summary). Conversion
+    warnings are printed, or appended to ``warned`` when given (batch mode prints each
+    text once, with the models it is about)."""
     def fail(message: str, code: int) -> int:
         if getattr(args, "debug", False):
             traceback.print_exc()
@@ -138,7 +197,7 @@ def guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespa
         return code
 
     try:
-        return _with_warnings(command, args, subject)
+        return _with_warnings(command, args, subject, warned)
     except KeyboardInterrupt:
         return fail("onnx2lwtnn: interrupted", EXIT_INTERRUPTED)
     except UsageError as exc:
@@ -159,9 +218,10 @@ def guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespa
 
 
 def _with_warnings(command: Callable[[argparse.Namespace], int],
-                   args: argparse.Namespace, subject: str) -> int:
-    """Run a command and show its conversion warnings, naming the model they are about,
-    also when it then fails; -q silences them."""
+                   args: argparse.Namespace, subject: str,
+                   warned: Optional[list[str]] = None) -> int:
+    """Run a command and show its conversion warnings (or collect them in ``warned``),
+    naming the model they are about, also when it then fails; -q silences them."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConversionWarning)
         warnings.simplefilter("always", LwtnnFormatWarning)
@@ -171,7 +231,11 @@ def _with_warnings(command: Callable[[argparse.Namespace], int],
             for warning in caught:  # numpy's and onnx's own warnings are noise here
                 if issubclass(warning.category, ConversionWarning):
                     where = f"{subject}: " if subject else ""
-                    info(args, f"onnx2lwtnn: {where}warning: {warning.message}")
+                    message = str(warning.message).removeprefix(where)  # the API's may
+                    if warned is not None:                              # name the file too
+                        warned.append(message)
+                    else:
+                        info(args, f"onnx2lwtnn: {where}warning: {message}")
                 elif issubclass(warning.category, LwtnnFormatWarning):  # names its file
                     info(args, files.printable(f"onnx2lwtnn: warning: {warning.message}"))
 
@@ -191,6 +255,8 @@ def _conversion_message(subject: str, exc: ConversionError) -> str:
         names = ", ".join(files.quote(n) for n in nodes)
         indent = "    " if downstream else "  "
         lines.append(f"{indent}{op_type} {names}: {reason}" + (f" ({hint})" if hint else ""))
+    if exc.other_outputs:
+        lines.append("  " + exc.other_outputs_note(f"--outputs {','.join(exc.other_outputs)}"))
     return "\n".join(lines)
 
 
@@ -199,6 +265,7 @@ def event_count(text: str) -> int:
 
 
 def thread_count(text: str) -> int:
+    from ..lwtnn.parallel import MAX_THREADS  # the runtime: only for commands that run
     return _count(text, MAX_THREADS)
 
 
@@ -250,6 +317,14 @@ def output_path(text: str) -> Path:
     return Path(text)
 
 
+def make_output_dir(folder: Path) -> None:
+    """``--output-dir``: made (with its parents) when it does not exist yet, as ``pip
+    download -d`` and ``mkdir -p`` do; a file of that name is a usage error."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder}: not a directory (--output-dir)")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 def write_output(args: argparse.Namespace, output: Optional[Path], text: str,
                  inputs: list) -> None:
     """Write a command's result under the file policy: stdout when no output is given
@@ -277,3 +352,32 @@ def run_inputs(args: argparse.Namespace, *paths: Optional[Path]) -> list[Path]:
                                                       "fix_from")]
     extra = [p for value in extra for p in (value if isinstance(value, list) else [value])]
     return [p for p in (*paths, *extra) if p is not None]
+
+
+def model_specs(args: argparse.Namespace, models: list[Path]) -> list[Optional[Path]]:
+    """The variable spec of each model: one --variables per model in model order, each
+    model's own spec beside it (--variables-beside), or one spec for all only when asked
+    (--same-variables): a spec describes one network, and one silently applied to
+    networks normalised differently gives wrong numbers. UsageError otherwise."""
+    given = args.variables or []
+    if getattr(args, "variables_beside", False):
+        if given:
+            raise UsageError("--variables-beside finds each model's spec; give no --variables")
+        specs = [model.with_name(model.stem + SPEC_SUFFIX) for model in models]
+        missing = [str(spec) for spec in specs if not spec.is_file()]
+        if missing:
+            raise UsageError(f"--variables-beside: no spec {', '.join(missing)}")
+        return specs
+    if getattr(args, "same_variables", False):
+        if len(given) != 1:
+            raise UsageError("--same-variables applies one --variables SPEC to every model; "
+                             f"{len(given)} given")
+        return given * len(models)
+    if not given:
+        return [None] * len(models)
+    if len(given) != len(models):
+        raise UsageError(
+            f"{len(models)} model(s) and {len(given)} --variables: give one spec per model, "
+            "in model order" + (" (or --same-variables if this spec describes every model's "
+                                "inputs, or --variables-beside)" if len(given) == 1 else ""))
+    return given

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import defaultdict
 from pathlib import Path
 from typing import Optional, Sequence
 
 from .. import files
-from ..api import CHEAPEST, LAYOUTS, conversion, to_json
+from ..defaults import CHEAPEST, LAYOUTS
 from ..emit import CORRECTIONLIB, FORMATS, GRAPH
 from ..errors import UsageError
-from .check import CLI_NAMES, report_check
 from . import preprocessing
 from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options,
-                     change_printer, guarded, info, model_run_inputs, new_parser,
+                     change_printer, guarded, info, make_output_dir, model_run_inputs,
+                     model_specs, events, new_parser,
                      output_path, run_inputs, write_output)
 
 EXAMPLES = """\
@@ -102,7 +103,7 @@ def parser(subcommands: str = "") -> argparse.ArgumentParser:
                              "chain of layers, exactly, when lwtnn (which caches nothing) "
                              "would otherwise compute them twice; literal: one node per "
                              "ONNX construct, to read against the ONNX file")
-    add_spec_options(result)
+    add_spec_options(result, per_model=True)
     preprocessing.add_options(result)
     result.add_argument("--check", action="store_true",
                         help="after converting, compare ONNX and lwtnn outputs on --events "
@@ -121,14 +122,15 @@ def run(args: argparse.Namespace) -> int:
     _check_correctionlib_options(args)
     if args.fix_from is not None:
         return _run_fix_from(args)
+    specs = model_specs(args, args.models)
     if args.fold_input is not None:
-        return _run_folds(args)
+        return _run_folds(args, specs)
     if len(args.models) > 1 or args.output_dir is not None:
-        return _run_batch(args)
+        return _run_batch(args, specs)
     model = args.models[0]
     if args.output is not None:
         files.check_output(args.output, model_run_inputs(args, args.output, model))
-    return _convert_one(args, model, args.output)
+    return _convert_one(args, model, specs[0], args.output)
 
 
 def _check_correctionlib_options(args: argparse.Namespace) -> None:
@@ -149,25 +151,26 @@ def _correctionlib_options(args: argparse.Namespace) -> dict:
     return {"correction_name": args.correction_name, "finalizer": args.finalizer}
 
 
-def _convert_one(args: argparse.Namespace, model: Path, output: Optional[Path],
-                 inputs: Sequence[Path] = ()) -> int:
-    converted = conversion(model, format=args.format, variables=args.variables,
+def _convert_one(args: argparse.Namespace, model: Path, spec: Optional[Path],
+                 output: Optional[Path], inputs: Sequence[Path] = ()) -> int:
+    from ..api import conversion  # the converter: onnx, only when converting
+    converted = conversion(model, format=args.format, variables=spec,
                            variables_convention=args.variables_convention,
                            outputs=args.outputs, layout=args.layout,
                            on_change=change_printer(args),
                            tmva_weights=args.tmva_weights, fix=preprocessing.fixed(args),
                            verify=not (args.check or args.no_verify),
                            merge_outputs=args.merge_outputs, **_correctionlib_options(args))
-    return _finish(args, [model], converted, output, inputs)
+    return _finish(args, [model], [spec], converted, output, inputs)
 
 
-def _run_folds(args: argparse.Namespace) -> int:
+def _run_folds(args: argparse.Namespace, specs: list[Optional[Path]]) -> int:
     from ..folds import fold_conversion  # noqa: PLC0415 (only for folds)
 
     if args.output is not None:
         files.check_output(args.output, model_run_inputs(args, args.output, *args.models))
     converted = fold_conversion(args.models, fold_input=args.fold_input,
-                                variables=args.variables,
+                                variables=specs,
                                 variables_convention=args.variables_convention,
                                 outputs=args.outputs, layout=args.layout,
                                 on_change=change_printer(args),
@@ -175,36 +178,42 @@ def _run_folds(args: argparse.Namespace) -> int:
                                 verify=not (args.check or args.no_verify),
                                 correction_name=args.correction_name,
                                 finalizer=args.finalizer, merge_outputs=args.merge_outputs)
-    return _finish(args, args.models, converted, args.output)
+    return _finish(args, args.models, specs, converted, args.output)
 
 
-def _finish(args: argparse.Namespace, models: Sequence[Path], converted,
-            output: Optional[Path], inputs: Sequence[Path] = ()) -> int:
+def _finish(args: argparse.Namespace, models: Sequence[Path], specs: list[Optional[Path]],
+            converted, output: Optional[Path], inputs: Sequence[Path] = ()) -> int:
     """Prove with --check (nothing written if it fails), write, say what it costs."""
+    from ..api import to_json
     document = converted.document
-    if args.check and not _checked(args, models, converted):
+    if args.check and not _checked(args, models, converted, specs):
         return EXIT_FAILED  # nothing written: the conversion is not proven
     write_output(args, output, to_json(document), run_inputs(args, *models, *inputs))
     info(args, converted.cost_line())
     return EXIT_OK
 
 
-def _checked(args: argparse.Namespace, models: Sequence[Path], converted) -> bool:
+def _checked(args: argparse.Namespace, models: Sequence[Path], converted,
+             specs: list[Optional[Path]]) -> bool:
     """--check: the full report on stderr; whether it passed."""
+    from .check import cli_names, report_check
     if args.format != CORRECTIONLIB:
-        return report_check(args, models[0], converted.document, sys.stderr)
+        return report_check(args, models[0], converted.document, sys.stderr, specs[0])
     from ..check_correctionset import check_correction_set  # noqa: PLC0415
 
     report = check_correction_set(converted.document, converted.sources,
                                   fold_input=args.fold_input,
-                                  events=args.events, seed=args.seed, tolerance=args.tolerance)
-    print(files.printable(report.table(CLI_NAMES)), file=sys.stderr)
+                                  events=events(args), seed=args.seed, tolerance=args.tolerance)
+    print(files.printable(report.table(cli_names())), file=sys.stderr)
     return report.passed
 
 
 def _run_fix_from(args: argparse.Namespace) -> int:
     if len(args.models) != 1:
         raise UsageError("--fix-from takes one model")
+
+    from ..api import conversion, to_json
+    (spec,) = model_specs(args, args.models)
 
     def convert_one(model: Path, spec: Path, values: dict) -> dict:
         return conversion(model, format=args.format, variables=spec,
@@ -220,7 +229,7 @@ def _run_fix_from(args: argparse.Namespace) -> int:
         for _, target in documents:
             info(args, f"wrote {target}")
 
-    preprocessing.run_fix_from(args, args.models[0], convert_one, write)
+    preprocessing.run_fix_from(args, args.models[0], spec, convert_one, write)
     return EXIT_OK
 
 
@@ -231,29 +240,36 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _run_batch(args: argparse.Namespace) -> int:
+def _run_batch(args: argparse.Namespace, specs: list[Optional[Path]]) -> int:
     if args.output is not None or args.output_dir is None:
         raise UsageError("several models need --output-dir DIR (and no -o)")
-    if not args.output_dir.is_dir():
-        raise UsageError(f"{args.output_dir}: no such directory")
     targets = [(model, args.output_dir / f"{model.stem}.json") for model in args.models]
     files.check_distinct_outputs(targets)
+    make_output_dir(args.output_dir)
     for _, target in targets:  # before converting any: no model is overwritten
         files.check_output(target, model_run_inputs(args, target, *args.models))
-    results = []
-    for model, target in targets:
+    results, warned = [], defaultdict(list)
+    for (model, target), spec in zip(targets, specs):
         errors: list[str] = []
-        code = guarded(lambda a, m=model, t=target: _convert_one(a, m, t, args.models), args,
-                       str(model), errors)
+        warnings: list[str] = []
+        code = guarded(lambda a, m=model, s=spec, t=target: _convert_one(a, m, s, t, args.models),
+                       args, str(model), errors, warnings)
+        for message in warnings:
+            warned[message].append(files.clean(model))
         status = (f"ok -> {files.clean(target)}" if code == EXIT_OK else
                   f"FAILED: {_reason(errors, model)}" if errors else "FAILED: the check failed")
-        results.append((model, code, status))
+        results.append((model, code,
+                        status + (f" (variables {files.clean(spec)})" if spec else "")))
     width = max(len(files.clean(m)) for m, _, _ in results)
     info(args, "\nsummary:")
     for model, _, status in results:
         info(args, f"  {files.clean(model).ljust(width)}  {status}")
     failed = sum(code != EXIT_OK for _, code, _ in results)
     info(args, f"{len(results) - failed} converted, {failed} failed")
+    if warned:  # each text once, with the models it is about (as pytest's summary)
+        info(args, "warnings:")
+        for message, models in warned.items():
+            info(args, f"  {', '.join(models)}: {message}")
     return EXIT_FAILED if failed else EXIT_OK
 
 

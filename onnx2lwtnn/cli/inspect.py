@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..inspect import inspect, render
+from ..defaults import CHEAPEST, LAYOUTS
 from .common import EXIT_OK, new_parser, show
 
 EXAMPLES = """\
@@ -25,11 +25,15 @@ def parser() -> argparse.ArgumentParser:
                         "layers. Writes nothing.", EXAMPLES)
     result.add_argument("model", type=Path, metavar="MODEL.onnx|NET.json")
     result.add_argument("--json", action="store_true", help="print the report as JSON")
+    result.add_argument("--layout", choices=LAYOUTS, default=CHEAPEST,
+                        help="of a model: what each node becomes in this layout of the "
+                             "conversion (as the converter's --layout; default cheapest)")
     return result
 
 
 def run(args: argparse.Namespace) -> int:
-    report = inspect(args.model)
+    from ..inspect import inspect, render  # onnx, only when inspecting
+    report = inspect(args.model, args.layout)
     if args.json:  # JSON escapes every control character itself
         print(json.dumps(report, indent=2))
     else:

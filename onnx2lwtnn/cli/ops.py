@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..ops import operators, render
 from .common import EXIT_OK, new_parser, show
 
 EXAMPLES = """\
@@ -27,6 +26,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..ops import operators, render  # the pass registry: the passes load onnx
     report = operators(args.operator)
     if args.json:  # JSON escapes every control character itself
         print(json.dumps(report, indent=2))

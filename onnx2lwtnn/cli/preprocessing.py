@@ -15,7 +15,7 @@ from .. import files
 from ..errors import UsageError
 from ..files import quote
 from ..specs import load, parameter_names
-from .common import run_inputs
+from .common import make_output_dir, run_inputs
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +48,7 @@ def refuse_check(args: argparse.Namespace) -> None:
                          "conversion without them, or a TMVA MLP with 'onnx2lwtnn tmva'")
 
 
-def run_fix_from(args: argparse.Namespace, model: Path,
+def run_fix_from(args: argparse.Namespace, model: Path, spec: Optional[Path],
                  convert_one: Callable[[Path, Optional[Path], dict], dict],
                  write: Callable[[list[tuple[dict, Path]]], None]) -> None:
     """Convert every parameter point first, then write them all at once (``write``
@@ -57,14 +57,13 @@ def run_fix_from(args: argparse.Namespace, model: Path,
     if args.output_dir is None or args.output is not None:
         raise UsageError("--fix-from writes one network per parameter point: it needs "
                          "--output-dir DIR (and no -o)")
-    if not args.output_dir.is_dir():
-        raise UsageError(f"{args.output_dir}: no such directory")
+    make_output_dir(args.output_dir)
     config, where = load(args.fix_from)
     parameter_names(config, where)  # validates the list
     points = config.get("parameters")
     if not points:
         raise UsageError(f"{where}: no 'parameters' list of points to fix")
-    spec = args.variables if args.variables is not None else args.fix_from
+    spec = spec if spec is not None else args.fix_from
     both = set(fixed(args)) & set(points[0])  # every point names the same parameters
     if both:
         raise UsageError(f"--fix and {where} both fix {quote(sorted(both)[0])}")

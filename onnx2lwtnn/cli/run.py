@@ -48,7 +48,8 @@ def parser() -> argparse.ArgumentParser:
                              "(FILE.root:TREE; the tree is 'lwtnn' by default) "
                              "(default: CSV on stdout)")
     result.add_argument("--format", choices=OUTPUT_FORMATS,
-                        help="output format (default: from the output's suffix, else csv)")
+                        help="output format (default: from the output's suffix; csv on "
+                             "stdout and for a name without a suffix)")
     result.add_argument("--replace", choices=tuple(REPLACE), default="nan",
                         help="values replaced by defaults: 'nan' (NanReplacer's default) or "
                              "'all' (also +-inf, as lwtnn's test tools do)")
@@ -71,6 +72,8 @@ def _branch(text: str) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     progress = None if args.quiet else Progress()
+    if args.format is None and args.output is not None and not args.output.suffix:
+        args.format = "csv"  # as on stdout: '-o out' is a plain text table
     output = args.output if args.output is not None else Path(files.STDIN)
     try:
         result = run_network(args.network, args.inputs, output, format=args.format,

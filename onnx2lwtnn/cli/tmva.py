@@ -6,18 +6,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .. import files
-from ..api import to_json
-from ..check import read_events
+from ..defaults import DEFAULT_TOLERANCE, FLOAT32_TOLERANCE
 from ..emit import GRAPH, LWTNN_FORMATS
 from ..errors import UsageError
 from ..npz_files import RAW_INPUTS
-from ..tmva import TmvaNetwork, check_tmva, convert_tmva, read_network
-from ..tmva.convert import INPUT
-from .common import (EXIT_FAILED, EXIT_OK, add_check_options, info, new_parser, output_path,
+from .common import (EXIT_FAILED, EXIT_OK, add_check_options, events, new_parser, output_path,
                      run_inputs, write_output)
+
+if TYPE_CHECKING:  # the TMVA reader builds ONNX graphs: loaded only when converting
+    import numpy as np
+    from ..tmva import TmvaNetwork
 
 EXAMPLES = """\
 examples:
@@ -45,22 +46,27 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument("--inputs", type=Path, metavar="EVENTS",
                         help="check on these raw events (.npz or .csv) instead of random ones")
     result.add_argument("--json", action="store_true", help="print the check as JSON")
-    add_check_options(result)
+    add_check_options(result, f"allowed |lwtnn - reference| / max(1, |reference|) against "
+                              f"a float64 reference of TMVA's response with the exact tanh "
+                              f"(default {DEFAULT_TOLERANCE:g}); TMVA's own response, computed "
+                              f"in float32, is held to {FLOAT32_TOLERANCE:g}")
     return result
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..api import to_json  # the converter: onnx, only when converting
+    from ..tmva import check_tmva, convert_tmva, read_network
     if args.output is not None:
         files.check_output(args.output, run_inputs(args, args.model))
     network = read_network(args.model)
     document = convert_tmva(network, format=args.format, verify=False)  # checked below
     raw = None if args.inputs is None else _raw_events(args.inputs, network, args.format)
-    report = check_tmva(network, document, raw, events=args.events, seed=args.seed,
+    report = check_tmva(network, document, raw, events=events(args), seed=args.seed,
                         tolerance=args.tolerance)
     if args.json:
         print(json.dumps(report.to_json(), indent=2), file=sys.stderr)
-    else:
-        info(args, report.table())
+    elif not (args.quiet and report.passed):  # -q: a failure still says why
+        print(report.table(), file=sys.stderr)
     if not report.passed:
         return EXIT_FAILED  # nothing written: the conversion is not proven
     write_output(args, args.output, to_json(document), run_inputs(args, args.model))
@@ -69,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _raw_events(path: Path, network: TmvaNetwork, format: str) -> np.ndarray:
     """A 'raw_inputs' array (as TMVA's Reader takes them), or what ``check`` reads."""
+    import numpy as np
+    from ..check import read_events
+    from ..tmva import convert_tmva
+    from ..tmva.convert import INPUT
     width = len(network.method.variables)
     if path.suffix == ".npz":
         data = files.read_npz(path, "events file", files.EVENTS_LIMIT)
