@@ -47,12 +47,22 @@ class UsageError(Onnx2LwtnnError):
 class ConversionError(Onnx2LwtnnError):
     """The model is valid ONNX but lwtnn cannot express it exactly."""
 
-    def __init__(self, diagnostics: Iterable[Diagnostic], summary: str = ""):
+    def __init__(self, diagnostics: Iterable[Diagnostic], summary: str = "",
+                 other_outputs: Iterable[str] = ()):
         self.diagnostics = list(diagnostics)
         self.summary = summary or f"{len(self.diagnostics)} node(s) cannot be expressed in lwtnn"
+        self.other_outputs = list(other_outputs)  # outputs that read none of those nodes
         lines = [f"{self.summary}:"]
         lines += [f"  - {d}" for d in self.diagnostics]
+        if self.other_outputs:
+            lines.append(self.other_outputs_note(f"outputs={self.other_outputs!r}"))
         super().__init__("\n".join(lines))
+
+    def other_outputs_note(self, argument: str) -> str:
+        """What to do about the outputs that convert (``argument``: how to name them)."""
+        many = len(self.other_outputs) > 1
+        return (f"the output{'s' * many} {', '.join(self.other_outputs)} read{'s' * (not many)} "
+                f"none of these nodes: convert only {'them' if many else 'it'} with {argument}")
 
 
 class VerificationError(Onnx2LwtnnError):

@@ -12,18 +12,34 @@ from typing import Union
 
 from . import files
 from .errors import Onnx2LwtnnError
+from .specs import is_spec
 
-ONNX, LWTNN, JSON = "onnx", "lwtnn", "json"
-SWAPPED_ARGUMENTS = ("this is an lwtnn JSON file; the model comes first: "
-                     "onnx2lwtnn check MODEL.onnx NET.json")
+ONNX, LWTNN, SPEC, JSON, TMVA, XML = "onnx", "lwtnn", "spec", "json", "tmva", "xml"
 NOT_A_NETWORK = ("a binary file, not an lwtnn JSON file; if it is the ONNX model, it comes "
                  "first: onnx2lwtnn check MODEL.onnx NET.json")
+# what a file given where an ONNX model goes is, and where it goes instead
+NOT_A_MODEL = {
+    LWTNN: "an lwtnn JSON network, not an ONNX model: run it with 'onnx2lwtnn run NET.json "
+           "--inputs EVENTS', or compare it with its model with 'onnx2lwtnn check "
+           "MODEL.onnx NET.json' (the model comes first)",
+    SPEC: "a variable spec, not an ONNX model: give it with --variables "
+          "('onnx2lwtnn MODEL.onnx --variables SPEC.json')",
+    TMVA: "a TMVA weights file, not an ONNX model: convert it with 'onnx2lwtnn tmva "
+          "WEIGHTS.xml' (or fold its transformations into an ONNX model's conversion with "
+          "--tmva-weights)",
+    JSON: "a JSON file, not an ONNX model",
+    XML: "an XML file, not an ONNX model",
+}
 
 
 def kind_of(data: bytes) -> str:
-    """``LWTNN`` for an lwtnn network (graph or sequential), ``JSON`` for any other JSON
-    object, else ``ONNX`` (whose reader then says whether it really is one)."""
-    if not data[:64].lstrip().startswith(b"{"):
+    """``LWTNN`` for an lwtnn network (graph or sequential), ``SPEC`` for a variable spec,
+    ``JSON`` for any other JSON object, ``TMVA`` for a TMVA weights file, ``XML`` for
+    other XML, else ``ONNX`` (whose reader then says whether it really is one)."""
+    start = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(b"<"):
+        return TMVA if b"<MethodSetup" in data[:4096] else XML
+    if not start.startswith(b"{"):
         return ONNX
     try:
         document = json.loads(data.decode("utf-8"))
@@ -31,7 +47,7 @@ def kind_of(data: bytes) -> str:
         return JSON  # broken JSON is still not a protobuf
     if isinstance(document, dict) and "layers" in document and "inputs" in document:
         return LWTNN
-    return JSON
+    return SPEC if isinstance(document, dict) and is_spec(document) else JSON
 
 
 def file_kind(path: Union[str, os.PathLike]) -> str:

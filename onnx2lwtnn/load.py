@@ -21,7 +21,7 @@ from onnx import external_data_helper, helper, numpy_helper
 
 from . import files, limits
 from .errors import ConversionError, Diagnostic, FileError, ModelLoadError
-from .filekind import JSON, LWTNN, SWAPPED_ARGUMENTS, kind_of
+from .filekind import NOT_A_MODEL, kind_of
 
 MIN_OPSET = 6
 
@@ -37,10 +37,8 @@ def load_model(path: Union[str, os.PathLike],
     except FileError as exc:
         raise ModelLoadError(str(exc)) from None
     kind = kind_of(data)
-    if kind == LWTNN:
-        raise ModelLoadError(f"{path}: {SWAPPED_ARGUMENTS}")
-    if kind == JSON:
-        raise ModelLoadError(f"{path}: a JSON file, not an ONNX model")
+    if kind in NOT_A_MODEL:
+        raise ModelLoadError(f"{path}: {NOT_A_MODEL[kind]}")
     try:
         model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf raises several unrelated types

@@ -18,7 +18,7 @@ from .lwtnn_forms import (is_lwtnn_spec, is_offset_arrays, read_lwtnn_spec,
 from .standardisation import is_standardisation, parameter_names, read_standardisation
 
 __all__ = ["CONVENTIONS", "LWTNN", "SUBTRACT_DIVIDE", "read_spec", "template", "load",
-           "parameter_names"]
+           "parameter_names", "is_spec"]
 
 Reader = Callable[[dict, str, Optional[str], dict, frozenset], Interface]
 READERS: tuple[tuple[Callable[[dict], bool], Reader], ...] = (
@@ -26,6 +26,11 @@ READERS: tuple[tuple[Callable[[dict], bool], Reader], ...] = (
     (is_offset_arrays, read_offset_arrays),
     (is_standardisation, read_standardisation),
 )
+
+
+def is_spec(document: dict) -> bool:
+    """Whether a JSON object has the keys of a spec form this package reads."""
+    return any(matches(document) for matches, _ in READERS)
 
 
 def read_spec(source: SpecSource, convention: Optional[str],
