@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
+import networkx as nx
 import numpy as np
 import onnx
 
@@ -14,6 +15,7 @@ from . import files
 from .build_ir import build_ir
 from .carry import carry_shared_values
 from .cost import NetworkCost, cost_line, network_cost
+from .defaults import CHEAPEST, LAYOUTS, LITERAL
 from .emit import CORRECTIONLIB, FORMATS, GRAPH, emit
 from . import correctionset
 from .check import Preparation, spec_preparation, verify_conversion
@@ -35,9 +37,11 @@ from .specs import read_spec
 from .specs.lwtnn_forms import RENAMED_FROM
 from .trace import Change, Trace
 
+CARRY_STEP = "carry.carry_shared_values"
+CARRY_DOC = ("each value lwtnn would compute twice passed on along one chain of layers, "
+             "exactly, where that costs less (the cheapest layout)")
+
 ModelSource = Union[str, os.PathLike, onnx.ModelProto]
-CHEAPEST, LITERAL = "cheapest", "literal"
-LAYOUTS = (CHEAPEST, LITERAL)
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,13 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
         fold_transformations(ir)
     problems = legalize(ir, non_finite, rebuild=lambda: _fresh_ir(proto, outputs))
     if problems:
-        raise ConversionError(problems)
+        def convertible(names: list[str]) -> bool:
+            fresh = _fresh_ir(proto, names)
+            run_pipeline(fresh, CORRECTIONLIB_PIPELINE if format == CORRECTIONLIB else PIPELINE)
+            return not non_finite and not legalize(fresh)
+
+        raise ConversionError(problems,
+                              other_outputs=_outputs_without(ir, problems, convertible))
     if fix:
         fixed = fix_inputs(ir, network_interface, fix)
         if format == CORRECTIONLIB:  # in the ONNX inputs, not the one laid side by side
@@ -159,7 +169,10 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
     merged = (merged_cost(ir, interface, layout == CHEAPEST)
               if len(ir.outputs) > 1 and format == GRAPH else None)
     if layout == CHEAPEST:
+        before = {node: (ir[node]["label"], ir.op(node)) for node in ir.g}
         carry_shared_values(ir, free_inputs=format == GRAPH)
+        if on_change is not None:
+            _report_carry(ir, before, on_change)
     if format == CORRECTIONLIB:
         document = correctionset.write(ir, network_interface, correctionset.naming(
             model, proto, correction_name, finalizer), columns)
@@ -182,6 +195,24 @@ def conversion(model: ModelSource, *, format: str = GRAPH,
 
 def _subject(model: ModelSource) -> str:
     return "model" if isinstance(model, onnx.ModelProto) else str(model)
+
+
+def _report_carry(ir: IRGraph, before: dict[str, tuple[str, str]],
+                  on_change: Callable[[Change], None]) -> None:
+    """What ``carry_shared_values`` did, as changes (-v, inspect): each node it replaced,
+    with the chain's nodes made for it (a copy with its label, or nodes named after its
+    id and their role, ``<id>:carries``), shown under its label; a merge it folded into
+    the chain's weights has none."""
+    made = [(ir[node]["label"], ir.op(node)) for node in ir.g if node not in before]
+    for node, (label, op) in before.items():
+        if node in ir or op == "Const":
+            continue
+        stages = sorted(((label if made_label == label else label + made_label[len(node):],
+                          made_op) for made_label, made_op in made
+                         if made_label == label or made_label.startswith(f"{node}:")),
+                        key=lambda stage: stage[1] == "Concatenate")  # the layer first
+        if stages != [(label, op)]:  # (a layer kept as it is, copied, did not change)
+            on_change(Change(CARRY_STEP, CARRY_DOC, label, op, tuple(stages), ((label, op),)))
 
 
 def _verify(proto: onnx.ModelProto, document: dict, preparation: Preparation,
@@ -216,6 +247,18 @@ def _fresh_ir(proto: onnx.ModelProto, outputs: Optional[Sequence[str]]) -> IRGra
     if outputs is not None:
         _keep_outputs(ir, outputs)
     return ir
+
+
+def _outputs_without(ir: IRGraph, problems: Sequence[Diagnostic],
+                     convertible: Callable[[list[str]], bool]) -> list[str]:
+    """The outputs that read none of the nodes with problems, when others do and they
+    convert on their own (``convertible``: checked on a fresh IR), to name with
+    ``outputs=``; else none."""
+    labels = {problem.node for problem in problems}
+    bad = {node for node in ir.g if ir[node]["label"] in labels}
+    clean = [ir.attrs(output)["name"] for output in ir.outputs
+             if not bad & (nx.ancestors(ir.g, output) | {output})]
+    return clean if clean and len(clean) < len(ir.outputs) and convertible(clean) else []
 
 
 def _keep_outputs(ir: IRGraph, names: Sequence[str]) -> None:

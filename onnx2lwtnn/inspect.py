@@ -19,6 +19,7 @@ import onnx
 
 from . import files
 from .cost import cost_line, network_cost
+from .defaults import CHEAPEST
 from .errors import ConversionError, ConversionWarning
 from .filekind import JSON, LWTNN, file_kind
 from .interface import Interface
@@ -30,20 +31,24 @@ from .trace import Change
 
 Report = dict[str, Any]
 
+CARRIED = "Carried"  # a merge the cheapest layout folded into its chain's weights
 # What each IR kind left at the end is, in lwtnn's terms.
 LWTNN_FORMS = {
     "Dense": "dense layer", "Normalization": "normalization layer",
     "Concatenate": "concatenate node", "VectorSum": "add node",
     "Recurrent": "recurrent layer", "Conv1d": "conv1d layer", "SequenceSum": "sum node",
-    "LastStep": "last step of a sequence node", "Input": "input",
+    "LastStep": "last step of a sequence node", "Input": "input", "Highway": "highway layer",
+    CARRIED: "folded into the weights of the chain's layers (the default layout; "
+             "--layout literal keeps it as a node)",
 }
 ELEMENT_TYPES = {value: name.lower() for name, value in onnx.TensorProto.DataType.items()}
 
 
-def inspect(source: Union[str, os.PathLike, onnx.ModelProto]) -> Report:
-    """Describe an ONNX model (a path or a ModelProto) or an lwtnn JSON file."""
+def inspect(source: Union[str, os.PathLike, onnx.ModelProto], layout: str = CHEAPEST) -> Report:
+    """Describe an ONNX model (a path or a ModelProto), as converted with ``layout``, or
+    an lwtnn JSON file."""
     if isinstance(source, onnx.ModelProto):
-        return inspect_model(source)
+        return inspect_model(source, layout)
     kind = file_kind(source)
     if kind == LWTNN:
         return inspect_network(source)
@@ -51,10 +56,11 @@ def inspect(source: Union[str, os.PathLike, onnx.ModelProto]) -> Report:
         document = files.read_json(source, "JSON file", files.NETWORK_LIMIT)
         if "corrections" in document:
             return inspect_correction_set(document, str(source))
-    return inspect_model(source)
+    return inspect_model(source, layout)
 
 
-def inspect_model(model: Union[str, os.PathLike, onnx.ModelProto]) -> Report:
+def inspect_model(model: Union[str, os.PathLike, onnx.ModelProto],
+                  layout: str = CHEAPEST) -> Report:
     from .api import conversion  # the converter, loaded only for ONNX models
     from .model_cost import onnx_multiply_adds
 
@@ -66,7 +72,8 @@ def inspect_model(model: Union[str, os.PathLike, onnx.ModelProto]) -> Report:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConversionWarning)
         try:
-            converted, problems = conversion(proto, on_change=changes.append), []
+            converted, problems = conversion(proto, on_change=changes.append,
+                                             layout=layout), []
         except ConversionError as exc:
             converted, problems = None, exc.diagnostics
     if converted is not None:
@@ -193,11 +200,17 @@ def _default_interface(proto: onnx.ModelProto) -> dict:
 def _fates(proto: onnx.ModelProto, changes: list[Change], problems: list) -> list[dict]:
     """For each ONNX node (labelled as ``build_ir`` labels it): the lwtnn form it ends
     in, with the passes that took it there, or why it is refused."""
-    state: dict[str, tuple] = {}  # label -> ("here", op) or ("gone", change)
+    from .api import CARRY_STEP
+    state: dict[str, tuple] = {}  # label -> ("here", op) or ("gone", (label, op) or None)
     steps: dict[str, list[str]] = {}
     for change in changes:
-        for label, _ in change.removed:
-            state[label] = ("gone", change)
+        for label, op in change.removed:
+            if label != change.node and change.node:  # taken into the rewritten node
+                state[label] = ("gone", (change.node, change.op))
+            elif change.step == CARRY_STEP and not change.now_read:  # no node of its own
+                state[label] = ("here", CARRIED)
+            else:
+                state[label] = ("gone", change.now_read[0] if change.now_read else None)
         for label, op in change.now_read:
             state[label] = ("here", op)
         for label in ({change.node} | {label for label, _ in change.removed}) - {""}:
@@ -215,10 +228,10 @@ def _fates(proto: onnx.ModelProto, changes: list[Change], problems: list) -> lis
                 ends[label] = (label, value if where == "here" else op)
                 break
             walked.append(label)
-            if not value.now_read:
+            if value is None:
                 ends[label] = None
                 break
-            label, op = value.now_read[0]
+            label, op = value
         for step in walked:
             ends[step] = ends[label]
         return ends[label]
@@ -234,6 +247,7 @@ def _fates(proto: onnx.ModelProto, changes: list[Change], problems: list) -> lis
         else:
             end = resolve(label, node.op_type)
             fate["becomes"] = ("nothing (nothing reads it)" if end is None else
+                               _form(CARRIED) if end[1] == CARRIED else
                                "a constant, folded" if end[1] == "Const" else
                                _form(end[1]) if end[0] == label else
                                f"part of {_form(end[1])} '{end[0]}'")
@@ -310,7 +324,9 @@ def render(report: Report) -> str:
                      f"converts: no, {len(report['refusals'])} problem(s):")
         lines += [f"  - {r}" for r in report["refusals"]]
     else:
-        lines.append("nodes: " + ", ".join(f"{n} {t}" for t, n in report["node_types"].items()))
+        if report["node_types"]:  # a sequential file has layers only
+            lines.append("nodes: " + ", ".join(f"{n} {t}"
+                                               for t, n in report["node_types"].items()))
         lines.append(f"layers: {len(report['layers'])}, {report['parameters']:,} parameters")
         lines += _table([(str(i), layer["architecture"], layer["activation"] or "",
                           f"{layer['parameters']:,} parameters")

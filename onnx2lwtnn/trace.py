@@ -25,7 +25,9 @@ class Change:
     doc: str                       # what the pass matches and does
     node: str                      # label of the node it rewrote ("" for a whole-graph pass)
     op: str                        # that node's op before the rewrite
-    now_read: tuple[Named, ...]    # what the node's readers read now; () if it stayed
+    now_read: tuple[Named, ...]    # where its value is now: what its readers read, or the
+                                   # readers themselves if it was folded into them; ()
+                                   # if it stayed
     removed: tuple[Named, ...]     # every node the rewrite took out (constants aside)
 
     def __str__(self) -> str:
@@ -64,19 +66,22 @@ class Trace:
         label, op = before or ("", "")
         gone = tuple(named for named in removed.values() if named[1] != "Const")
         self._report(Change(step.qualified_name, step.doc, label, op,
-                            self._now_read(node, before, readers), gone))
+                            self._now_read(step, node, before, readers), gone))
 
     def _named(self, node: str) -> Named:
         data = self.ir[node]
         return data["label"], data["op"]
 
-    def _now_read(self, node: Optional[str], before: Optional[Named],
+    def _now_read(self, step: Pass, node: Optional[str], before: Optional[Named],
                   readers: list) -> tuple[Named, ...]:
         if node is None:
             return ()
         if node in self.ir:  # rewritten in place (or replaced under its id); only an
             now = self._named(node)  # op change is news
             return () if now == before else (now,)
+        if step.into_readers:  # its value now lives in its readers
+            return tuple(dict.fromkeys(self._named(reader) for _, reader, _, _ in readers
+                                       if reader in self.ir))
         sources: dict[str, Named] = {}
         for _, reader, slot, _ in readers:
             if reader in self.ir:

@@ -31,6 +31,7 @@ class Pass:
     rewrite: Rewrite
     doc: str
     domain: str = ""  # "" for the standard domain; else the one domain it rewrites
+    into_readers: bool = False  # it folds a node into the nodes that read it
 
 
     @property
@@ -66,15 +67,17 @@ class Pass:
 REGISTRY: dict[str, Pass] = {}
 
 
-def rewrite(*ops: str, doc: str = "", domain: str = "") -> Callable[[Rewrite], Pass]:
+def rewrite(*ops: str, doc: str = "", domain: str = "",
+            into_readers: bool = False) -> Callable[[Rewrite], Pass]:
     """Register a rewrite for nodes of the given kinds (of the standard domain, or of
     ``domain``), named after its module; ``doc`` (else the docstring's first paragraph)
-    says what it matches, for ``ops`` and docs/."""
+    says what it matches, for ``ops`` and docs/. ``into_readers``: the rewrite folds the
+    node into its readers (not into what it reads), as -v and inspect then say."""
 
     def register(func: Rewrite) -> Pass:
         pass_name = func.__module__.rsplit(".", 1)[-1]
         summary = " ".join((doc or func.__doc__ or pass_name).strip().split("\n\n")[0].split())
-        registered = Pass(pass_name, ops, func, summary, domain)
+        registered = Pass(pass_name, ops, func, summary, domain, into_readers)
         REGISTRY[registered.qualified_name] = registered
         return registered
 

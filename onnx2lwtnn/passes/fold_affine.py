@@ -85,7 +85,7 @@ def merge_affines(ir: IRGraph, node: str) -> bool:
     return True
 
 
-@rewrite("Affine")
+@rewrite("Affine", into_readers=True)
 def fold_into_next_dense(ir: IRGraph, node: str) -> bool:
     """Affine -> Dense (every reader)  =>  Dense with columns scaled, bias shifted; not
     for a shift beyond ``SHIFT_LIMIT`` (it stays an exact normalization layer)."""

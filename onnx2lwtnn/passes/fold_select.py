@@ -10,7 +10,7 @@ from .base import rewrite
 from .common import reads_through_matrix
 
 
-@rewrite("Select")
+@rewrite("Select", into_readers=True)
 def fold_select_into_dense(ir: IRGraph, node: str) -> bool:
     """Select(indices) -> Dense (every reader)  =>  Dense over all features."""
     readers = ir.consumers(Port(node))
