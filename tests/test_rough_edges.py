@@ -40,8 +40,10 @@ def test_lwtnn_json_given_as_the_model_says_the_argument_order(tmp_path):
     with pytest.raises(ModelLoadError) as error:
         convert(network)
     message = str(error.value)
-    assert message.endswith("this is an lwtnn JSON file; the model comes first: "
-                            "onnx2lwtnn check MODEL.onnx NET.json")
+    assert message.endswith("an lwtnn JSON network, not an ONNX model: run it with "
+                            "'onnx2lwtnn run NET.json --inputs EVENTS', or compare it with its "
+                            "model with 'onnx2lwtnn check MODEL.onnx NET.json' (the model "
+                            "comes first)")
     assert "ModelProto" not in message and "Available Fields" not in message
 
 
@@ -63,8 +65,8 @@ def test_check_with_swapped_arguments_says_the_order(tmp_path, capsys):
     capsys.readouterr()
     assert main(["check", str(network), str(CHAIN)]) == 1
     err = capsys.readouterr().err
-    assert "this is an lwtnn JSON file; the model comes first: onnx2lwtnn check MODEL.onnx " \
-           "NET.json" in err
+    assert "compare it with its model with 'onnx2lwtnn check MODEL.onnx NET.json' (the " \
+           "model comes first)" in err
     assert "ModelProto" not in err and "Traceback" not in err
 
 
@@ -102,11 +104,11 @@ def test_batch_names_the_model_of_each_warning_and_the_reason_of_each_failure(tm
     assert main([str(CHAIN), str(MASKED), str(REFUSED), str(network),
                  "--output-dir", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
-    assert f"onnx2lwtnn: {MASKED}: warning: Keras Masking" in err
+    assert f"warnings:\n  {MASKED}: Keras Masking" in err  # after the summary, once
     summary = err[err.index("summary:"):]
     assert f"{REFUSED}" in summary and \
         "FAILED: cannot convert: 1 node(s) cannot be expressed in lwtnn" in summary
-    assert "FAILED: this is an lwtnn JSON file; the model comes first" in summary
+    assert "FAILED: an lwtnn JSON network, not an ONNX model: run it with" in summary
     assert "2 converted, 2 failed" in summary
 
 
