@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2), file=sys.stderr)
     elif not (args.quiet and report.passed):  # -q: a failure still says why
-        print(report.table(), file=sys.stderr)
+        print(files.printable(report.table()), file=sys.stderr)
     if not report.passed:
         return EXIT_FAILED  # nothing written: the conversion is not proven
     write_output(args, args.output, to_json(document), run_inputs(args, args.model))
