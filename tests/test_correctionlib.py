@@ -363,7 +363,7 @@ def test_cli_folds(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--finalizer", "x"], "--finalizer needs --format correctionlib"),
-    (["--variables", ODD_SPEC, "--variables", EVEN_SPEC], "--variables is given once"),
+    (["--variables", ODD_SPEC, "--variables", EVEN_SPEC], "1 model(s) and 2 --variables"),
     (["--format", "correctionlib", "--fold-input", "fold"], "two models or more"),
 ])
 def test_cli_usage_errors(args, message):
