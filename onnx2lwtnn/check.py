@@ -461,9 +461,7 @@ def _raw_from_onnx_side(events: Events, interface: Interface, path: PathLike) ->
                              "raw value cannot be recovered from an ONNX-side one")
         return values / scales - offsets
 
-    return Events({name: raw(name, v) for name, v in events.vectors.items()},
-                  {name: [raw(name, steps) for steps in v]
-                   for name, v in events.sequences.items()}, events.outputs)
+    return _fed(events, Preparation(raw))
 
 
 def _other_readings(variables: Union[PathLike, dict], convention: Optional[str],

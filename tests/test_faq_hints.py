@@ -212,6 +212,9 @@ BACKED = {
     '"it is a constant: it depends on no input"': (
         lambda: _constant_output(True), "it is a constant", lambda: _constant_output(False),
         {}),
+    '"the output momentum reads none of these nodes': (
+        lambda: _fixture("hades_pid"), "the output momentum reads none of these nodes",
+        lambda: _fixture("hades_pid"), {"outputs": ["momentum"]}),
     '"it holds int64 values ..."': (
         lambda: _fixture("skl2onnx_mlp_classifier_zipmap"), "it is ZipMap",
         lambda: _fixture("skl2onnx_mlp_classifier"), {"outputs": ["probabilities"]}),
@@ -260,7 +263,14 @@ REFUSED_WITH = {'"the network is not a single chain, so the sequential format ca
 # Entries that tell what lwtnn cannot do (no hint), usage mistakes whose fix is shown by
 # the CLI's own tests, or verification outcomes to report.
 NO_HINT = {
-    '"this is an lwtnn JSON file; the model comes first', '"a JSON file, not an ONNX model"',
+    '"an lwtnn JSON network, not an ONNX model"', '"a variable spec, not an ONNX model"',
+    '"a TMVA weights file, not an ONNX model"', '"a JSON file, not an ONNX model"',
+    '"N model(s) and 1 --variables', '"array \'out_x\' names no output of the network"',
+    '"--events is for random events; with --inputs the events are the file\'s"',
+    # check outcomes against reference outputs, each shown by tests/test_friction.py
+    '"reference outputs: FAIL ... they match the ONNX model with --inputs-side onnx"',
+    '"... they match the ONNX model with --variables-convention subtract-divide"',
+    '"the variable spec (--variables, --variables-convention) is the likely cause"',
     "`Conv` (2-D), `MaxPool`, `AveragePool`, `GlobalAveragePool`", "`Resize`",
     'any other ("operator not supported by lwtnn")',
     '"the weight matrix is computed at run time; lwtnn needs constant weights"',
