@@ -236,16 +236,20 @@ def _fates(proto: onnx.ModelProto, changes: list[Change], problems: list) -> lis
             ends[step] = ends[label]
         return ends[label]
 
+    labels = [node.name or f"{node.op_type}_{index}"
+              for index, node in enumerate(proto.graph.node)]
+    where = {label: resolve(label, node.op_type)
+             for label, node in zip(labels, proto.graph.node)}
+    where = _read_for(proto, labels, where)
     fates = []
-    for index, node in enumerate(proto.graph.node):
-        label = node.name or f"{node.op_type}_{index}"
+    for label, node in zip(labels, proto.graph.node):
         fate: dict[str, Any] = {"node": label, "op": node.op_type,
                                 "passes": list(dict.fromkeys(steps.get(label, [])))}
         if label in refused:
             problem = refused[label]
             fate["refused"] = problem.reason + (f" ({problem.hint})" if problem.hint else "")
         else:
-            end = resolve(label, node.op_type)
+            end = where[label]
             fate["becomes"] = ("nothing (nothing reads it)" if end is None else
                                _form(CARRIED) if end[1] == CARRIED else
                                "a constant, folded" if end[1] == "Const" else
@@ -253,6 +257,26 @@ def _fates(proto: onnx.ModelProto, changes: list[Change], problems: list) -> lis
                                f"part of {_form(end[1])} '{end[0]}'")
         fates.append(fate)
     return fates
+
+
+def _read_for(proto: onnx.ModelProto, labels: list[str],
+              ends: dict[str, Optional[tuple]]) -> dict[str, Optional[tuple]]:
+    """``ends`` (where each node ends, None for nothing), where a node the passes
+    dropped with no successor but an ONNX node reads ends as its first reader that ends
+    somewhere: a view the readers now look through (the Transpose to an LSTM's
+    time-major layout) or an operand a rewrite computes itself (the Sigmoid of
+    x * Sigmoid(x), now a swish) is part of what its reader became; only a node nothing
+    reads is nothing."""
+    readers: dict[str, list[str]] = {}
+    for label, node in zip(labels, proto.graph.node):
+        for name in node.input:
+            readers.setdefault(name, []).append(label)
+    found = dict(ends)
+    for label, node in reversed(list(zip(labels, proto.graph.node))):  # readers first
+        if found[label] is None:  # (ONNX requires nodes in topological order)
+            found[label] = next((found[reader] for name in node.output
+                                 for reader in readers.get(name, []) if found[reader]), None)
+    return found
 
 
 def _form(op: str) -> str:

@@ -79,8 +79,10 @@ class IRGraph:
         # node's other operands (a Sum of 50,000 inputs); kept by connect and remove.
         self._sources: dict[str, dict[int, str]] = {}
         self._order: Optional[list[str]] = None  # topological order until the next change
-        # told of every node about to be removed (``trace`` keeps what each was)
+        # told of every node about to be removed, and of every node added (``trace``
+        # keeps what each removed node was, and which new node took its place)
         self.on_remove: Optional[Callable[[str], None]] = None
+        self.on_add: Optional[Callable[[str], None]] = None
 
     def copy(self) -> "IRGraph":
         """A copy whose nodes and edges can be changed apart from this graph's; node data
@@ -108,6 +110,8 @@ class IRGraph:
                         shapes=list(shapes or [None]), label=label or node, refusal=None, **data)
         self._sources[node] = {}
         self._order = None
+        if self.on_add is not None:
+            self.on_add(node)
         for slot, src in enumerate(inputs):
             if src is not None:
                 self.connect(src, node, slot)

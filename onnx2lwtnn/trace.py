@@ -34,8 +34,9 @@ class Change:
         if not self.node:
             gone = ", ".join(f"{op} '{label}'" for label, op in self.removed)
             return f"{self.step}: removed {gone or 'unused constants'}"
-        if not self.now_read:
-            return f"{self.step}: {self.op} '{self.node}' rewritten in place"
+        if not self.now_read:  # gone with no node of its own, or changed where it is
+            done = "removed" if (self.node, self.op) in self.removed else "rewritten in place"
+            return f"{self.step}: {self.op} '{self.node}' {done}"
         now = ", ".join(op if label == self.node else f"{op} '{label}'"
                         for label, op in self.now_read)
         return f"{self.step}: {self.op} '{self.node}' -> {now}"
@@ -54,31 +55,42 @@ class Trace:
         self.ir = ir
         self._report = report
         self._removed: dict[str, Named] = {}  # since the last change, in removal order
-        ir.on_remove = self._note_removal
+        self._added: dict[str, str] = {}  # label -> the first node added under it, since
+        ir.on_remove = self._note_removal  # the last change
+        ir.on_add = self._note_addition
 
     def _note_removal(self, node: str) -> None:
         self._removed.setdefault(node, self._named(node))
 
+    def _note_addition(self, node: str) -> None:
+        self._added.setdefault(self.ir[node]["label"], node)
+
     def __call__(self, step: Pass, node: Optional[str], readers: list) -> None:
         removed, self._removed = self._removed, {}
+        added, self._added = self._added, {}
         before = (None if node is None else removed.get(node)
                   or (self._named(node) if node in self.ir else None))
         label, op = before or ("", "")
         gone = tuple(named for named in removed.values() if named[1] != "Const")
         self._report(Change(step.qualified_name, step.doc, label, op,
-                            self._now_read(step, node, before, readers), gone))
+                            self._now_read(step, node, before, readers, added.get(label)),
+                            gone))
 
     def _named(self, node: str) -> Named:
         data = self.ir[node]
         return data["label"], data["op"]
 
     def _now_read(self, step: Pass, node: Optional[str], before: Optional[Named],
-                  readers: list) -> tuple[Named, ...]:
+                  readers: list, successor: Optional[str]) -> tuple[Named, ...]:
+        """``successor``: a node the pass added under the rewritten node's label."""
         if node is None:
             return ()
         if node in self.ir:  # rewritten in place (or replaced under its id); only an
             now = self._named(node)  # op change is news
             return () if now == before else (now,)
+        if successor is not None and successor in self.ir:  # replaced under its label: an
+            return (self._named(successor),)  # LSTM is its recurrent layer, not the views
+                                              # that show that in ONNX's layout
         if step.into_readers:  # its value now lives in its readers
             return tuple(dict.fromkeys(self._named(reader) for _, reader, _, _ in readers
                                        if reader in self.ir))

@@ -99,13 +99,14 @@ def _offsets(document: dict) -> list[float]:
 
 def test_2_one_spec_for_several_models_is_refused(tmp_path, capsys):
     out = tmp_path / "out"
+    out.mkdir()
     code = main([*map(str, HIGP), "--output-dir", str(out), "--variables", _spec(HIGP[0]),
                  *SUBTRACT_DIVIDE])
     assert code == 2
     err = capsys.readouterr().err
     assert "6 model(s) and 1 --variables: give one spec per model, in model order" in err
     assert "--same-variables" in err and "--variables-beside" in err
-    assert not out.exists() or not list(out.iterdir())
+    assert not list(out.iterdir())
 
 
 def test_2_one_spec_per_model_in_model_order(tmp_path, capsys):
@@ -175,7 +176,8 @@ def _after_relu(tmp_path, normalisation: str):
 def test_3_normalisation_after_a_relu_is_part_of_the_next_dense_layer(tmp_path, normalisation,
                                                                      nodes):
     from onnx2lwtnn.inspect import inspect
-    fates = {f["node"]: f["becomes"] for f in inspect(_after_relu(tmp_path, normalisation))["nodes"]}
+    report = inspect(_after_relu(tmp_path, normalisation))
+    fates = {f["node"]: f["becomes"] for f in report["nodes"]}
     for node in nodes:
         assert fates[node] == "part of dense layer 'd1/Gemm'", fates
 
@@ -186,6 +188,26 @@ def test_3_inspect_shows_the_layout_the_conversion_writes(capsys):
     assert re.search(r"Add +Add_12 +-> folded into the weights of the chain's layers", default)
     assert main(["inspect", str(REFINE), "--layout", "literal"]) == 0
     assert re.search(r"Add +Add_12 +-> add node", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("model, node, becomes", [
+    ("lstm_stacked", "lstm1", "recurrent layer"),  # not the views showing it in ONNX's
+    ("lstm_stacked", "to_time_major", "part of recurrent layer 'lstm1'"),  # layout
+    ("lstm_stacked", "lstm1_seq", "part of recurrent layer 'lstm2'"),
+    ("conv1d_dilated", "conv1", "conv1d layer"),
+    ("torch_legacy_mlp_opset13", "/silu/Sigmoid", "part of dense layer '/fc5/Gemm'"),  # swish
+])
+def test_3_a_node_that_is_read_is_never_nothing(model, node, becomes):
+    from onnx2lwtnn.inspect import inspect
+    fates = {f["node"]: f["becomes"] for f in inspect(FIXTURES / f"{model}.onnx")["nodes"]}
+    assert fates[node] == becomes
+    assert not any(fate.startswith("nothing") for fate in fates.values()), fates
+
+
+def test_3_verbose_names_what_replaced_a_node(tmp_path, capsys):
+    assert main(["-v", str(FIXTURES / "lstm_stacked.onnx"), "-o", str(tmp_path / "n.json")]) == 0
+    assert "pass lower_recurrent.lower_recurrent: LSTM 'lstm1' -> Recurrent\n" in \
+        capsys.readouterr().err
 
 
 # -- 4. reference outputs under a renamed output; unknown out_ arrays ---------------------
