@@ -61,6 +61,7 @@ def timed(func, *args) -> float:
 def stage_breakdown(model_path: Path, out: Path) -> dict[str, float]:
     """One run of the stages of ``api.convert`` + ``write_json``, timed one by one."""
     from onnx2lwtnn import api, build_ir, check, emit, legalize, load, pipeline, rounding
+    from onnx2lwtnn.defaults import GRAPH
     from onnx2lwtnn.interface import Interface
     from onnx2lwtnn.lwtnn import validate_network
 
@@ -79,7 +80,7 @@ def stage_breakdown(model_path: Path, out: Path) -> dict[str, float]:
     problems = stage("legalize", legalize.legalize, ir)
     assert not problems, problems
     stage("round folded constants", rounding.round_constants, ir)
-    doc = stage("emit", emit.emit, ir, Interface(), emit.GRAPH)
+    doc = stage("emit", emit.emit, ir, Interface(), GRAPH)
     stage("validate", validate_network, doc)
     stage("verify (float64 ONNX)", check.verify_conversion, proto, doc)
     text = stage("serialise (to_json)", api.to_json, doc)

@@ -30,7 +30,8 @@ import numpy as np
 from jsonschema import Draft202012Validator
 
 from . import input_transforms, lwtnn_cpp, tformula
-from .emit import SEQUENTIAL, emit
+from .defaults import SEQUENTIAL
+from .emit import emit
 from .errors import ModelLoadError, UsageError
 from .interface import Interface
 from .ir import IRGraph

@@ -1,6 +1,13 @@
 """The choices and bounds the Python API and the command line share, in a module that
 loads nothing: a command's ``--help`` states them without loading the converter."""
 
+# output formats (``emit``): lwtnn's two, and a CorrectionSet of sequential networks
+# (``correctionset``)
+GRAPH, SEQUENTIAL = "graph", "sequential"
+CORRECTIONLIB = "correctionlib"
+LWTNN_FORMATS = (GRAPH, SEQUENTIAL)
+FORMATS = (*LWTNN_FORMATS, CORRECTIONLIB)
+
 # layouts of a converted graph (``api.conversion(layout=...)``, ``--layout``)
 CHEAPEST, LITERAL = "cheapest", "literal"
 LAYOUTS = (CHEAPEST, LITERAL)

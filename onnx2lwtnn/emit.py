@@ -18,15 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from .defaults import GRAPH, SEQUENTIAL
 from .errors import ConversionError, Diagnostic
 from .exact import as_floats
 from .interface import Interface
 from .ir import IRGraph, Port
 
-GRAPH, SEQUENTIAL = "graph", "sequential"
-CORRECTIONLIB = "correctionlib"  # a CorrectionSet of sequential networks: correctionset.py
-LWTNN_FORMATS = (GRAPH, SEQUENTIAL)
-FORMATS = (*LWTNN_FORMATS, CORRECTIONLIB)
 NODE_TYPES = {"Dense": "feed_forward", "Normalization": "feed_forward",
               "Highway": "feed_forward",
               "Concatenate": "concatenate", "VectorSum": "add",

@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence, Union
 from .api import Conversion, ModelSource, conversion
 from .check_correctionset import verify_correction_set
 from .correctionset import fold
-from .emit import CORRECTIONLIB
+from .defaults import CORRECTIONLIB
 from .errors import UsageError
 
 Spec = Union[str, os.PathLike, dict, None]

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .. import files
-from ..defaults import CHEAPEST, LAYOUTS
-from ..emit import CORRECTIONLIB, FORMATS, GRAPH
+from ..defaults import CHEAPEST, CORRECTIONLIB, FORMATS, GRAPH, LAYOUTS
 from ..errors import UsageError
 from . import preprocessing
 from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options,

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import files
-from ..defaults import DEFAULT_TOLERANCE, FLOAT32_TOLERANCE
-from ..emit import GRAPH, LWTNN_FORMATS
+from ..defaults import DEFAULT_TOLERANCE, FLOAT32_TOLERANCE, GRAPH, LWTNN_FORMATS
 from ..errors import UsageError
 from ..npz_files import RAW_INPUTS
 from .common import (EXIT_FAILED, EXIT_OK, add_check_options, events, new_parser, output_path,

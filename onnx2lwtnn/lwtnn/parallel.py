@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
@@ -132,6 +131,7 @@ def map_chunks(function: Callable[[T], R], chunks: Sequence[T],
     with (blas.single_threaded() if hold else nullcontext()):
         if workers <= 1:
             return [function(chunk) for chunk in chunks]
+        from concurrent.futures import ThreadPoolExecutor  # (and logging: 20 ms a start)
         with ThreadPoolExecutor(workers) as pool:
             futures = [pool.submit(function, chunk) for chunk in chunks]
             try:

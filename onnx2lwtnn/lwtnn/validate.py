@@ -18,7 +18,10 @@
    weights pass 1 already checked (the schema asks nothing more of them than being
    numbers). A weight list holding anything else is left whole, so jsonschema points
    at the offending entries. Integers must be JSON integers (Boost refuses
-   ``2.0`` where it reads an int), which the schema's type checker enforces.
+   ``2.0`` where it reads an int), which the schema's type checker enforces. A view
+   that ``conforms`` accepts needs no jsonschema (nor its import, which costs about
+   as much as numpy's); only one it does not goes to jsonschema, which then says what
+   is wrong.
 3. Consistency the schema cannot express, from list lengths only: sources and
    layer indices that exist, no cycles, vector vs sequence sources, every layer's
    weight and bias lengths for the input width its node gives it (as lwtnn's
@@ -40,9 +43,8 @@ from importlib import resources
 from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
-from jsonschema import Draft202012Validator, validators
-from referencing import Registry, Resource
 
+from .conforms import conforms
 from .errors import LwtnnFormatError
 
 SAMPLE = 8
@@ -91,11 +93,13 @@ def validate_network(doc: Mapping[str, Any]) -> None:
     view = _sampled_view(doc, "$", problems)
     kind = document_kind(doc)
     nodes = _distinct_nodes(view)
-    for error in _validators()[kind].iter_errors(view):
-        where = list(error.absolute_path)
-        if nodes is not None and where[:1] == ["nodes"] and len(where) > 1:
-            where[1] = nodes[where[1]]  # the node's index in the document
-        problems.append((_path(where), _shorten(error.message)))
+    schemas = _schemas()
+    if not conforms(view, schemas[kind], {s["$id"]: s for s in schemas.values()}):
+        for error in _validators()[kind].iter_errors(view):  # what is wrong, exactly
+            where = list(error.absolute_path)
+            if nodes is not None and where[:1] == ["nodes"] and len(where) > 1:
+                where[1] = nodes[where[1]]  # the node's index in the document
+            problems.append((_path(where), _shorten(error.message)))
     if kind == "graph":
         _GraphChecker(doc, problems).run()
     else:
@@ -177,20 +181,26 @@ def _is_int(checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_Validator = validators.extend(
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_int),
-)
+@functools.lru_cache(maxsize=None)
+def _schemas() -> dict[str, dict]:
+    folder = resources.files(__package__) / "schema"
+    return {kind: json.loads((folder / f"{kind}.schema.json").read_text(encoding="utf-8"))
+            for kind in ("graph", "sequential")}
 
 
 @functools.lru_cache(maxsize=None)
 def _validators() -> dict[str, Any]:
-    folder = resources.files(__package__) / "schema"
-    schemas = {kind: json.loads((folder / f"{kind}.schema.json").read_text(encoding="utf-8"))
-               for kind in ("graph", "sequential")}
+    """jsonschema's validators, for a document ``conforms`` does not accept (loaded only
+    then: importing jsonschema costs most of numpy's import again)."""
+    from jsonschema import Draft202012Validator, validators
+    from referencing import Registry, Resource
+
+    checker = validators.extend(
+        Draft202012Validator,
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_int))
     registry = Registry().with_resources(
-        (schema["$id"], Resource.from_contents(schema)) for schema in schemas.values())
-    return {kind: _Validator(schema, registry=registry) for kind, schema in schemas.items()}
+        (schema["$id"], Resource.from_contents(schema)) for schema in _schemas().values())
+    return {kind: checker(schema, registry=registry) for kind, schema in _schemas().items()}
 
 
 def _key(path: str, key: Any) -> str:

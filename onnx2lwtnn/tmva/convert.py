@@ -15,7 +15,8 @@ from typing import Optional, Union
 import numpy as np
 
 from ..check import VERIFICATION_EVENTS
-from ..emit import GRAPH, emit
+from ..defaults import GRAPH
+from ..emit import emit
 from ..errors import ConversionWarning, VerificationError
 from ..exact import Exact, matmul
 from ..interface import Interface, Variable
