@@ -15,7 +15,7 @@ from . import files
 from .build_ir import build_ir
 from .carry import carry_shared_values
 from .cost import NetworkCost, cost_line, network_cost
-from .defaults import CHEAPEST, CORRECTIONLIB, FORMATS, GRAPH, LAYOUTS, LITERAL
+from .defaults import CHEAPEST, CORRECTIONLIB, FORMATS, GRAPH, LAYOUTS
 from .emit import emit
 from . import correctionset
 from .check import Preparation, spec_preparation, verify_conversion

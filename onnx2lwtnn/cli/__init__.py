@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import sys
 from functools import partial
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from .. import __version__
 
@@ -59,7 +59,8 @@ def _options(argv: list[str]) -> list[str]:
     return argv[:argv.index("--")] if "--" in argv else argv
 
 
-def _subcommand(argv: list[str], arity) -> tuple[Optional[str], list[str]]:
+def _subcommand(argv: list[str], arity: Callable[[str], Optional[int]]
+                ) -> tuple[Optional[str], list[str]]:
     """The subcommand and its arguments, with any global options given before it moved
     after it (``onnx2lwtnn -q check A B`` is ``onnx2lwtnn check -q A B``); None for a
     conversion. ``arity(option)``: how many values a global option takes, None for an

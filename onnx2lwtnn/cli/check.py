@@ -11,9 +11,9 @@ from typing import Optional
 from .. import files
 from ..defaults import DEFAULT_REFERENCE_TOLERANCE
 from ..errors import Onnx2LwtnnError, UsageError
-from .common import (EXIT_FAILED, EXIT_OK, FLAGS, add_check_options, add_spec_options, events,
+from .common import (EXIT_FAILED, EXIT_OK, FLAGS, add_check_options, add_spec_options,
                      model_run_inputs, model_specs, new_parser, on_terminal, output_path,
-                     run_inputs, show, tolerance)
+                     random_events, run_inputs, show, tolerance)
 
 LWTNN_TEST_CANDIDATES = 64  # events tried for one with no output exactly 0
 
@@ -144,7 +144,8 @@ def _report_correction_set(args: argparse.Namespace, document: dict) -> bool:
         sources.append(Source(proto, str(path), interface, spec_preparation(interface),
                               getattr(args, "outputs", None)))
     report = check_correction_set(document, sources, fold_input=args.fold_input,
-                                  events=events(args), seed=args.seed, tolerance=args.tolerance)
+                                  events=random_events(args), seed=args.seed,
+                                  tolerance=args.tolerance)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -165,9 +166,9 @@ def report_check(args: argparse.Namespace, model: Path, network, stream,
     if getattr(args, "write_lwtnn_inputs", None) is not None and "nodes" not in document:
         raise UsageError("--write-lwtnn-inputs writes what lwtnn-test-lightweight-graph "
                          "reads, for a graph network; this one is sequential")
-    progress = print_progress if events(args) > 10_000 and on_terminal(args) else None
+    progress = print_progress if random_events(args) > 10_000 and on_terminal(args) else None
     report = check(proto, document, variables=variables,
-                   variables_convention=args.variables_convention, events=events(args),
+                   variables_convention=args.variables_convention, events=random_events(args),
                    inputs=getattr(args, "inputs", None), tolerance=args.tolerance,
                    reference_tolerance=getattr(args, "reference_tolerance",
                                                DEFAULT_REFERENCE_TOLERANCE),

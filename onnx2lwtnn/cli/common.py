@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from .. import __version__, files, limits
 from ..errors import ConversionError, ConversionWarning, Onnx2LwtnnError, UsageError
 from ..lwtnn.errors import LwtnnFormatWarning
-from . import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from . import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401 (the commands import them here)
 
 if TYPE_CHECKING:  # the converter's modules load onnx: commands that do not need it
     from ..trace import Change  # (run, ops, --help) stay fast
@@ -94,7 +94,7 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
-def events(args: argparse.Namespace) -> int:
+def random_events(args: argparse.Namespace) -> int:
     """How many random events a check draws (``--events``)."""
     from ..defaults import DEFAULT_EVENTS
     return args.events or DEFAULT_EVENTS

@@ -13,8 +13,8 @@ from ..errors import UsageError
 from . import preprocessing
 from .common import (EXIT_FAILED, EXIT_OK, add_check_options, add_spec_options,
                      change_printer, guarded, info, make_output_dir, model_run_inputs,
-                     model_specs, events, new_parser,
-                     output_path, run_inputs, write_output)
+                     model_specs, new_parser, output_path, random_events, run_inputs,
+                     write_output)
 
 EXAMPLES = """\
 examples:
@@ -202,7 +202,8 @@ def _checked(args: argparse.Namespace, models: Sequence[Path], converted,
 
     report = check_correction_set(converted.document, converted.sources,
                                   fold_input=args.fold_input,
-                                  events=events(args), seed=args.seed, tolerance=args.tolerance)
+                                  events=random_events(args), seed=args.seed,
+                                  tolerance=args.tolerance)
     print(files.printable(report.table(cli_names())), file=sys.stderr)
     return report.passed
 

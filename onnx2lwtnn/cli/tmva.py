@@ -12,8 +12,8 @@ from .. import files
 from ..defaults import DEFAULT_TOLERANCE, FLOAT32_TOLERANCE, GRAPH, LWTNN_FORMATS
 from ..errors import UsageError
 from ..npz_files import RAW_INPUTS
-from .common import (EXIT_FAILED, EXIT_OK, add_check_options, events, new_parser, output_path,
-                     run_inputs, write_output)
+from .common import (EXIT_FAILED, EXIT_OK, add_check_options, new_parser, output_path,
+                     random_events, run_inputs, write_output)
 
 if TYPE_CHECKING:  # the TMVA reader builds ONNX graphs: loaded only when converting
     import numpy as np
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     network = read_network(args.model)
     document = convert_tmva(network, format=args.format, verify=False)  # checked below
     raw = None if args.inputs is None else _raw_events(args.inputs, network, args.format)
-    report = check_tmva(network, document, raw, events=events(args), seed=args.seed,
+    report = check_tmva(network, document, raw, events=random_events(args), seed=args.seed,
                         tolerance=args.tolerance)
     if args.json:
         print(json.dumps(report.to_json(), indent=2), file=sys.stderr)
