@@ -203,7 +203,10 @@ def _fates(proto: onnx.ModelProto, changes: list[Change], problems: list) -> lis
     from .api import CARRY_STEP
     state: dict[str, tuple] = {}  # label -> ("here", op) or ("gone", (label, op) or None)
     steps: dict[str, list[str]] = {}
+    carried: dict[str, str] = {}  # a chain node's label ('Gemm_3:carries') -> the node's
     for change in changes:
+        if change.step == CARRY_STEP:
+            carried.update((label, change.node) for label, _ in change.now_read)
         for label, op in change.removed:
             if label != change.node and change.node:  # taken into the rewritten node
                 state[label] = ("gone", (change.node, change.op))
@@ -253,8 +256,8 @@ def _fates(proto: onnx.ModelProto, changes: list[Change], problems: list) -> lis
             fate["becomes"] = ("nothing (nothing reads it)" if end is None else
                                _form(CARRIED) if end[1] == CARRIED else
                                "a constant, folded" if end[1] == "Const" else
-                               _form(end[1]) if end[0] == label else
-                               f"part of {_form(end[1])} '{end[0]}'")
+                               _form(end[1]) if carried.get(end[0], end[0]) == label else
+                               f"part of {_form(end[1])} '{carried.get(end[0], end[0])}'")
         fates.append(fate)
     return fates
 

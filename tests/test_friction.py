@@ -186,6 +186,8 @@ def test_3_inspect_shows_the_layout_the_conversion_writes(capsys):
     assert main(["inspect", str(REFINE)]) == 0
     default = capsys.readouterr().out
     assert re.search(r"Add +Add_12 +-> folded into the weights of the chain's layers", default)
+    assert re.search(r"Relu +Relu_10 +-> part of dense layer 'Gemm_9'  ", default)
+    assert ":carries" not in default  # the chain's nodes are named by the ONNX node
     assert main(["inspect", str(REFINE), "--layout", "literal"]) == 0
     assert re.search(r"Add +Add_12 +-> add node", capsys.readouterr().out)
 
