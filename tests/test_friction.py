@@ -83,6 +83,25 @@ def test_1_raw_inputs_said_to_be_onnx_side_are_named_raw(tmp_path, capsys):
     assert "they match the ONNX model with --inputs-side raw: the inputs look raw" in out
 
 
+def test_1_a_merged_output_is_read_under_every_reading(tmp_path):
+    import onnxruntime
+    from onnx2lwtnn.check import check
+    model = FIXTURES / "multi_two_outputs.onnx"  # x (6 variables) -> score, probs
+    rng = np.random.default_rng(22)
+    spec = {"variables": [f"v{i}" for i in range(WIDTH)],
+            "offset": rng.normal(0, 10, WIDTH).tolist(),
+            "scale": rng.uniform(1, 5, WIDTH).tolist()}
+    fed = rng.normal(size=(30, WIDTH)).astype(np.float32)  # an onnxruntime dump: ONNX-side
+    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    events = tmp_path / "dump.npz"
+    np.savez(events, x=fed, out_all=np.concatenate(session.run(["score", "probs"],
+                                                               {"x": fed}), axis=1))
+    options = {"variables": spec, "variables_convention": "subtract-divide",
+               "merge_outputs": "all"}
+    report = check(model, convert(model, **options), inputs=events, **options)
+    assert not report.published.passed and report.published.matches == {"inputs_side": "onnx"}
+
+
 def _published(tmp_path):
     network = tmp_path / "published.json"
     write_json(convert(FIXTURES / "check_published.onnx",
