@@ -130,6 +130,7 @@ def test_2_one_spec_for_several_models_is_refused(tmp_path, capsys):
 
 def test_2_one_spec_per_model_in_model_order(tmp_path, capsys):
     out = tmp_path / "out"
+    out.mkdir()  # (item 6 makes it; here the specs are what is tested)
     specs = [arg for model in HIGP for arg in ("--variables", _spec(model))]
     assert main(["-q", *map(str, HIGP), "--output-dir", str(out), *specs,
                  *SUBTRACT_DIVIDE]) == 0
@@ -365,7 +366,7 @@ def test_8_a_fixed_batch_model_is_checked_in_batches(monkeypatch):
 
 
 def test_8_quiet_tmva_still_says_why_it_failed(capsys):
-    assert main(["-q", "tmva", str(FIXTURES / "tmva_multiclass.weights.xml"),
+    assert main(["tmva", "-q", str(FIXTURES / "tmva_multiclass.weights.xml"),
                  "--tolerance", "1e-300"]) == 1
     assert "FAIL: 1000 events" in capsys.readouterr().err
 
@@ -498,7 +499,7 @@ def test_10_the_docs_cpp_compiles_as_written(tmp_path, name, block):
 def test_11_run_output_without_a_suffix_is_csv(tmp_path, capsys):
     network = tmp_path / "net.json"
     write_json(convert(CHAIN), network)
-    assert main(["-q", "run", str(network), "--inputs", str(_events_csv(tmp_path)), "-o",
+    assert main(["run", "-q", str(network), "--inputs", str(_events_csv(tmp_path)), "-o",
                  str(tmp_path / "out")]) == 0
     assert (tmp_path / "out").read_text().splitlines()[0] == "y_0,y_1"
 
@@ -507,6 +508,7 @@ def test_11_a_batch_says_a_warning_once_for_the_models_it_is_about(tmp_path, cap
     models = [tmp_path / "a.onnx", tmp_path / "b.onnx"]
     for model in models:
         shutil.copy(MASKED, model)
+    (tmp_path / "out").mkdir()
     assert main([*map(str, models), "--output-dir", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert err.count("Keras Masking") == 1
