@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from fractions import Fraction
 from typing import Optional
 
 import numpy as np
@@ -16,7 +17,10 @@ from onnx2lwtnn import UsageError, convert, correctionset
 from onnx2lwtnn.api import conversion
 from onnx2lwtnn.cli import main
 from onnx2lwtnn.errors import ConversionError
+from onnx2lwtnn.exact import Exact, ExactRangeError, as_floats
+from onnx2lwtnn.ir import IRGraph
 from onnx2lwtnn.lwtnn import load_network
+from onnx2lwtnn.rounding import round_constants
 from onnx2lwtnn.specs.lwtnn_forms import template
 
 from .support import FIXTURES, assert_exact
@@ -509,3 +513,127 @@ def test_a_sum_read_by_the_next_layer_is_multiplied_in_exactly_or_the_literal_gr
     assert ("add" not in types) is carried, types
     events = {"x": np.random.default_rng(13).normal(size=(200, 16))}
     assert_exact(load_network(document).evaluate(events), model, events)
+
+
+# -- exact: every operation against numpy arrays of Fractions ----------------------------
+#
+# The oracle is numpy's own object arrays of fractions.Fraction (Python's exact rationals,
+# added and multiplied element by element), not Exact's integer numerators and
+# denominators. The values span a double's range, so that a numerator or denominator of
+# hundreds of digits that lost its Python int (an int64 or a float) would show.
+
+VALUES = np.array([[0.1, -3.0, 1e-300, 2.5e200], [0.0, -7.25, 2.0 ** 60, 1 / 3]])
+
+
+def _exact_and_fractions(values=VALUES, divisor=3):
+    """An Exact whose denominators vary by element, and the same values as Fractions."""
+    fractions_ = np.vectorize(Fraction, otypes=[object])(values) / divisor
+    return Exact.of(values) / divisor, fractions_
+
+
+def _fractions(exact: Exact) -> np.ndarray:
+    out = np.empty(exact.shape, dtype=object)
+    for index in np.ndindex(exact.shape):
+        out[index] = exact.fraction(index)
+    return out
+
+
+def _same(exact: Exact, expected) -> None:
+    expected = np.asarray(expected, dtype=object)
+    assert exact.shape == expected.shape
+    assert np.all(_fractions(exact) == expected)
+
+
+def test_exact_values_are_made_of_floats_ints_and_fractions_in_their_shape():
+    _same(Exact.of(VALUES), np.vectorize(Fraction, otypes=[object])(VALUES))
+    _same(Exact.of(np.array([2.0 ** 52, 2.0 ** 60, 0.0])), [2 ** 52, 2 ** 60, 0])
+    _same(Exact.of(np.zeros(3)), [0, 0, 0])
+    _same(Exact.of(np.array([[1, -2], [3, 4]], np.int64)), [[1, -2], [3, 4]])
+    thirds = np.array([[Fraction(1, 3), Fraction(-2, 7)], [Fraction(5), 4]], dtype=object)
+    _same(Exact.of(thirds), thirds)
+    exact, _ = _exact_and_fractions()
+    assert Exact.of(exact) is exact
+    _same(Exact.zeros((2, 3)), np.zeros((2, 3), dtype=int).astype(object))
+
+
+def test_exact_shapes_keep_every_value_with_its_denominator():
+    exact, fr = _exact_and_fractions()
+    assert exact.fraction((1, 3)) == fr[1, 3]
+    _same(exact[1], fr[1])
+    _same(exact[:, 1:3], fr[:, 1:3])
+    assert exact[0, 2].fraction() == fr[0, 2]
+    for axis in (0, 1):
+        _same(exact.take([1], axis=axis), np.take(fr, [1], axis=axis))
+        _same(exact.delete([0], axis=axis), np.delete(fr, [0], axis=axis))
+        _same(Exact.concatenate([exact, Exact.of(VALUES)], axis=axis),
+              np.concatenate([fr, np.vectorize(Fraction, otypes=[object])(VALUES)], axis=axis))
+        _same(Exact.stack([exact, exact], axis=axis), np.stack([fr, fr], axis=axis))
+    _same(exact.T, fr.T)
+    _same(exact.reshape(4, 2), fr.reshape(4, 2))
+    row = exact[0]
+    _same(row.broadcast_to((3, 4)), np.broadcast_to(fr[0], (3, 4)))
+    diagonal = Exact.diagonal(row)
+    expected = np.zeros((4, 4), dtype=int).astype(object)
+    expected[np.arange(4), np.arange(4)] = fr[0]
+    _same(diagonal, expected)
+    _same(diagonal @ row, fr[0] * fr[0])  # the zeros off the diagonal stay ints
+
+
+def test_exact_arithmetic_is_fraction_arithmetic():
+    a, fa = _exact_and_fractions()
+    b, fb = _exact_and_fractions(VALUES[::-1] + 1.5, divisor=7)
+    _same(-a, -fa)
+    _same(a + b, fa + fb)
+    _same(Exact.of(VALUES) + Exact.of(2.0 ** 70), np.vectorize(Fraction, otypes=[object])(
+        VALUES) + 2 ** 70)  # one denominator each: over their lcm
+    _same(0.5 + a, Fraction(1, 2) + fa)
+    _same(a - b, fa - fb)
+    _same(0.5 - a, Fraction(1, 2) - fa)
+    _same(a * b, fa * fb)
+    _same(2.0 * a, 2 * fa)
+    _same(a / b, fa / fb)
+    _same(2.0 / b, 2 / fb)
+    _same(b.reciprocal(), 1 / fb)
+    assert np.all(_fractions(b.reciprocal()) * fb == 1)
+    with pytest.raises(ZeroDivisionError):
+        a.reciprocal()  # a holds a zero
+
+
+def test_exact_products_of_matrices_are_sums_of_fractions():
+    a, fa = _exact_and_fractions()
+    vector, fv = _exact_and_fractions(np.array([1.5, -1e-200, 3.0, 2.0 ** -40]), divisor=11)
+    matrix, fm = _exact_and_fractions(np.arange(12.0).reshape(4, 3) - 5.5, divisor=5)
+    _same(a @ vector, fa.dot(fv))
+    _same(a @ matrix, fa.dot(fm))
+    _same(VALUES @ matrix, np.vectorize(Fraction, otypes=[object])(VALUES).dot(fm))
+    _same(a @ (np.arange(12.0).reshape(4, 3) - 5.5),
+          fa.dot(np.vectorize(Fraction, otypes=[object])(np.arange(12.0).reshape(4, 3) - 5.5)))
+    rows = a * Exact.of(np.array([[3.0], [5.0]])).reciprocal()  # denominators vary by row
+    _same(rows @ vector, (fa / np.array([[3], [5]], dtype=object)).dot(fv))
+    _same(Exact.zeros((2, 0)) @ Exact.zeros((0,)), [0, 0])
+    _same(a @ Exact.zeros((4, 0)), np.zeros((2, 0), dtype=int).astype(object))
+
+
+def test_exact_questions_and_the_one_rounding():
+    a, fa = _exact_and_fractions()
+    zero = a.is_zero()
+    assert zero.dtype == bool and zero.tolist() == (fa == 0).tolist()
+    assert a.equals(a * 1) and not a.equals(a * 2)
+    assert a.rounded().tolist() == [[float(f) for f in row] for row in fa]
+    assert a.rounded().dtype == np.float64
+    floats = as_floats([1, 2])
+    assert floats.dtype == np.float64 and floats.tolist() == [1.0, 2.0]
+    with pytest.raises(ExactRangeError):
+        (Exact.of(1e300) * 1e300).rounded()
+
+
+def test_rounding_the_constants_names_a_value_beyond_a_double():
+    ir = IRGraph(opset=17)
+    ir.add("Dense", attrs={"weights": Exact.of([[0.5]]) / 3, "bias": Exact.of([1e300]) * 1e300,
+                           "activation": "linear"}, label="dense0")
+    (problem,) = round_constants(ir)
+    assert (problem.node, problem.op_type) == ("dense0", "Dense")
+    assert problem.reason == "bias: a folded constant is beyond the range of a double"
+    (node,) = ir.nodes()
+    weights = ir.attrs(node)["weights"]
+    assert isinstance(weights, np.ndarray) and weights.tolist() == [[float(Fraction(1, 6))]]
