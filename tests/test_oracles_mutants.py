@@ -18,8 +18,9 @@ from onnx2lwtnn.api import conversion
 from onnx2lwtnn.cli import main
 from onnx2lwtnn.errors import ConversionError
 from onnx2lwtnn.exact import Exact, ExactRangeError, as_floats
-from onnx2lwtnn.ir import IRGraph
+from onnx2lwtnn.ir import IRGraph, Port
 from onnx2lwtnn.lwtnn import load_network
+from onnx2lwtnn.passes import fold_constants, fold_shapes
 from onnx2lwtnn.rounding import round_constants
 from onnx2lwtnn.specs.lwtnn_forms import template
 
@@ -637,3 +638,104 @@ def test_rounding_the_constants_names_a_value_beyond_a_double():
     (node,) = ir.nodes()
     weights = ir.attrs(node)["weights"]
     assert isinstance(weights, np.ndarray) and weights.tolist() == [[float(Fraction(1, 6))]]
+
+
+# -- fold: shape arithmetic, and nodes evaluated ahead -------------------------------------
+
+def _shape_of_input(**attrs) -> tuple[IRGraph, Port, Port]:
+    """x [N, 2, 3] and Shape(x) (with ``start``/``end`` if given)."""
+    ir = IRGraph(opset=15)
+    x = ir.add("Input", shapes=[("N", 2, 3)], attrs={"name": "x", "dtype": 1})
+    ir.inputs.append(x)
+    return ir, Port(x), Port(ir.add("Shape", [Port(x)], attrs=attrs, shapes=[(3,)]))
+
+
+@pytest.mark.parametrize("attrs, dims", [({"start": 1}, [2, 3]), ({"start": 1, "end": 2}, [2]),
+                                         ({"end": 1}, None), ({}, None)])
+def test_the_static_part_of_a_shape_is_folded(attrs, dims):
+    ir, _, shape = _shape_of_input(**attrs)
+    assert fold_shapes.fold_static_shape.run(ir) is (dims is not None)
+    if dims is not None:
+        (const,) = ir.nodes("Const")
+        assert ir[const]["value"].tolist() == dims
+
+
+def _reshaped(ir: IRGraph, x: Port, target: Port) -> str:
+    return ir.add("Reshape", [x, target], shapes=[None])
+
+
+def _batch(ir: IRGraph, shape: Port, index=0) -> Port:
+    """Unsqueeze(Gather(Shape(x), index)): the batch size read at run time."""
+    gathered = ir.add("Gather", [shape, ir.add_const(np.array(index, np.int64))])
+    return Port(ir.add("Unsqueeze", [Port(gathered), ir.add_const(np.array([0]))]))
+
+
+def test_a_reshape_target_read_through_casts_and_squeezes_gives_the_output_shape():
+    ir, x, shape = _shape_of_input()
+    minus_one = Port(ir.add("Squeeze", [ir.add_const(np.array([[-1]])), ir.add_const(
+        np.array([0]))]))
+    batch = Port(ir.add("Cast", [_batch(ir, shape)], attrs={"to": 7}))
+    node = _reshaped(ir, x, Port(ir.add("Concat", [batch, minus_one], attrs={"axis": 0})))
+    assert fold_shapes.infer_reshape_shape.run(ir)
+    assert ir.shape(Port(node)) == ("N", 6)
+
+
+@pytest.mark.parametrize("target, shape", [([0, 6], ("N", 6)), ([-1, 3, 2], ("N", 3, 2))])
+def test_a_constant_reshape_target_gives_the_output_shape(target, shape):
+    ir, x, _ = _shape_of_input()
+    node = _reshaped(ir, x, ir.add_const(np.array(target)))
+    assert fold_shapes.infer_reshape_shape.run(ir)
+    assert ir.shape(Port(node)) == shape
+
+
+def test_dimensions_gathered_together_from_a_shape_give_the_output_shape():
+    ir, x, shape = _shape_of_input()
+    dims = Port(ir.add("Gather", [shape, ir.add_const(np.array([2, 1]))]))
+    node = _reshaped(ir, x, Port(ir.add("Concat", [_batch(ir, shape), dims],
+                                        attrs={"axis": 0})))
+    assert fold_shapes.infer_reshape_shape.run(ir)
+    assert ir.shape(Port(node)) == ("N", 3, 2)
+
+
+def test_a_reshape_target_read_at_run_time_gives_no_shape():
+    """A Gather at an index computed at run time, a Slice of the shape, a part made from
+    the input's values: none is read ahead, and nothing fails."""
+    ir, x, shape = _shape_of_input()
+    runtime = Port(ir.add("Cast", [x], attrs={"to": 7}))
+    parts = [Port(ir.add("Gather", [shape, runtime])),
+             Port(ir.add("Slice", [shape, ir.add_const(np.array([1])),
+                                   ir.add_const(np.array([3]))])),
+             runtime]
+    for part in parts:
+        _reshaped(ir, x, Port(ir.add("Concat", [_batch(ir, shape), part], attrs={"axis": 0})))
+    assert not fold_shapes.infer_reshape_shape.run(ir)
+
+
+def _folded(ir: IRGraph, node: str) -> list:
+    """The constant that fold_constants puts in place of ``node``."""
+    label = ir[node]["label"]
+    assert fold_constants.fold_constant_node.run(ir) and node not in ir.nodes()
+    (const,) = [n for n in ir.nodes("Const") if ir[n]["label"] == f"{label}:0"]
+    return ir[const]["value"].tolist()
+
+
+def test_constant_of_shape_is_folded_to_its_value_repeated():
+    ir = IRGraph(opset=13)
+    node = ir.add("ConstantOfShape", [ir.add_const(np.array([3]))],
+                  attrs={"value": np.array([2.5], np.float32)}, shapes=[(3,)], label="fill")
+    assert _folded(ir, node) == [2.5, 2.5, 2.5]
+
+
+def test_a_node_without_an_optional_operand_is_folded():
+    ir = IRGraph(opset=13)
+    node = ir.add("Clip", [ir.add_const(np.float32([-3, 0.5, 7])), None,
+                           ir.add_const(np.float32(1))], shapes=[(3,)], label="clip")
+    assert _folded(ir, node) == [-3.0, 0.5, 1.0]
+
+
+def test_a_node_is_folded_as_the_models_opset_defines_it():
+    """Clip's bounds are attributes before opset 11, inputs after."""
+    ir = IRGraph(opset=6)
+    node = ir.add("Clip", [ir.add_const(np.float32([-3, 0.5, 7]))],
+                  attrs={"min": -1.0, "max": 1.0}, shapes=[(3,)], label="clip")
+    assert _folded(ir, node) == [-1.0, 0.5, 1.0]
