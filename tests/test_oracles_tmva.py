@@ -20,6 +20,7 @@ must agree to the promised 1e-9.
 """
 from __future__ import annotations
 
+import json
 import struct
 import warnings
 import xml.etree.ElementTree as ElementTree
@@ -29,12 +30,15 @@ import onnx
 import pytest
 
 from onnx2lwtnn import convert
+from onnx2lwtnn.cli import main
 from onnx2lwtnn.errors import ConversionWarning
 from onnx2lwtnn.lwtnn import load_network
 from onnx2lwtnn.tmva import convert_tmva
 from onnx2lwtnn.tmva.mlp import fast_tanh
 
 from .support import EXACT, FIXTURES, onnx_float64, require_shared
+
+PROMISED = 1e-9  # check's default bound (README, docs/check.md), which the tmva command keeps
 
 FIXTURE_FILES = ["tmva_norm_decorr", "tmva_multiclass", "tmva_pca_regression"]
 REAL = ["mu2e_trkqual", "pallabidas_regression", "fsimone91_mlp", "privdonut_none"]
@@ -217,3 +221,141 @@ def test_real_tmva_files_compute_tmvas_response(name):
     assert _worst(tmva.response(raw, fast), data["tmva_response"].reshape(expected.shape)) \
         <= 1e-5
     assert _worst(_lwtnn(_convert_tmva(folder / f"{name}.weights.xml"), raw), expected) <= EXACT
+
+
+# -- what a file names, and which TMVA wrote it -------------------------------------------
+
+def _edited(name: str, folder, edit) -> tuple:
+    """A copy of a fixture's weights file changed by ``edit(root)``, and its original."""
+    original = FIXTURES / f"{name}.weights.xml"
+    tree = ElementTree.parse(original)
+    edit(tree.getroot())
+    path = folder / f"{name}.weights.xml"
+    tree.write(path)
+    return path, original
+
+
+def _renamed(title: str):
+    """Expressions and labels apart (the first variable with a label only), the
+    transformations' selections naming each input by one of the two (the first without
+    a Type), and the method titled ``title``."""
+    def edit(root):
+        root.set("Method", title)
+        for i, variable in enumerate(root.iterfind("Variables/Variable")):
+            variable.attrib.update(Label=f"label_{i}", Expression=f"expression_{i}")
+        del root.find("Variables/Variable").attrib["Expression"]
+        for target in root.iterfind("Targets/Target"):
+            target.attrib.update(Label="target_label", Expression="target_expression")
+        for selection in root.iterfind("Transformations/Transform/Selection/Input"):
+            for i, entry in enumerate(selection.iterfind("Input")):
+                kind = entry.attrib.pop("Type")
+                entry.attrib.clear()
+                if kind == "Target":
+                    entry.attrib.update(Type=kind, Expression="target_expression")
+                elif i % 2 or i == 0:
+                    entry.set("Label", f"label_{i}")
+                    if i:
+                        entry.set("Type", kind)
+                else:
+                    entry.attrib.update(Type=kind, Expression=f"expression_{i}")
+    return edit
+
+
+@pytest.mark.parametrize("name, title, output, labels", [
+    ("tmva_norm_decorr", "MLP::Tagger", "Tagger", ["Tagger"]),
+    ("tmva_multiclass", "MLP", "MLP", ["light", "charm", "bottom"]),
+    ("tmva_pca_regression", "MLP::Fit", "Fit", ["target_expression"])])
+def test_a_converted_tmva_file_is_named_as_the_file_names_it(name, title, output, labels,
+                                                              tmp_path):
+    """Variables by expression (a label where there is none), the output by the method's
+    title, its labels by target expression, class name or the title; the
+    transformations find each input by label or expression."""
+    path, original = _edited(name, tmp_path, _renamed(title))
+    document = _convert_tmva(path)
+    (node,) = document["inputs"]
+    assert [v["name"] for v in node["variables"]] == ["label_0"] + [
+        f"expression_{i}" for i in range(1, len(node["variables"]))]
+    assert list(document["outputs"]) == [output]
+    assert document["outputs"][output]["labels"] == labels
+    tmva = TmvaFile(original)
+    raw = tmva.events(300, seed=28)
+    assert _worst(_lwtnn(document, raw), tmva.response(raw)) <= EXACT
+
+
+@pytest.mark.parametrize("release, fast", [
+    ("4.2.1 [262657]", True), ("4.2.1", True), ("[262657]", True), ("4.3.0", True),
+    ("4.2.0 [262656]", False), ("4.2.0", False), ("4.1.9", False), ("", False)])
+def test_the_fast_tanh_is_tmvas_from_release_4_2_1(release, fast, tmp_path):
+    """TActivationTanh::fast_tanh since TMVA 4.2.1 (the release's code in brackets, else
+    its dotted version; none recorded: an older TMVA)."""
+    def edit(root):
+        (info,) = [i for i in root.iterfind("GeneralInfo/Info") if i.get("name") == "TMVA Release"]
+        info.set("value", release)
+    path, _ = _edited("tmva_pca_regression", tmp_path, edit)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConversionWarning)
+        convert_tmva(path)
+    assert any("fast rational approximation" in str(w.message) for w in caught) is fast
+
+
+# -- the tmva command: the proof it reports ----------------------------------------------
+
+def _tmva_command(name: str, tmp_path, capsys, *options) -> tuple[int, str, TmvaFile, np.ndarray]:
+    path = FIXTURES / f"{name}.weights.xml"
+    tmva = TmvaFile(path)
+    raw = tmva.events(40, seed=30)
+    events = tmp_path / "events.npz"
+    np.savez(events, raw_inputs=raw)
+    code = main(["tmva", str(path), "-o", str(tmp_path / "net.json"), "--inputs", str(events),
+                 *options])
+    return code, capsys.readouterr().err, tmva, raw
+
+
+@pytest.mark.parametrize("name, fast", [("tmva_pca_regression", True),
+                                        ("tmva_multiclass", False)])
+def test_the_tmva_command_reports_its_proof_as_json(name, fast, tmp_path, capsys):
+    code, err, tmva, raw = _tmva_command(name, tmp_path, capsys, "--json")
+    report, _ = json.JSONDecoder().raw_decode(err)  # then the lines after it ('wrote ...')
+    assert code == 0 and report["passed"] is True
+    assert (report["events"], report["tolerance"], report["tmva_tolerance"],
+            report["fast_tanh"]) == (40, PROMISED, 1e-5, fast)
+    document = json.loads((tmp_path / "net.json").read_text())
+    ours = _lwtnn(document, raw)
+    (output,) = document["outputs"].values()
+    assert list(report["labels"]) == output["labels"]
+    exact = tmva.response(raw)
+    ours = ours.reshape(exact.shape)
+    for j, label in enumerate(output["labels"]):
+        assert report["labels"][label]["vs_exact"] <= PROMISED
+        deviation = report["labels"][label]["vs_tmva"]
+        assert 0 < deviation < (1e-3 if fast else 1e-5)  # TMVA computes in float32
+        assert report["labels"][label]["vs_exact"] == pytest.approx(
+            _worst(ours[:, j], exact[:, j]), abs=1e-15)
+
+
+@pytest.mark.parametrize("name, tail", [
+    ("tmva_pca_regression", "within 1e-09 of the exact float64 reference (TMVA's fast tanh: "
+                            "a deviation no lwtnn activation removes)"),
+    ("tmva_multiclass", "within 1e-09 of the exact float64 reference and 1e-05 of TMVA's "
+                        "response")])
+def test_the_tmva_command_reports_its_proof_as_a_table(name, tail, tmp_path, capsys):
+    code, err, _, _ = _tmva_command(name, tmp_path, capsys)
+    document = json.loads((tmp_path / "net.json").read_text())
+    (output,) = document["outputs"].values()
+    lines = err.splitlines()
+    header = next(i for i, line in enumerate(lines) if "vs exact float64" in line)
+    assert lines[header].split() == ["label", "vs", "exact", "float64", "vs", "TMVA", "response"]
+    rows = lines[header + 1:header + 1 + len(output["labels"])]
+    width = max(len(label) for label in output["labels"] + ["label"])  # aligned columns
+    assert lines[header].startswith("label".ljust(width) + "  vs exact float64")
+    assert [row[:width + 2] for row in rows] == [f"{label.ljust(width)}  "
+                                                for label in output["labels"]]
+    assert all(len(row.split()) == 3 for row in rows)
+    assert lines[header + 1 + len(rows)] == f"PASS: 40 events, |diff| / max(1, |ref|) {tail}"
+    assert code == 0
+
+
+def test_the_tmva_command_writes_nothing_it_cannot_prove(tmp_path, capsys):
+    code, err, _, _ = _tmva_command("tmva_multiclass", tmp_path, capsys, "--tolerance", "1e-300")
+    assert code == 1 and "FAIL: 40 events" in err
+    assert not (tmp_path / "net.json").exists()
