@@ -31,7 +31,7 @@ import pytest
 
 from onnx2lwtnn import convert
 from onnx2lwtnn.cli import main
-from onnx2lwtnn.errors import ConversionWarning
+from onnx2lwtnn.errors import ConversionError, ConversionWarning
 from onnx2lwtnn.lwtnn import load_network
 from onnx2lwtnn.tmva import convert_tmva
 from onnx2lwtnn.tmva.mlp import fast_tanh
@@ -359,3 +359,36 @@ def test_the_tmva_command_writes_nothing_it_cannot_prove(tmp_path, capsys):
     code, err, _, _ = _tmva_command("tmva_multiclass", tmp_path, capsys, "--tolerance", "1e-300")
     assert code == 1 and "FAIL: 40 events" in err
     assert not (tmp_path / "net.json").exists()
+
+
+def _options_edited(**options):
+    """An edit setting each option (``None``: removing it, TMVA's default then holds)."""
+    def edit(root):
+        parent = root.find("Options")
+        for name, value in options.items():
+            option = next((o for o in parent if o.get("name") == name), None)
+            if option is None:
+                option = ElementTree.SubElement(parent, "Option", name=name, modified="Yes")
+            if value is None:
+                parent.remove(option)
+            else:
+                option.text = value
+    return edit
+
+
+@pytest.mark.parametrize("name, options", [
+    ("tmva_multiclass", {"EstimatorType": "CE"}),      # a softmax all the same
+    ("tmva_pca_regression", {"EstimatorType": "CE"}),  # a regression's output is linear
+    ("tmva_norm_decorr", {"EstimatorType": None}),     # MSE: no sigmoid on the output
+    ("tmva_norm_decorr", {"NeuronType": None})])       # sigmoid hidden neurons
+def test_tmva_options_and_their_defaults_decide_the_activations(name, options, tmp_path):
+    path, _ = _edited(name, tmp_path, _options_edited(**options))
+    tmva = TmvaFile(path)
+    raw = tmva.events(300, seed=31)
+    assert _worst(_lwtnn(_convert_tmva(path), raw), tmva.response(raw)) <= EXACT
+
+
+def test_a_neuron_input_other_than_the_sum_is_refused(tmp_path):
+    path, _ = _edited("tmva_norm_decorr", tmp_path, _options_edited(NeuronInputType="sqsum"))
+    with pytest.raises(ConversionError, match="NeuronInputType=sqsum: only 'sum'"):
+        _convert_tmva(path)
