@@ -6,6 +6,7 @@ bytes lets every reader say instead what the file is and which command it belong
 """
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from typing import Union
@@ -15,6 +16,7 @@ from .errors import Onnx2LwtnnError
 from .specs import is_spec
 
 ONNX, LWTNN, SPEC, JSON, TMVA, XML = "onnx", "lwtnn", "spec", "json", "tmva", "xml"
+SNIFF_BYTES = 1 << 16  # what is_binary reads: an ONNX model's header, node names included
 NOT_A_NETWORK = ("a binary file, not an lwtnn JSON file; if it is the ONNX model, it comes "
                  "first: onnx2lwtnn check MODEL.onnx NET.json")
 # what a file given where an ONNX model goes is, and where it goes instead
@@ -56,11 +58,17 @@ def file_kind(path: Union[str, os.PathLike]) -> str:
 
 
 def is_binary(path: Union[str, os.PathLike]) -> bool:
-    """Whether a readable file is not UTF-8 text (an ONNX model given where JSON goes)."""
+    """Whether a readable file does not start as UTF-8 text (an ONNX model given where
+    JSON goes). Only its first ``SNIFF_BYTES`` are read: the file may be one refused for
+    its size (a 1 GB network took 8 s and 2 GB of memory to call text)."""
     try:
-        files.read_bytes(path, "file", files.MODEL_LIMIT).decode("utf-8")
+        with files.open_regular(path, "file") as stream:
+            head = stream.read(SNIFF_BYTES)
+    except (Onnx2LwtnnError, OSError):
+        return False
+    try:
+        # a character cut by the end of the head is not a decoding error
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
         return True
-    except Onnx2LwtnnError:
-        return False
     return False

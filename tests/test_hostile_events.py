@@ -424,6 +424,22 @@ def test_hostile_lwtnn_documents(folder):
     refused_cases(folder, cases)
 
 
+def test_a_network_over_its_limit_is_refused_without_being_read(folder):
+    """A sparse network one byte over the 1024 MB limit: every command that reads only
+    networks names the limit within the bounds (inspect reads it as the ONNX model it
+    could be). Asking whether it was an ONNX model read the whole
+    gigabyte and decoded it (2 GB resident, 8 s)."""
+    with open(folder / "big.json", "wb") as stream:
+        stream.truncate((1024 << 20) + 1)
+    (folder / "m.onnx").write_bytes((FIXTURES / "mlp_opset13.onnx").read_bytes())
+    (folder / "ev.csv").write_text("pt,eta\n1,2\n")
+    refused_cases(folder, {command[0]: (command, "big.json: the lwtnn network is over the "
+                                                 "1024 MB limit")
+                           for command in (["run", "big.json", "--inputs", "ev.csv"],
+                                           ["export", "big.json", "-o", "big.onnx"],
+                                           ["check", "m.onnx", "big.json"])})
+
+
 def test_exporting_a_long_conv1d_kernel_is_linear(folder):
     """A 30 KB conv1d of kernel 3,000 (199 s when new names were found by rescanning)."""
     network = json.loads(DOCUMENTS["conv1d dilated 10**9"][0])
