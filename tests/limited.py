@@ -37,9 +37,13 @@ WALL_SECONDS = 60              # a child blocked this long (it uses no CPU) is k
 # U+009D OSC), and bytes 0x80 to 0x9F that are not part of a UTF-8 character (8-bit CSI
 # and OSC; decoded here as the surrogates U+DC80 to U+DC9F).
 ESCAPES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\udc80-\udc9f]")
+# The commands and what they import lazily (the converter, onnx, the references): each
+# child would otherwise import them again, about 1.2 s of CPU per case.
 PRELOAD = ("onnx2lwtnn.cli", "onnx2lwtnn.cli.convert", "onnx2lwtnn.cli.inspect",
            "onnx2lwtnn.cli.template", "onnx2lwtnn.cli.tmva", "onnx2lwtnn.cli.check",
-           "onnx2lwtnn.cli.ops", "onnx2lwtnn.cli.run", "onnx2lwtnn.cli.export")
+           "onnx2lwtnn.cli.ops", "onnx2lwtnn.cli.run", "onnx2lwtnn.cli.export",
+           "onnx2lwtnn.api", "onnx2lwtnn.check", "onnx2lwtnn.reference", "onnx.reference",
+           "onnxruntime")
 
 
 def find_escape(data: bytes) -> Optional[str]:
