@@ -154,7 +154,8 @@ def prepare(name: str, work: Path) -> Path:
               "pytest_add_cli_args_test_selection = "
               f"{json.dumps(list(module.tests + SURVIVOR_TESTS))}",
               f"do_not_mutate_patterns = {json.dumps(MESSAGE_LINES)}",
-              'pytest_add_cli_args = ["-p", "no:cacheprovider"]',
+              # mutmut runs pytest in its own process: no xdist workers
+              'pytest_add_cli_args = ["-p", "no:cacheprovider", "-n", "0"]',
               "timeout_multiplier = 5.0", ""]
     with open(folder / "pyproject.toml", "a") as stream:
         stream.write("\n".join(config))

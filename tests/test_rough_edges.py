@@ -138,7 +138,7 @@ def test_without_shared_the_skips_are_one_summary_line(tmp_path):
     from .support import REPO
     env = {**os.environ, "ONNX2LWTNN_SHARED": str(tmp_path / "absent")}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "tests/lwtnn/test_conformance.py"], cwd=REPO, env=env,
+                           "-n", "0", "tests/lwtnn/test_conformance.py"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:]
     skipped = [line for line in done.stdout.splitlines() if line.startswith("SKIPPED")]
