@@ -20,8 +20,9 @@ in the campaign's copy are byte for byte the repository's): the tests are copied
 only the mutants that survived are run again, so tests written for survivors are
 measured without running the thousands of mutants already killed.
 
-The score is killed / (mutants - equivalent): ``EQUIVALENT`` lists, per mutant, why it
-computes exactly what the original does (benchmarks/README.md gives the figures).
+The score is killed / (mutants - equivalent): ``equivalent_mutants/<module>.json`` lists,
+per mutant, why it computes exactly what the original does (benchmarks/README.md gives
+the figures).
 """
 from __future__ import annotations
 
@@ -88,27 +89,16 @@ MODULES = {
                      "tests/test_cli.py")),
 }
 
-# mutant name -> why it computes exactly what the original does (filled in from the
-# survivors of each campaign; see benchmarks/README.md). A listed mutant that a test
-# kills is counted killed, and the listing is stale.
-RANK2 = "a fixed input is rank 2 (_locate skips others), so [+1] is [-1] and [:+1] is [:-1]"
-AXIS = "offsets and scales are 1-D, where axis=None takes and deletes the same entries"
-FLOATS = "the values are Python numbers, which asarray makes float64 (or int64, also exact)"
-EQUIVALENT: dict[str, str] = {
-    "onnx2lwtnn.fix.x__locate__mutmut_19": RANK2,
-    "onnx2lwtnn.fix.x__fix_one_input__mutmut_27": RANK2,
-    "onnx2lwtnn.fix.x__fix_one_input__mutmut_117": RANK2,
-    "onnx2lwtnn.fix.x__fix_one_input__mutmut_118": "the fixed input's batch dimension is "
-    "read by nothing after the fix (the emitter reads its width and whether it is rank 3)",
-    "onnx2lwtnn.fix.x__fix_one_input__mutmut_42": FLOATS,
-    "onnx2lwtnn.fix.x__fix_one_input__mutmut_44": FLOATS,
-    "onnx2lwtnn.fix.x__fix_one_input__mutmut_46": AXIS,
-    "onnx2lwtnn.fix.x__fix_one_input__mutmut_51": AXIS,
-    "onnx2lwtnn.fix.x__fix_one_input__mutmut_91": AXIS,
-    "onnx2lwtnn.fix.x__fix_one_input__mutmut_96": AXIS,
-    "onnx2lwtnn.fix.x__fix_one_input__mutmut_108": "c <= i differs from c < i only where a "
-    "fixed column is a transformed one, which is refused before",
-}
+# Per module, mutant name -> why it computes exactly what the original does
+# (equivalent_mutants/<module>.json, filled in from the survivors of each campaign). A
+# listed mutant that a test kills is counted killed, and the listing is stale.
+EQUIVALENT_DIR = REPO / "benchmarks" / "equivalent_mutants"
+
+
+def equivalent(name: str) -> dict[str, str]:
+    path = EQUIVALENT_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
 
 # What is measured is what decides numbers and verdicts, not the wording of messages:
 # mutmut leaves alone the lines that only build an error or warning (a raise, a warning,
@@ -119,11 +109,18 @@ ALSO_COPY = ["fixtures", "docs", "README.md", "benchmarks"]
 # noticed the mutant: a failure, a timeout (a mutant that loops), a crash
 NOTICED = {"killed", "timeout", "segfault"}
 
-# Tests written for the survivors of earlier campaigns: every module runs them too.
+# Tests written for the survivors of earlier campaigns: every module runs them too, and
+# its own (tests/test_survivors_<module>.py) where there are some.
 SURVIVOR_TESTS = ("tests/test_oracles_mutants.py",)
 
 
-def _tracked() -> list[str]:
+def module_tests(name: str) -> tuple[str, ...]:
+    own = f"tests/test_survivors_{name}.py"
+    return MODULES[name].tests + SURVIVOR_TESTS + ((own,) if (REPO / own).is_file() else ())
+
+
+def tracked_files() -> list[str]:
+    """The repository's files under git, as paths relative to it."""
     listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True,
                             capture_output=True).stdout.decode().split("\0")
     return [path for path in listed if path and (REPO / path).is_file()]
@@ -134,7 +131,8 @@ def _sources(name: str) -> list[str]:
                    for path in REPO.glob(pattern)})
 
 
-def _copy(folder: Path, paths: list[str]) -> None:
+def copy_files(folder: Path, paths: list[str]) -> None:
+    """``paths`` of the repository copied into ``folder``, folders made."""
     for path in paths:
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / path, folder / path)
@@ -142,29 +140,35 @@ def _copy(folder: Path, paths: list[str]) -> None:
 
 def prepare(name: str, work: Path) -> Path:
     """A copy of the repository's tracked files with mutmut configured for one module."""
-    module = MODULES[name]
     folder = work / name
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    _copy(folder, _tracked())
+    copy_files(folder, tracked_files())
+    _configure(name, folder)
+    return folder
+
+
+def _configure(name: str, folder: Path) -> None:
+    """The repository's pyproject.toml in ``folder`` with mutmut's configuration (today's
+    tests of the module) after it."""
     config = ["", "[tool.mutmut]", 'source_paths = ["onnx2lwtnn"]',
-              f"only_mutate = {json.dumps(list(module.sources))}",
+              f"only_mutate = {json.dumps(list(MODULES[name].sources))}",
               f"also_copy = {json.dumps(ALSO_COPY)}",
               "pytest_add_cli_args_test_selection = "
-              f"{json.dumps(list(module.tests + SURVIVOR_TESTS))}",
+              f"{json.dumps(list(module_tests(name)))}",
               f"do_not_mutate_patterns = {json.dumps(MESSAGE_LINES)}",
               # mutmut runs pytest in its own process: no xdist workers
               'pytest_add_cli_args = ["-p", "no:cacheprovider", "-n", "0"]',
               "timeout_multiplier = 5.0", ""]
-    with open(folder / "pyproject.toml", "a") as stream:
-        stream.write("\n".join(config))
-    return folder
+    (folder / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text()
+                                           + "\n".join(config))
 
 
 def refresh(name: str, work: Path) -> list[str]:
     """Today's repository copied into a finished campaign of a module whose sources have
-    not changed (its mutmut configuration kept); the survivors' names, to be run again."""
+    not changed (mutmut configured for today's tests); the survivors' names, to be run
+    again."""
     folder = work / name
     changed = [path for path in _sources(name)
                if not (folder / path).is_file()
@@ -172,11 +176,12 @@ def refresh(name: str, work: Path) -> list[str]:
     if changed:
         raise SystemExit(f"{name}: {', '.join(changed)} changed since the campaign in "
                          f"{folder}; run it again in full")
-    tracked = [path for path in _tracked() if path != "pyproject.toml"]
-    _copy(folder, tracked)
+    tracked = tracked_files()
+    copy_files(folder, tracked)
+    _configure(name, folder)
     # mutmut copies the package's other Python files into mutants/ at every run, but not
     # its data files (the JSON schemas)
-    _copy(folder / "mutants", [path for path in tracked
+    copy_files(folder / "mutants", [path for path in tracked
                                if path.startswith("onnx2lwtnn/") and not path.endswith(".py")])
     return summary(name, work)["survived"]
 
@@ -203,14 +208,15 @@ def outcomes(name: str, work: Path) -> dict[str, str]:
 
 def summary(name: str, work: Path) -> dict:
     verdicts = outcomes(name, work)
+    listed = equivalent(name)
     killed = [m for m, v in verdicts.items() if v in NOTICED]
-    equivalent = [m for m, v in verdicts.items() if m in EQUIVALENT and v not in NOTICED]
-    survived = sorted(m for m, v in verdicts.items() if m not in equivalent and v not in NOTICED)
-    counted = len(verdicts) - len(equivalent)
+    settled = [m for m, v in verdicts.items() if m in listed and v not in NOTICED]
+    survived = sorted(m for m, v in verdicts.items() if m not in settled and v not in NOTICED)
+    counted = len(verdicts) - len(settled)
     return {"module": name, "mutants": len(verdicts), "killed": len(killed),
-            "equivalent": len(equivalent), "survived": survived,
+            "equivalent": len(settled), "survived": survived,
             "not_run": sum(v == "not checked" for v in verdicts.values()),
-            "stale": sorted(m for m in killed if m in EQUIVALENT),
+            "stale": sorted(m for m in killed if m in listed),
             "score": len(killed) / counted if counted else None}
 
 
@@ -240,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for name in chosen:
             print(f"{name}: {' '.join(MODULES[name].sources)}\n    tests: "
-                  f"{' '.join(MODULES[name].tests)}")
+                  f"{' '.join(module_tests(name))}")
         return 0
     for name in chosen:
         if args.again:
