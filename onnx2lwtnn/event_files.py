@@ -334,10 +334,13 @@ class CsvEvents(TextEvents):
         self.header = header
         self.index = [position[name] for name in wanted]
         self.widths = {node: len(network.input_variables[node]) for node in network.input_names}
+        self.blank_line: Optional[int] = None  # an empty line no event has followed yet
 
     def chunks(self) -> Iterator[Events]:
         total = 0
         for first, lines in self.blocks():
+            if len(self.header) == 1:
+                self._refuse_empty_values(first, lines)
             numbered = [(first + i, line) for i, line in enumerate(lines) if line.strip()]
             if not numbered:
                 continue
@@ -350,6 +353,18 @@ class CsvEvents(TextEvents):
             yield Events(vectors, {})
         if total == 0:
             raise no_events(self.where)
+
+    def _refuse_empty_values(self, first: int, lines: list[str]) -> None:
+        """In a one-column CSV an empty line is a missing value or nothing: read as
+        nothing, the events after it would not be the rows they are; so one followed by an
+        event is refused (empty lines at the end are not)."""
+        for number, line in enumerate(lines, first):
+            if not line.strip():
+                self.blank_line = self.blank_line or number
+            elif self.blank_line:
+                raise UsageError(f"{self.where}: line {self.blank_line} is empty, so the "
+                                 "events after it would not be the rows they are; write a "
+                                 "missing value as nan, or remove the line")
 
     def _table(self, numbered: list[tuple[int, str]]) -> np.ndarray:
         """The rows' wanted columns: numpy's C parser when every cell is a number or

@@ -119,6 +119,31 @@ def test_nan_takes_the_default_like_lwtnns_nan_replacer(tmp_path):
                                expected_rows(np.array([[7.0, 1.0], [7.0, 2.0], [3.0, 1.0]])))
 
 
+ONE_VARIABLE = {"inputs": [{"name": "x", "offset": 0, "scale": 1, "default": 5.0}],
+                "outputs": ["y"],
+                "layers": [{"architecture": "dense", "activation": "linear", "weights": [2.0],
+                            "bias": [0.0]}]}
+
+
+def test_an_empty_line_between_events_of_one_column_is_refused(tmp_path):
+    """In a one-column CSV an empty line is a missing value or nothing: skipped, the
+    events after it were a row off their lines (2 -> row 2 of the output, line 4)."""
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("x\n1\n\n2\n")
+    with pytest.raises(UsageError, match="line 3 is empty.*write a missing value as nan"):
+        run(ONE_VARIABLE, inputs)
+
+
+def test_empty_lines_at_the_end_or_among_several_columns_are_not_events(tmp_path):
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    one.write_text("x\n1\nnan\n2\n\n\n")
+    two.write_text("pt,eta\n1,2\n\n3,4\n")
+    np.testing.assert_array_equal(run(ONE_VARIABLE, one).outputs["outputs"][:, 0],
+                                  [2.0, 10.0, 4.0])
+    np.testing.assert_allclose(run(NET, two).outputs["out"],
+                               expected_rows(np.array([[1.0, 2.0], [3.0, 4.0]])))
+
+
 def test_infinities_are_replaced_only_with_replace_all(tmp_path):
     inputs = tmp_path / "in.jsonl"
     inputs.write_text('{"jet": {"pt": Infinity, "eta": 1.0}}\n')
