@@ -196,14 +196,34 @@ def run(name: str, work: Path, children: int, mutants: tuple[str, ...] = ()) -> 
                    cwd=work / name, env=env, check=False)
 
 
+def _metas(name: str, work: Path) -> list[Path]:
+    return list((work / name / "mutants").rglob("*.py.meta"))
+
+
+def exit_codes(name: str, work: Path) -> dict[str, int | None]:
+    """Mutant name -> mutmut's exit code (None: not run), from the run's meta files."""
+    codes: dict[str, int | None] = {}
+    for meta in _metas(name, work):
+        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return codes
+
+
+def keep_verdicts(name: str, work: Path, before: dict[str, int | None]) -> None:
+    """mutmut forgets every verdict when the test selection changes (as it does when a
+    module's first tests/test_survivors_<module>.py appears) and runs only the mutants
+    named: the others keep the campaign's verdict, on sources byte for byte today's."""
+    for meta in _metas(name, work):
+        data = json.loads(meta.read_text())
+        codes = data["exit_code_by_key"]
+        codes.update({m: before[m] for m, code in codes.items()
+                      if code is None and before.get(m) is not None})
+        meta.write_text(json.dumps(data))
+
+
 def outcomes(name: str, work: Path) -> dict[str, str]:
     """Mutant name -> mutmut's verdict, from the run's meta files."""
     from mutmut.stats import status_by_exit_code
-    verdicts: dict[str, str] = {}
-    for meta in (work / name / "mutants").rglob("*.py.meta"):
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
-        verdicts.update({m: status_by_exit_code[code] for m, code in codes.items()})
-    return verdicts
+    return {m: status_by_exit_code[code] for m, code in exit_codes(name, work).items()}
 
 
 def summary(name: str, work: Path) -> dict:
@@ -250,9 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for name in chosen:
         if args.again:
+            before = exit_codes(name, args.work)
             survivors = refresh(name, args.work)
             if survivors:
                 run(name, args.work, args.max_children, tuple(survivors))
+                keep_verdicts(name, args.work, before)
         elif not args.report:
             prepare(name, args.work)
             run(name, args.work, args.max_children)
