@@ -6,6 +6,7 @@ test suite notices.
     python benchmarks/mutation.py --list                     # the modules and their tests
     nice -n 19 python benchmarks/mutation.py emit carry      # a few modules
     nice -n 19 python benchmarks/mutation.py --again specs   # survivors, with today's tests
+    nice -n 19 python benchmarks/mutation.py --again tmva --only 'onnx2lwtnn.tmva.mlp.*'
     python benchmarks/mutation.py --report emit              # survivors of a finished run
 
 Each module runs in its own copy of the repository (``--work``, default
@@ -27,6 +28,7 @@ the figures).
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -96,8 +98,11 @@ EQUIVALENT_DIR = REPO / "benchmarks" / "equivalent_mutants"
 
 
 def equivalent(name: str) -> dict[str, str]:
-    path = EQUIVALENT_DIR / f"{name}.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """The module's listed equivalents: <module>.json and <module>-<part>.json (a large
+    module gone through in parts)."""
+    paths = [EQUIVALENT_DIR / f"{name}.json", *sorted(EQUIVALENT_DIR.glob(f"{name}-*.json"))]
+    return {m: why for path in paths if path.is_file()
+            for m, why in json.loads(path.read_text()).items()}
 
 
 # What is measured is what decides numbers and verdicts, not the wording of messages:
@@ -115,8 +120,11 @@ SURVIVOR_TESTS = ("tests/test_oracles_mutants.py",)
 
 
 def module_tests(name: str) -> tuple[str, ...]:
-    own = f"tests/test_survivors_{name}.py"
-    return MODULES[name].tests + SURVIVOR_TESTS + ((own,) if (REPO / own).is_file() else ())
+    """The module's tests, then tests/test_survivors_<module>.py and ..._<module>_<part>.py."""
+    own = [f"tests/test_survivors_{name}.py"] if (
+        REPO / f"tests/test_survivors_{name}.py").is_file() else []
+    parts = sorted(str(p.relative_to(REPO)) for p in REPO.glob(f"tests/test_survivors_{name}_*.py"))
+    return MODULES[name].tests + SURVIVOR_TESTS + tuple(own + parts)
 
 
 def tracked_files() -> list[str]:
@@ -258,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(refused where the module's sources changed since)")
     action.add_argument("--report", action="store_true",
                         help="summarise finished runs, with each survivor's diff")
+    parser.add_argument("--only", metavar="GLOB", default="*",
+                        help="with --again or --report, only the survivors whose names match "
+                        "(e.g. 'onnx2lwtnn.tmva.transforms.*': a module gone through in parts)")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
@@ -271,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in chosen:
         if args.again:
             before = exit_codes(name, args.work)
-            survivors = refresh(name, args.work)
+            survivors = fnmatch.filter(refresh(name, args.work), args.only)
             if survivors:
                 run(name, args.work, args.max_children, tuple(survivors))
                 keep_verdicts(name, args.work, before)
@@ -287,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         if result["stale"]:
             print(f"    listed as equivalent but killed: {', '.join(result['stale'])}")
         if args.report:
-            for mutant in result["survived"]:
+            for mutant in fnmatch.filter(result["survived"], args.only):
                 print(show(name, args.work, mutant))
         (args.work / f"{name}.json").write_text(json.dumps(result, indent=1))
     return 0
