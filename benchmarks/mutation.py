@@ -30,7 +30,9 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import math
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -117,6 +119,8 @@ NOTICED = {"killed", "timeout", "segfault"}
 # Tests written for the survivors of earlier campaigns: every module runs them too, and
 # its own (tests/test_survivors_<module>.py) where there are some.
 SURVIVOR_TESTS = ("tests/test_oracles_mutants.py",)
+SAMPLE_FILE = "sample.json"  # in a sampled campaign's folder: the mutants it drew
+NO_MUTANT = "no.such.mutant"  # a name mutmut matches to nothing
 
 
 def module_tests(name: str) -> tuple[str, ...]:
@@ -173,14 +177,19 @@ def _configure(name: str, folder: Path) -> None:
                                            + "\n".join(config))
 
 
+def _changed(name: str, work: Path) -> list[str]:
+    """The module's sources that differ from those of its campaign in ``work``."""
+    folder = work / name
+    return [path for path in _sources(name) if not (folder / path).is_file()
+            or (folder / path).read_bytes() != (REPO / path).read_bytes()]
+
+
 def refresh(name: str, work: Path) -> list[str]:
     """Today's repository copied into a finished campaign of a module whose sources have
     not changed (mutmut configured for today's tests); the survivors' names, to be run
     again."""
     folder = work / name
-    changed = [path for path in _sources(name)
-               if not (folder / path).is_file()
-               or (folder / path).read_bytes() != (REPO / path).read_bytes()]
+    changed = _changed(name, work)
     if changed:
         raise SystemExit(f"{name}: {', '.join(changed)} changed since the campaign in "
                          f"{folder}; run it again in full")
@@ -235,17 +244,57 @@ def outcomes(name: str, work: Path) -> dict[str, str]:
 
 
 def summary(name: str, work: Path) -> dict:
+    """The campaign's figures over the mutants it ran (all of them, or its sample)."""
     verdicts = outcomes(name, work)
+    chosen = sampled(name, work)
+    if chosen is not None:
+        verdicts = {m: verdicts[m] for m in chosen if m in verdicts}
+    ran = {m: v for m, v in verdicts.items() if v != "not checked"}
     listed = equivalent(name)
-    killed = [m for m, v in verdicts.items() if v in NOTICED]
-    settled = [m for m, v in verdicts.items() if m in listed and v not in NOTICED]
-    survived = sorted(m for m, v in verdicts.items() if m not in settled and v not in NOTICED)
-    counted = len(verdicts) - len(settled)
+    killed = [m for m, v in ran.items() if v in NOTICED]
+    settled = [m for m, v in ran.items() if m in listed and v not in NOTICED]
+    survived = sorted(m for m, v in ran.items() if m not in settled and v not in NOTICED)
+    counted = len(ran) - len(settled)
     return {"module": name, "mutants": len(verdicts), "killed": len(killed),
             "equivalent": len(settled), "survived": survived,
-            "not_run": sum(v == "not checked" for v in verdicts.values()),
+            "not_run": len(verdicts) - len(ran),
+            "sample_of": None if chosen is None else len(outcomes(name, work)),
             "stale": sorted(m for m in killed if m in listed),
             "score": len(killed) / counted if counted else None}
+
+
+def interval(result: dict, z: float = 1.96) -> str:
+    """Wilson's 95% interval of a sampled campaign's score."""
+    n = result["killed"] + len(result["survived"])
+    if not n:
+        return "n/a"
+    p = result["killed"] / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return f"{(centre - half) / (1 + z * z / n):.1%} to {(centre + half) / (1 + z * z / n):.1%}"
+
+
+def sampled(name: str, work: Path) -> list[str] | None:
+    """The mutants a sampled campaign drew (None: it runs them all)."""
+    path = work / name / SAMPLE_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def sample(name: str, work: Path, children: int, size: int, seed: int) -> None:
+    """A uniform random sample of ``size`` of the module's mutants run, where all of them
+    would take hours: a campaign of today's sources is continued (the mutants it ran are
+    not run again), else one is prepared."""
+    folder = work / name
+    if not (folder / "mutants").is_dir() or _changed(name, work):
+        prepare(name, work)
+    if not exit_codes(name, work):  # mutmut generates the mutants and learns which tests
+        run(name, work, children, (NO_MUTANT,))  # reach each, then finds none to run
+    names = sorted(exit_codes(name, work))
+    chosen = sorted(random.Random(seed).sample(names, min(size, len(names))))
+    (folder / SAMPLE_FILE).write_text(json.dumps(chosen))
+    codes = exit_codes(name, work)
+    todo = tuple(m for m in chosen if codes[m] is None)
+    if todo:
+        run(name, work, children, todo)
 
 
 def show(name: str, work: Path, mutant: str) -> str:
@@ -266,6 +315,10 @@ def main(argv: list[str] | None = None) -> int:
                         "(refused where the module's sources changed since)")
     action.add_argument("--report", action="store_true",
                         help="summarise finished runs, with each survivor's diff")
+    parser.add_argument("--sample", type=int, metavar="N",
+                        help="run a uniform random sample of N of each module's mutants "
+                        "(continuing a campaign of today's sources)")
+    parser.add_argument("--seed", type=int, default=0, help="of --sample (default 0)")
     parser.add_argument("--only", metavar="GLOB", default="*",
                         help="with --again or --report, only the survivors whose names match "
                         "(e.g. 'onnx2lwtnn.tmva.transforms.*': a module gone through in parts)")
@@ -286,15 +339,19 @@ def main(argv: list[str] | None = None) -> int:
             if survivors:
                 run(name, args.work, args.max_children, tuple(survivors))
                 keep_verdicts(name, args.work, before)
+        elif args.sample:
+            sample(name, args.work, args.max_children, args.sample, args.seed)
         elif not args.report:
             prepare(name, args.work)
             run(name, args.work, args.max_children)
         result = summary(name, args.work)
         score = "n/a" if result["score"] is None else f"{result['score']:.1%}"
         not_run = f" ({result['not_run']} not run)" if result["not_run"] else ""
+        drawn = (f" (a sample of {result['mutants']} of {result['sample_of']}; 95% interval "
+                 f"{interval(result)})" if result["sample_of"] else "")
         print(f"{name}: {result['killed']} of {result['mutants']} mutants killed, "
               f"{result['equivalent']} equivalent, {len(result['survived'])} survived"
-              f"{not_run}: {score}")
+              f"{not_run}: {score}{drawn}")
         if result["stale"]:
             print(f"    listed as equivalent but killed: {', '.join(result['stale'])}")
         if args.report:
