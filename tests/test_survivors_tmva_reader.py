@@ -9,7 +9,7 @@ computed by ``TmvaFile`` (tests/test_oracles_tmva.py), which reads the XML itsel
 """
 from __future__ import annotations
 
-import codecs
+import json
 import warnings
 from pathlib import Path
 from typing import Optional, Sequence
@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pytest
 
+from onnx2lwtnn.cli import main
 from onnx2lwtnn.errors import ConversionError, ConversionWarning, ModelLoadError
 from onnx2lwtnn.errors import VerificationError
 from onnx2lwtnn.lwtnn import SEQUENTIAL_INPUT, load_network
@@ -377,12 +378,28 @@ def test_two_targets_are_each_put_back_in_their_own_units(tmp_path):
     assert _agrees_with_tmva(path, _converted(path))
 
 
-def test_a_tmva_network_converts_to_the_sequential_format(tmp_path):
+@pytest.mark.parametrize("verify", [True, False])
+def test_a_tmva_network_converts_to_the_sequential_format(verify):
+    """The sequential document computes TMVA's response, and is proven like a graph
+    (its proof once read a graph's input node: KeyError 'variables')."""
     path = FIXTURES / "tmva_norm_decorr.weights.xml"
-    document = _converted(path, format="sequential", verify=False)
+    document = _converted(path, format="sequential", verify=verify)
     assert {"inputs", "layers", "outputs"} <= set(document) and "nodes" not in document
     tmva = TmvaFile(path)
     raw = tmva.events(200, seed=29)
+    (values,) = load_network(document).evaluate({SEQUENTIAL_INPUT: raw}).values()
+    assert _worst(np.asarray(values), tmva.response(raw)) <= EXACT
+
+
+def test_the_tmva_command_writes_the_sequential_format(tmp_path, capsys):
+    output = tmp_path / "net.json"
+    path = FIXTURES / "tmva_multiclass.weights.xml"
+    assert main(["tmva", str(path), "--format", "sequential", "-o", str(output)]) == 0
+    assert "PASS: 1000 events" in capsys.readouterr().err
+    document = json.loads(output.read_text())
+    assert document["outputs"] == ["light", "charm", "bottom"]
+    tmva = TmvaFile(path)
+    raw = tmva.events(200, seed=30)
     (values,) = load_network(document).evaluate({SEQUENTIAL_INPUT: raw}).values()
     assert _worst(np.asarray(values), tmva.response(raw)) <= EXACT
 

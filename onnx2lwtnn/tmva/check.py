@@ -66,7 +66,8 @@ def check_tmva(network: TmvaNetwork, document: dict, raw: Optional[np.ndarray] =
     tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
     if raw is None:
         centres = min(len(CENTRE_STEPS), events // 2)
-        node = document["inputs"][0] if "nodes" in document else document
+        # the input node: a graph's first input, a sequential document's variables
+        node = document["inputs"][0] if "nodes" in document else {"variables": document["inputs"]}
         raw = np.concatenate([network.training_events(events - centres, seed),
                               centre_values(node, centres)])
     raw = np.asarray(raw, float)
