@@ -22,6 +22,7 @@ from onnx2lwtnn import convert
 from onnx2lwtnn.errors import ConversionError, ConversionWarning, ModelLoadError, UsageError
 from onnx2lwtnn.tmva import TmvaCheck, check_tmva, convert_tmva, read_network
 from onnx2lwtnn.tmva import transforms as tf
+from onnx2lwtnn.tmva.method import Method
 
 from .support import EXACT, FIXTURES, onnx_float64
 from .test_oracles_tmva import TmvaFile, _edited, _lwtnn, _worst
@@ -161,6 +162,13 @@ def test_every_transformation_lwtnn_cannot_compute_is_named_at_once(tmp_path):
         ("3: Rearrange", "TMVA transformation")]
     assert "cumulative distribution" in error.diagnostics[0].reason
     assert [d.reason for d in error.diagnostics[1:]] == [UNKNOWN, UNKNOWN]
+
+
+def test_a_method_without_its_file_has_no_transformations():
+    method = Method(where="header only", method="MLP", title="MLP", version=0,
+                    analysis="Classification", options={}, variables=["a"], labels=["a"],
+                    ranges=np.array([[0.0, 1.0]]))
+    assert tf.read_transformations(method) == []
 
 
 def _normalized(x: np.ndarray, low, high) -> np.ndarray:
@@ -395,6 +403,25 @@ def test_transformations_read_by_an_activation_stay_a_layer_of_their_own():
     raw = tmva.events(300, seed=47)
     (expected,) = onnx_float64(model, {"x": tmva.transform(raw)}).values()
     assert _worst(_lwtnn(document, raw), expected) <= EXACT
+
+
+def test_a_regression_ending_in_an_activation_has_its_target_undone_after_it():
+    """x -> dense -> sigmoid: the inverse target transformation cannot fold into the
+    dense layer; it is lwtnn's normalisation of the output, in target units."""
+    path = FIXTURES / "tmva_pca_regression.weights.xml"
+    weights = numpy_helper.from_array(np.array([[0.3], [-0.2], [0.1]], np.float32), "w")
+    bias = numpy_helper.from_array(np.array([0.05], np.float32), "b")
+    model = _model(["N", 3], [helper.make_node("Gemm", ["x", "w", "b"], ["g"]),
+                              helper.make_node("Sigmoid", ["g"], ["y"])],
+                   ["N", 1], [weights, bias])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConversionWarning)
+        document = convert(model, tmva_weights=path)
+    tmva = TmvaFile(path)
+    raw = tmva.events(300, seed=50)
+    (expected,) = onnx_float64(model, {"x": tmva.transform(raw)}).values()
+    assert _worst(_lwtnn(document, raw), tmva.inverse_target(expected)) <= EXACT
+    assert document["outputs"]["y"]["labels"] == ["fvalue"]
 
 
 @pytest.mark.parametrize("shape", [["N", 4], [4]])
