@@ -19,6 +19,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from onnx2lwtnn import convert
+from onnx2lwtnn.cli import main
 from onnx2lwtnn.errors import ConversionError, ConversionWarning, ModelLoadError, UsageError
 from onnx2lwtnn.tmva import TmvaCheck, check_tmva, convert_tmva, read_network
 from onnx2lwtnn.tmva import transforms as tf
@@ -493,6 +494,23 @@ def test_the_checks_last_events_are_at_the_normalisation_centres(events):
                                                                           raw=raw)
     assert drawn.events == events
     np.testing.assert_allclose(drawn.tmva, given.tmva, rtol=1e-12, atol=0)
+
+
+def test_a_sequential_document_is_checked_on_events_around_its_centres(tmp_path):
+    """The sequential format's inputs are the variables themselves: the check, and the
+    tmva command, draw their centre events from them as from a graph's input node."""
+    network, document = read_network(MULTICLASS), _converted(MULTICLASS, format="sequential")
+    drawn = check_tmva(network, document, events=20)
+    scales = np.array([v["scale"] for v in document["inputs"]])
+    offsets = np.array([v["offset"] for v in document["inputs"]])
+    centres = np.array([[0.0], [1.0], [-1.0], [3.0], [-3.0]]) / scales - offsets
+    raw = np.concatenate([network.training_events(15, seed=0), centres])
+    assert drawn.passed and drawn.events == 20
+    np.testing.assert_allclose(drawn.tmva, check_tmva(network, document, raw=raw).tmva,
+                               rtol=1e-12, atol=0)
+    output = tmp_path / "sequential.json"
+    assert main(["tmva", str(MULTICLASS), "--format", "sequential", "-o", str(output)]) == 0
+    assert output.exists()
 
 
 @pytest.mark.parametrize("raw", [np.zeros((5, 2)), np.zeros(3)])

@@ -66,10 +66,8 @@ def check_tmva(network: TmvaNetwork, document: dict, raw: Optional[np.ndarray] =
     tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
     if raw is None:
         centres = min(len(CENTRE_STEPS), events // 2)
-        # the input node: a graph's first input, a sequential document's variables
-        node = document["inputs"][0] if "nodes" in document else {"variables": document["inputs"]}
         raw = np.concatenate([network.training_events(events - centres, seed),
-                              centre_values(node, centres)])
+                              centre_values(_input_node(document), centres)])
     raw = np.asarray(raw, float)
     if raw.ndim != 2 or raw.shape[1] != len(network.method.variables):
         raise ValueError(f"events must be [N, {len(network.method.variables)}]")
@@ -78,6 +76,14 @@ def check_tmva(network: TmvaNetwork, document: dict, raw: Optional[np.ndarray] =
     (lwtnn,) = ours.values()
     return TmvaCheck(len(raw), network.labels, _worst(lwtnn, network.exact(raw)),
                      _worst(lwtnn, network.tmva(raw)), network.mlp.fast_tanh, tolerance)
+
+
+def _input_node(document: dict) -> dict:
+    """The variables (offsets, scales) the events go into: a graph's input node, or a
+    sequential document's inputs, which are its variables."""
+    if "nodes" in document:
+        return document["inputs"][0]
+    return {"variables": document["inputs"]}
 
 
 def _worst(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
