@@ -165,6 +165,26 @@ def test_every_transformation_lwtnn_cannot_compute_is_named_at_once(tmp_path):
     assert [d.reason for d in error.diagnostics[1:]] == [UNKNOWN, UNKNOWN]
 
 
+def _unnamed_first_variable(root) -> None:
+    """The first variable without a name; the selections name it by its empty Label and
+    Expression, every other input by one of the two only."""
+    root.find("Variables/Variable").attrib.update(Label="", Expression="")
+    for selection in root.iterfind("Transformations/Transform/Selection/Input"):
+        for i, entry in enumerate(selection.iterfind("Input")):
+            if i == 0:
+                entry.attrib.update(Label="", Expression="")
+            else:
+                del entry.attrib["Label" if i % 2 else "Expression"]
+
+
+def test_an_input_named_by_one_attribute_is_not_the_unnamed_variable(tmp_path):
+    path, original = _edited("tmva_norm_decorr", tmp_path, _unnamed_first_variable)
+    tmva = TmvaFile(original)
+    raw = tmva.events(300, seed=51)
+    assert [t.variables for t in read_network(path).transforms] == [[0, 1, 2, 3]] * 2
+    assert _worst(_lwtnn(convert_tmva(path), raw), tmva.response(raw)) <= EXACT
+
+
 def test_a_method_without_its_file_has_no_transformations():
     method = Method(where="header only", method="MLP", title="MLP", version=0,
                     analysis="Classification", options={}, variables=["a"], labels=["a"],

@@ -135,7 +135,9 @@ def read_transformations(method: Method) -> list[Transform]:
 
 
 def _selection(method: Method, element: ElementTree.Element) -> list[tuple[str, int]]:
-    """(kind, index) of each input the transformation selects, in its range order."""
+    """(kind, index) of each input the transformation selects, in its range order. An
+    input named by its Label or its Expression alone is looked up by that name only: the
+    one it lacks is not the empty name of an unnamed variable."""
     selection = element.find("Selection/Input")
     if selection is None:
         raise method.error(f"<Transform Name=\"{element.get('Name')}\"> has no <Selection>: "
@@ -146,8 +148,8 @@ def _selection(method: Method, element: ElementTree.Element) -> list[tuple[str, 
         if kind not in ("Variable", "Target"):
             raise method.error(f"a transformation selects a {kind.lower()} "
                                f"'{entry.get('Label')}'; only variables and targets are read")
-        picked.append((kind, method.variable_index(kind, entry.get("Label", ""),
-                                                   entry.get("Expression", ""))))
+        label = entry.get("Label", entry.get("Expression", ""))
+        picked.append((kind, method.variable_index(kind, label, entry.get("Expression", label))))
     return picked
 
 
