@@ -185,6 +185,38 @@ def test_an_input_named_by_one_attribute_is_not_the_unnamed_variable(tmp_path):
     assert _worst(_lwtnn(convert_tmva(path), raw), tmva.response(raw)) <= EXACT
 
 
+def _stale_names(root) -> None:
+    """Each Normalize input named by a right Label and a stale Expression, or the other
+    way round."""
+    for i, entry in enumerate(_transform(root, "Normalize").iterfind("Selection/Input/Input")):
+        entry.set("Expression" if i % 2 else "Label", f"stale_{i}")
+
+
+def test_an_input_is_found_by_its_label_or_its_expression(tmp_path):
+    """TMVA's VariableTransformBase: the first variable whose label or expression is the
+    input's."""
+    path, original = _edited("tmva_norm_decorr", tmp_path, _stale_names)
+    tmva = TmvaFile(original)
+    raw = tmva.events(300, seed=52)
+    assert read_network(path).transforms[0].variables == [0, 1, 2, 3]
+    assert _worst(_lwtnn(convert_tmva(path), raw), tmva.response(raw)) <= EXACT
+
+
+@pytest.mark.parametrize("attributes, named", [
+    ({"Expression": "nowhere"}, "'nowhere'"), ({"Label": "nowhere"}, "'nowhere'"), ({}, "''")])
+def test_an_input_the_file_does_not_declare_is_refused_by_the_name_it_gives(attributes,
+                                                                            named, tmp_path):
+    def edit(root):
+        entry = _transform(root, "Normalize").find("Selection/Input/Input")
+        entry.attrib.clear()
+        entry.attrib.update(Type="Variable", **attributes)
+    path, _ = _edited("tmva_norm_decorr", tmp_path, edit)
+    with pytest.raises(ModelLoadError) as caught:
+        read_network(path)
+    assert str(caught.value) == (f"{path}: a transformation selects variable {named}, which "
+                                 "the file does not declare")
+
+
 def test_a_method_without_its_file_has_no_transformations():
     method = Method(where="header only", method="MLP", title="MLP", version=0,
                     analysis="Classification", options={}, variables=["a"], labels=["a"],
