@@ -204,7 +204,9 @@ def test_time_distributed_then_sum_and_sequence():
 
 
 def test_zero_length_sequences_give_zeros():
-    net = load_network(seq_graph(rnn_layer("lstm", N_VARS, 2), 2))
+    # sigmoid gates: a hard_sigmoid gate can be exactly 0 for some draws of the module's
+    # generator, whose state depends on which tests ran before (xdist, mutmut)
+    net = load_network(seq_graph(rnn_layer("lstm", N_VARS, 2, inner="sigmoid"), 2))
     out = net.evaluate({}, {"trk": [np.zeros((0, N_VARS)), [], rng.normal(size=(2, N_VARS))]})
     assert out["out"][:2].tolist() == [[0.0, 0.0], [0.0, 0.0]]
     assert np.all(out["out"][2] != 0)
