@@ -341,6 +341,9 @@ def _compare_all(net: Network, view: dict, drawn: Events,
     reference, float32, fallback = models
     ours, refused = _evaluate_lwtnn(net, view, drawn)
     kept = np.setdiff1d(np.arange(len(drawn)), refused)
+    if not len(kept):
+        raise UsageError(f"no event to compare: of the {len(drawn)} event(s), lwtnn refused "
+                         f"{len(refused)} (e.g. sequences too short for a 'valid' conv1d)")
     drawn, ours = drawn.select(kept), {k: v[kept] for k, v in ours.items()}
     expected = _merged(view, _evaluate_onnx(reference, drawn, preparation, progress))
     deployed = None if float32 is None else _merged(

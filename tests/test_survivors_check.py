@@ -262,3 +262,23 @@ def test_the_test_tools_event_is_the_first_with_its_generated_ramp():
     ramp = np.outer(y_m, [-1.0, 0.0, 1.0]) / [2.0, 0.25, 1.0] - [1.0, -2.0, 0.5]
     np.testing.assert_allclose(event.sequences["s"][0], ramp, rtol=0, atol=1e-15)
     np.testing.assert_array_equal(event.sequences["t"][0], np.full((20, 1), -3.0))
+
+
+# -- nothing to compare -------------------------------------------------------------------
+
+CONV_VALID = FIXTURES / "conv1d_valid.onnx"  # tracks (4 variables) -> 'valid' conv, kernel 3
+
+
+def test_events_lwtnn_refuses_every_one_of_are_refused_not_a_crash(tmp_path):
+    """Sequences of 2 steps are too short for a kernel of 3: no event is left to compare
+    (it was an IndexError)."""
+    events = tmp_path / "short.npz"
+    np.savez(events, tracks=np.ones((3, 2, 4)))
+    with pytest.raises(UsageError, match="no event to compare: of the 3 event.s., lwtnn "
+                                         "refused 3"):
+        check(CONV_VALID, convert(CONV_VALID), inputs=events)
+
+
+def test_no_events_drawn_are_refused_not_a_crash():
+    with pytest.raises(UsageError, match="no event to compare: of the 0 event"):
+        check(AFFINE, convert(AFFINE), events=0)
