@@ -49,6 +49,8 @@ def check_correction_set(document: dict, sources: Sequence[Source], *,
     """Compare every correction with its models on ``events`` drawn events per fold.
     ``require_float64``: ReferenceRunError where a model has no float64 evaluation
     (verification), instead of comparing at the float32 bound."""
+    if events < 1:
+        raise UsageError(f"events={events}: no event to compare; give at least one per fold")
     corrections = correctionset.read(document)
     folds = _folds(corrections, sources, fold_input)
     models = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import warnings
 
 import numpy as np
 import onnx
@@ -14,7 +15,9 @@ import onnxruntime
 import pytest
 
 from onnx2lwtnn import UsageError, convert, lwtnn_cpp
-from onnx2lwtnn.errors import FileError
+from onnx2lwtnn.api import conversion
+from onnx2lwtnn.check_correctionset import check_correction_set
+from onnx2lwtnn.errors import ConversionWarning, FileError
 from onnx2lwtnn.check import (CHUNK, VERIFICATION_EVENTS, Events, check, draw_events,
                               lwtnn_test_event, print_progress, read_network,
                               verify_conversion)
@@ -282,3 +285,13 @@ def test_events_lwtnn_refuses_every_one_of_are_refused_not_a_crash(tmp_path):
 def test_no_events_drawn_are_refused_not_a_crash():
     with pytest.raises(UsageError, match="no event to compare: of the 0 event"):
         check(AFFINE, convert(AFFINE), events=0)
+
+
+def test_a_correction_set_checked_on_no_events_is_refused_for_that():
+    """It was refused as reading an output label the network lacks (its outputs were
+    empty)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConversionWarning)
+        converted = conversion(TWO_OUTPUTS, format="correctionlib")
+    with pytest.raises(UsageError, match="events=0: no event to compare"):
+        check_correction_set(converted.document, converted.sources, events=0)
