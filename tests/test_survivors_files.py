@@ -233,17 +233,28 @@ def test_bytes_are_written_exactly_and_never_over_an_input(tmp_path):
     assert model.read_bytes() == b"model"
 
 
-def test_stdout_gets_the_bytes_and_no_file_named_dash_is_made(capsysbinary):
+def test_stdout_gets_the_bytes_and_no_file_named_dash_is_touched(capsysbinary):
+    """'-' is stdout, never a file of that name in the working directory (made, or replaced
+    when one is there)."""
     dash = Path("-")
-    existed = dash.exists()
+    before = _identity(dash)
     try:
         files.write_bytes("-", b"abc\x00\n")
         files.write_text("-", "\u00e9\n")
         assert capsysbinary.readouterr().out == b"abc\x00\n" + "\u00e9\n".encode()
-        assert dash.exists() == existed
+        assert _identity(dash) == before
     finally:
-        if dash.exists() and not existed:
+        if before is None and dash.exists():
             dash.unlink()
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """Inode, size and modification time: what a write or a replacement changes."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def test_a_temporary_is_hidden_beside_the_target_while_it_is_written(tmp_path):
