@@ -49,6 +49,7 @@ NETWORK_LIMIT = 1024 * MiB  # an lwtnn JSON document
 SPEC_LIMIT = 64 * MiB       # a variable spec
 EVENTS_LIMIT = 256 * MiB    # CSV text, or an .npz's arrays once decompressed
 MAX_JSON_DEPTH = 500        # nesting of JSON arrays and objects
+MAX_LINKS = 40              # symbolic links Linux follows in one path (its MAXSYMLINKS)
 
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT")
                  if hasattr(signal, name))
@@ -503,7 +504,7 @@ def _written_in_place(target: PathLike, info: os.stat_result) -> bool:
     if not stat.S_ISREG(info.st_mode):
         return True
     path, hops = os.path.abspath(target), 0
-    while hops < 40:
+    while hops <= MAX_LINKS:  # stat() followed at most MAX_LINKS: look at the path after them
         if path.startswith("/proc/"):
             return True
         if not os.path.islink(path):
