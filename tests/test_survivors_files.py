@@ -81,6 +81,27 @@ def test_empty_files_and_folders_are_refused_naming_the_kind_with_its_article(
             f"{folder}: is a directory, not {article} {what}"
 
 
+def test_a_file_at_its_limit_is_read_and_one_byte_more_is_refused(tmp_path, monkeypatch):
+    at, over = tmp_path / "at.csv", tmp_path / "over.csv"
+    at.write_bytes(b"x" * 100)
+    over.write_bytes(b"x" * 101)
+    assert files.read_bytes(at, "events file", 100) == b"x" * 100
+    assert refusal(lambda: files.read_bytes(over, "events file", 100)) == \
+        f"{over}: the events file is over the 100 bytes limit (101 bytes)"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"y" * 100)))
+    assert files.read_bytes("-", "events file", 100, stdin=True) == b"y" * 100
+
+
+def test_sizes_from_one_mebibyte_up_are_shown_in_megabytes(tmp_path):
+    assert files.megabytes(files.MiB - 1) == "1048575 bytes"
+    assert files.megabytes(files.MiB) == "1 MB"
+    sparse = tmp_path / "big.csv"
+    with open(sparse, "wb") as stream:
+        stream.truncate(files.MiB + 1)
+    assert refusal(lambda: files.read_bytes(sparse, "events file", files.MiB)) == \
+        f"{sparse}: the events file is over the 1 MB limit (1 MB)"
+
+
 def test_an_npz_is_refused_as_the_kind_it_was_asked_for(tmp_path):
     empty = tmp_path / "events.npz"
     empty.write_bytes(b"")
