@@ -151,8 +151,9 @@ def test_a_terminal_given_as_an_input_never_becomes_the_controlling_terminal():
 
     try:
         expected = " | ".join(2 * [f"{device}: not a regular file; the events file must be one"])
-        assert refusals() == expected
+        # the child first: a terminal this process took would be no other session's
         assert in_a_child(refused_and_terminal_kept_away, new_session=True) == expected
+        assert refusals() == expected
     finally:
         os.close(master)
         os.close(slave)
@@ -500,6 +501,7 @@ def _nested(depth: int, opening: str = "[") -> str:
 
 @pytest.mark.parametrize("text, depth", [
     (_nested(500), None),
+    ("[[]," + _nested(499) + "]", None),  # 501 brackets, 500 deep
     (_nested(501), 501),
     (_nested(501, '{"a":'), 501),
     ('[{"a":' * 251 + "1" + "}]" * 251, 502),
