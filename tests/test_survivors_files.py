@@ -131,7 +131,7 @@ def test_open_regular_refuses_a_fifo_without_waiting_for_a_writer(tmp_path):
     assert answers == [f"{fifo}: not a regular file; the events file must be one"]
 
 
-def test_a_terminal_given_as_an_input_never_becomes_the_controlling_terminal():
+def test_a_terminal_read_as_an_input_never_becomes_the_controlling_terminal():
     """A session leader without a terminal (a daemon, a batch job) that opens a terminal
     for reading would take it as its controlling terminal, and its hangups and ^C."""
     master, slave = os.openpty()
