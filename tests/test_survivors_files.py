@@ -532,3 +532,10 @@ def test_constants_are_read_where_asked_for():
     values = files.parse_json("[NaN, -Infinity]", "x.json", "events file", list,
                               constants=True)
     assert np.isnan(values[0]) and values[1] == -np.inf
+
+
+def test_an_integer_python_can_read_is_left_to_the_readers_to_judge():
+    """Up to Python's 4,300 digits an integer is read exactly: the readers (lwtnn's, the
+    event files') then name the variable or weight that is beyond a double."""
+    digits = "9" * 4300
+    assert files.parse_json(f"[{digits}]", "x.json", "events file", list) == [int(digits)]
