@@ -333,3 +333,39 @@ def test_a_batch_norm_of_a_vector_unsqueezed_to_channels_is_an_affine():
                            "b": _weights(2)},
                    [("x", ["N", 4])], [("y", ["N", 2])])
     _converts_exactly(model, _events(4))
+
+
+def _keras_loop(name: str) -> tuple[onnx.ModelProto, onnx.GraphProto]:
+    """A tf2onnx Keras recurrent fixture and its Loop's body, to edit."""
+    model = onnx.load(str(FIXTURES / f"{name}.onnx"))
+    (loop,) = [n for n in model.graph.node if n.op_type == "Loop"]
+    return model, loop.attribute[0].g
+
+
+def _body_node(body: onnx.GraphProto, op: str, output_suffix: str) -> onnx.NodeProto:
+    (node,) = [n for n in body.node if n.op_type == op and n.output[0].endswith(output_suffix)]
+    return node
+
+
+def test_a_loop_whose_condition_computes_its_step_as_a_difference_is_an_rnn():
+    """The Keras SimpleRNN's condition time + 1 < T, with time + 1 written 2 (time + 1) -
+    (time + 1): the same loop, over every step."""
+    model, body = _keras_loop("tf2onnx_keras3_simplernn")
+    less = _body_node(body, "Less", "while/Less:0")
+    step = less.input[0]
+    body.node.extend([helper.make_node("Add", [step, step], ["twice_step"]),
+                      helper.make_node("Sub", ["twice_step", step], ["same_step"])])
+    less.input[0] = "same_step"
+    body.node.sort(key=lambda n: n.op_type in ("Less", "And"))  # readers after writers
+    sequences = {"tracks": _sequences(3)["x"]}
+    assert_exact(load_network(convert(model, verify=False)).evaluate({}, sequences), model,
+                 {}, sequences)
+
+
+def test_a_loop_gru_whose_complement_is_of_the_reset_gate_is_refused():
+    """z * h + (1 - r) * candidate, r the reset gate: not a GRU, so no lwtnn gru."""
+    model, body = _keras_loop("tf2onnx_keras3_gru")
+    complement = _body_node(body, "Sub", "/sub:0")
+    reset = _body_node(body, "Sigmoid", "/Sigmoid_1:0")
+    complement.input[1] = reset.output[0]
+    assert "not z * h + (1 - z) * candidate" in _refusal(model)
