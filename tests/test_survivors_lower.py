@@ -75,6 +75,28 @@ def test_an_activation_keeps_the_alpha_the_model_gives(op, alpha):
     _converts_exactly(model, _events(4))
 
 
+def test_the_activation_table_is_described_as_ops_shows_it():
+    """`onnx2lwtnn ops` shows the pass's description, made from its table when the module
+    loads; made again, it is the same, with an alpha shown for the ops that take one."""
+    from onnx2lwtnn.passes import lower_activations
+
+    described = lower_activations._direct_doc()
+    assert described == lower_activations.lower_direct.doc
+    for shown in ("Relu -> rectified", "LeakyRelu -> leakyrelu(alpha)", "Elu -> elu(alpha)"):
+        assert shown in described
+
+
+def test_an_activation_with_alpha_reads_the_models_alpha_or_onnx_s_default():
+    """The table's entries are made when the module loads (so a conversion alone cannot
+    tell a mutated entry maker from the original under mutmut): made here, an entry reads
+    the model's alpha, else the ONNX default as a float32."""
+    from onnx2lwtnn.passes import lower_activations
+
+    entry = lower_activations._with_alpha("leakyrelu", 0.01)
+    assert entry({"alpha": 0.3}) == {"function": "leakyrelu", "alpha": 0.3}
+    assert entry({}) == {"function": "leakyrelu", "alpha": float(np.float32(0.01))}
+
+
 # -- conv1d --------------------------------------------------------------------------------
 
 def _conv_over_tracks(conv_inputs: list, after: list, initializers: dict, n_out: int,
@@ -145,7 +167,8 @@ def _lstm(extra_inputs: list, initializers: dict, **attrs) -> onnx.ModelProto:
 
 def test_an_lstm_with_sequence_lengths_is_refused_naming_them():
     model = _lstm(["", "lens"], {"lens": np.array([3], np.int32)})
-    assert "its sequence_lens input is not supported" in _refusal(model)
+    assert ("its sequence_lens input is not supported: lwtnn gives every event a sequence "
+            "of its own length") in _refusal(model)
 
 
 def test_an_lstm_starting_from_a_given_cell_state_is_refused_naming_it():
@@ -288,22 +311,6 @@ def test_an_empty_selection_is_refused():
     assert "the selection is empty" in _refusal(model)
 
 
-# -- recurrent layers built from a Loop -----------------------------------------------------
-
-def test_a_loop_rnn_s_final_state_and_passed_through_weights_can_be_read():
-    """tf2onnx's Keras SimpleRNN, with a second output reading the Loop's final state
-    (carried output 1) plus its passed-through bias (carried output 4): the last step of
-    the recurrent layer, and the bias the Loop was given."""
-    model = onnx.load(str(FIXTURES / "tf2onnx_keras3_simplernn.onnx"))
-    (loop,) = [n for n in model.graph.node if n.op_type == "Loop"]
-    model.graph.node.append(helper.make_node("Add", [loop.output[1], loop.output[4]],
-                                             ["state"]))
-    model.graph.output.append(helper.make_tensor_value_info("state", FLOAT, ["N", None]))
-    sequences = {"tracks": _sequences(3)["x"]}
-    document = convert(model, verify=False)
-    assert_exact(load_network(document).evaluate({}, sequences), model, {}, sequences)
-
-
 def test_a_slice_of_every_feature_from_a_negative_start_is_no_slice():
     """Slice(tracks, starts [0, -3], axes [time, features]) of 3 features keeps the whole
     sequence (the feature axis starts at -3, the time axis at 0)."""
@@ -333,6 +340,27 @@ def test_a_batch_norm_of_a_vector_unsqueezed_to_channels_is_an_affine():
                            "b": _weights(2)},
                    [("x", ["N", 4])], [("y", ["N", 2])])
     _converts_exactly(model, _events(4))
+
+
+# -- recurrent layers built from a Loop -----------------------------------------------------
+
+def test_two_loop_rnns_final_states_and_passed_through_biases_can_be_read():
+    """tf2onnx's Keras GRU then SimpleRNN, with two more outputs: each Loop's final state
+    (carried output 1) plus its own passed-through bias (carried output 4, of 18 and 5
+    values): the last steps of the recurrent layers, and the biases each Loop was given."""
+    model = onnx.load(str(FIXTURES / "tf2onnx_keras3_gru_sequence_simplernn.onnx"))
+    gru, rnn = [n for n in model.graph.node if n.op_type == "Loop"]
+    model.graph.initializer.extend([numpy_helper.from_array(np.array([v], np.int64), n)
+                                    for n, v in (("zero", 0), ("six", 6))])
+    model.graph.node.extend([
+        helper.make_node("Add", [rnn.output[1], rnn.output[4]], ["rnn_state"]),
+        helper.make_node("Slice", [gru.output[4], "zero", "six"], ["gru_bias"]),
+        helper.make_node("Add", [gru.output[1], "gru_bias"], ["gru_state"])])
+    model.graph.output.extend([helper.make_tensor_value_info("rnn_state", FLOAT, ["N", 5]),
+                               helper.make_tensor_value_info("gru_state", FLOAT, ["N", 6])])
+    sequences = {"tracks": _sequences(3)["x"]}
+    document = convert(model, verify=False)
+    assert_exact(load_network(document).evaluate({}, sequences), model, {}, sequences)
 
 
 def _keras_loop(name: str) -> tuple[onnx.ModelProto, onnx.GraphProto]:
