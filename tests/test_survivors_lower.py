@@ -1,10 +1,12 @@
 """The lowering passes (ONNX ops -> lwtnn layers), where their mutation campaign found the
 suite silent: activation attributes, a conv's bias added from the left, the refusals of
 convolutions and recurrent layers lwtnn cannot run (and what they name), swish forms,
-and element-wise functions that become correctionlib input transforms.
+element-wise functions that become correctionlib input transforms, feature assignments
+built from the batch size, selections, and recurrent layers built from a Loop.
 
 Each model is converted without the built-in verification; the oracle is the float64 ONNX
-reference (tests/support.py), or the refusal the docs promise for what lwtnn lacks."""
+reference (tests/support.py), a formula written in the test, or the refusal the docs
+promise for what lwtnn lacks."""
 from __future__ import annotations
 
 import json
@@ -23,6 +25,13 @@ from .support import FIXTURES, assert_exact
 
 FLOAT = TensorProto.FLOAT
 RNG = np.random.default_rng(26)
+
+
+@pytest.fixture(autouse=True)
+def _same_draws_whichever_tests_run():
+    """Each test draws the same numbers however tests are selected (mutmut runs some)."""
+    global RNG
+    RNG = np.random.default_rng(26)
 
 
 def _model(nodes, initializers: dict, inputs: list, outputs: list,
