@@ -3,7 +3,8 @@
 lwtnn's ``LightweightGraph::compute`` evaluates one output per call and caches nothing
 between calls, so a network whose outputs share a trunk (class scores and a regression,
 say) computes the trunk again for every output the user asks for. Merged, the outputs
-are one output node ``NAME`` reading their concatenation, in the model's output order;
+are one output node ``NAME`` reading their concatenation, in the model's output order
+(one output is only renamed);
 ``carry`` then makes it one chain, so one call computes the trunk once.
 
 Each output's labels are prefixed by its name: ``<output>_<label>`` for labels a spec
@@ -37,8 +38,11 @@ def merge_outputs(ir: IRGraph, interface: Interface, name: str) -> None:
     sources = [ir.operand(node, 0) for node in ir.outputs]
     leading = tuple((ir.shape(sources[0]) or (None, None))[:-1])
     shape = leading + (len(labels),)
-    merged = ir.add("Concatenate", sources, shapes=[shape], label=f"{name}:merged")
-    output = ir.add("Output", [Port(merged)], attrs={"name": name}, shapes=[shape],
+    # one output is its own merge: a one-source concatenation would only make the
+    # network look like merging branches, which the sequential format refuses
+    merged = sources[0] if len(sources) == 1 else Port(
+        ir.add("Concatenate", sources, shapes=[shape], label=f"{name}:merged"))
+    output = ir.add("Output", [merged], attrs={"name": name}, shapes=[shape],
                     label=f"output:{name}")
     for node in ir.outputs:
         ir.remove(node)

@@ -140,3 +140,15 @@ def test_a_correction_set_is_not_merged(tmp_path, capsys):
     assert main([str(TWO_TASKS), "-o", str(tmp_path / "set.json"), "--format",
                  "correctionlib", "--merge-outputs", "all"]) == 2
     assert "--merge-outputs writes one lwtnn output" in capsys.readouterr().err
+
+
+def test_a_network_of_one_output_merged_is_that_output_renamed_in_either_format():
+    """Merging one output renames it and prefixes its labels: nothing is merged, so the
+    sequential format holds it as it holds the unmerged network (it was refused, its
+    one-source concatenation taken for a merge of branches)."""
+    model = FIXTURES / "mlp_opset13.onnx"  # x -> y (2 labels)
+    for fmt in ("graph", "sequential"):
+        merged = _convert(model, merge_outputs="all", format=fmt).document
+        labels = merged["outputs"] if fmt == "sequential" else merged["outputs"]["all"]["labels"]
+        assert labels == ["y_0", "y_1"]
+        assert check(model, merged, merge_outputs="all", events=200).passed
