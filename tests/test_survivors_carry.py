@@ -1,0 +1,87 @@
+"""Tests for the carry module's surviving mutants (issue 26): what the chain is named in
+the conversion's report, and where the stage reading the inputs is searched for."""
+from __future__ import annotations
+
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from onnx2lwtnn.api import conversion
+from onnx2lwtnn.carry import _minimum
+from onnx2lwtnn.lwtnn import SEQUENTIAL_INPUT, SEQUENTIAL_OUTPUT, load_network
+
+from .support import FIXTURES, onnx_float64, random_events
+
+sys.path.insert(0, str(FIXTURES / "generators"))
+from helper_graphs import GraphBuilder  # noqa: E402
+from skip_connections import _gemm, residual_chain  # noqa: E402
+
+CARRY_STEP = "carry.carry_shared_values"
+
+
+def _convert(model, **options):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return conversion(model, **options)
+
+
+def normalised_with_skips(width: int = 16):
+    """h = tanh(Gemm(x)); n = h * s + c (a normalization layer, read twice);
+    y = Gemm(tanh(Gemm(n)) + n + h): h must pass the normalization stage."""
+    b = GraphBuilder("normalised_with_skips")
+    x = b.input("x", ["N", width])
+    h = b.node("Tanh", [_gemm(b, x, width, width, "g0")], "t0")
+    scaled = b.node("Mul", [h, b.const("s", np.linspace(0.5, 2.0, width))], "mul")
+    n = b.node("Add", [scaled, b.const("c", np.linspace(-1.0, 1.0, width))], "add")
+    m = b.node("Tanh", [_gemm(b, n, width, width, "g1")], "t1")
+    total = b.node("Add", [b.node("Add", [m, n], "a1"), h], "a2")
+    _gemm(b, total, width, 2, "head", out="y")
+    b.output("y", ["N", 2])
+    return b.model(13)
+
+
+def test_values_pass_a_normalization_stage_into_a_sequential_network():
+    """The sequential format needs one chain: the values the normalization layer does not
+    scale are carried through it (scaled by 1), and the chain computes the ONNX model's
+    numbers."""
+    model = normalised_with_skips()
+    document = _convert(model, format="sequential").document
+    assert "normalization" in [layer["architecture"] for layer in document["layers"]]
+    events = random_events(model, 200, seed=5)
+    ours = load_network(document).evaluate({SEQUENTIAL_INPUT: events["x"]})
+    np.testing.assert_allclose(ours[SEQUENTIAL_OUTPUT], onnx_float64(model, events)["y"],
+                               rtol=1e-9, atol=1e-12)
+
+
+def _carry_report(model) -> dict[str, tuple]:
+    """Per ONNX node the chain replaced, the (label, op) of the nodes now standing for it."""
+    changes = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        conversion(model, on_change=changes.append)
+    return {c.node: c.now_read for c in changes if c.step == CARRY_STEP}
+
+
+def test_the_report_names_each_chain_node_after_the_layer_it_computes():
+    """A tanh layer whose input is carried past it becomes a linear dense stage, named
+    '<layer>:carries', and a highway applying tanh, '<layer>:activates' (as api's
+    _report_carry documents); the linear layer after it, one '<layer>:carries' stage."""
+    report = _carry_report(residual_chain(2, "Tanh"))
+    for k in range(2):
+        gemm0, gemm1 = f"block{k}/Gemm0", f"block{k}/Gemm1"
+        assert report[gemm0] == ((f"{gemm0}:carries", "Dense"),
+                                 (f"{gemm0}:activates", "Highway")), report
+        assert report[gemm1] == ((f"{gemm1}:carries", "Dense"),), report
+
+
+@pytest.mark.parametrize("size", range(1, 14))
+def test_the_least_point_of_a_unimodal_cost_is_found_within_the_range(size):
+    """The search evaluates only points of low..high and finds the least of a unimodal
+    function, wherever it lies."""
+    for least in range(size + 1):
+        def cost(x: int, least: int = least) -> int:
+            assert 0 <= x <= size, f"evaluated outside 0..{size}: {x}"
+            return (x - least) ** 2
+        assert _minimum(cost, 0, size) == least
