@@ -17,7 +17,7 @@ from .support import FIXTURES, assert_exact, onnx_float64, random_events
 
 sys.path.insert(0, str(FIXTURES / "generators"))
 from helper_graphs import GraphBuilder  # noqa: E402
-from skip_connections import _gemm, residual_chain  # noqa: E402
+from skip_connections import WIDTH, _block, _gemm, residual_chain  # noqa: E402
 
 CARRY_STEP = "carry.carry_shared_values"
 
@@ -97,6 +97,68 @@ def test_a_shared_layer_reading_only_an_input_is_recomputed_where_that_is_cheape
         assert len(readers) == 1 and readers[0] > 1, (name, readers)
     events = random_events(model, 200, seed=6)
     assert_exact(load_network(converted.document).evaluate(events), model, events)
+
+
+def deep_and_shallow():
+    """d1 = relu(x W1) (16 -> 2) feeds a deep branch d2, d3 (2 -> 2 each) and a shallow,
+    wide one s (2 -> 8); y = head(d3, s) (10 -> 1)."""
+    b = GraphBuilder("deep_and_shallow")
+    x = b.input("x", ["N", 16])
+    d1 = b.node("Relu", [_gemm(b, x, 16, 2, "d1")], "d1_relu")
+    d2 = b.node("Relu", [_gemm(b, d1, 2, 2, "d2")], "d2_relu")
+    d3 = b.node("Relu", [_gemm(b, d2, 2, 2, "d3")], "d3_relu")
+    s = b.node("Relu", [_gemm(b, d1, 2, 8, "s")], "s_relu")
+    _gemm(b, b.node("Concat", [d3, s], "cat", axis=1), 10, 1, "head", out="y")
+    b.output("y", ["N", 1])
+    return b.model(13)
+
+
+@pytest.mark.parametrize("fmt", ["graph", "sequential"])
+def test_the_deep_branch_is_computed_first_so_the_narrow_value_is_carried(fmt):
+    """Deepest operand first: d1 (32 multiply-adds), d2 with d1 carried (4 rows x 2),
+    d3 with d1 carried (4 x 4), s with d3 carried (10 x 4), the head (10): 106, where
+    making s first would carry its 8 values over d2 and d3 (10 x 10 each: 262)."""
+    model = deep_and_shallow()
+    converted = _convert(model, format=fmt)
+    assert converted.cost.total.multiply_adds == 32 + 8 + 16 + 40 + 10
+    if fmt == "graph":
+        assert converted.cost.total.node_evaluations == 6  # head, s, d3, d2, d1, x
+        events = random_events(model, 200, seed=7)
+        assert_exact(load_network(converted.document).evaluate(events), model, events)
+
+
+def input_and_residual():
+    """Two outputs: the input as it is (no layer), then a residual tanh chain of it."""
+    b = GraphBuilder("input_and_residual")
+    h = x = b.input("x", ["N", WIDTH])
+    b.node("Identity", [x], "copy", out="x_copy")
+    for k in range(2):
+        h = _block(b, h, k, "Tanh", None)
+    _gemm(b, h, WIDTH, 2, "head/Gemm", out="y")
+    b.output("x_copy", ["N", WIDTH])
+    b.output("y", ["N", 2])
+    return b.model(13)
+
+
+def _reached_twice(document: dict, output: str) -> list[int]:
+    """The non-input nodes lwtnn's recursive, uncached evaluation of an output reaches
+    more than once (a walk of the document, as in test_carry)."""
+    nodes, reached = document["nodes"], {}
+    stack = [document["outputs"][output]["node_index"]]
+    while stack:
+        index = stack.pop()
+        reached[index] = reached.get(index, 0) + 1
+        if nodes[index]["type"] != "input":
+            stack.extend(nodes[index]["sources"])
+    return [i for i, n in reached.items() if n > 1 and nodes[i]["type"] != "input"]
+
+
+def test_an_output_that_is_an_input_does_not_stop_the_next_output_being_carried():
+    model = input_and_residual()
+    document = _convert(model).document
+    assert _reached_twice(document, "y") == []
+    events = random_events(model, 200, seed=8)
+    assert_exact(load_network(document).evaluate(events), model, events)
 
 
 def _carry_report(model) -> dict[str, tuple]:
