@@ -17,7 +17,8 @@ from .support import FIXTURES, assert_exact, onnx_float64, random_events
 
 sys.path.insert(0, str(FIXTURES / "generators"))
 from helper_graphs import GraphBuilder  # noqa: E402
-from skip_connections import WIDTH, _block, _gemm, residual_chain  # noqa: E402
+from skip_connections import (WIDTH, _block, _gemm, dense_chain,  # noqa: E402
+                              residual_chain)
 
 CARRY_STEP = "carry.carry_shared_values"
 
@@ -125,6 +126,17 @@ def test_the_deep_branch_is_computed_first_so_the_narrow_value_is_carried(fmt):
         assert converted.cost.total.node_evaluations == 6  # head, s, d3, d2, d1, x
         events = random_events(model, 200, seed=7)
         assert_exact(load_network(converted.document).evaluate(events), model, events)
+
+
+def test_a_densenet_whose_every_layer_reads_the_input_carries_it_from_the_start():
+    """dense_chain(5, growth 8): every layer and the head read x (8), so x is read once
+    and carried as relu pairs (16 rows) beside the features made so far (8 each): stage k
+    reads the stage before it, 8 + 8 k + 16 rows of 8 (k + 2) columns (stage 0 reads x:
+    24 x 8), the head one row of 56: 192 + 768 + 1280 + 1920 + 2688 + 56 = 6904
+    multiply-adds in x, five stages and the head (7 node evaluations)."""
+    model = dense_chain(5, 8)
+    total = _convert(model).cost.total
+    assert (total.multiply_adds, total.node_evaluations) == (6904, 7)
 
 
 def input_and_residual():
