@@ -139,6 +139,32 @@ def test_a_densenet_whose_every_layer_reads_the_input_carries_it_from_the_start(
     assert (total.multiply_adds, total.node_evaluations) == (6904, 7)
 
 
+def widening_projection(depth: int = 3, side: int = 2, width: int = 16):
+    """p = x W (a linear 2 -> 16 projection of the input), read by every tanh stage and
+    the head beside the stage before."""
+    b = GraphBuilder("widening_projection")
+    x = b.input("x", ["N", side])
+    p = _gemm(b, x, side, width, "proj")
+    h = b.node("Tanh", [_gemm(b, p, width, width, "g0")], "t0")
+    for k in range(1, depth):
+        joined = b.node("Concat", [h, p], f"cat{k}", axis=1)
+        h = b.node("Tanh", [_gemm(b, joined, 2 * width, width, f"g{k}")], f"t{k}")
+    _gemm(b, b.node("Concat", [h, p], "catlast", axis=1), 2 * width, 2, "head", out="y")
+    b.output("y", ["N", 2])
+    return b.model(13)
+
+
+def test_a_widening_projection_of_the_input_becomes_one_sequential_chain():
+    """Laid out with the projection formed when its stage comes (not with the input), the
+    network is one exact chain: the sequential format holds it, with the ONNX numbers."""
+    model = widening_projection()
+    document = _convert(model, format="sequential").document
+    events = random_events(model, 200, seed=9)
+    ours = load_network(document).evaluate({SEQUENTIAL_INPUT: events["x"]})
+    np.testing.assert_allclose(ours[SEQUENTIAL_OUTPUT], onnx_float64(model, events)["y"],
+                               rtol=1e-9, atol=1e-12)
+
+
 def input_and_residual():
     """Two outputs: the input as it is (no layer), then a residual tanh chain of it."""
     b = GraphBuilder("input_and_residual")
