@@ -315,10 +315,10 @@ def verify_conversion(model: onnx.ModelProto, document: dict, preparation: Optio
     parameters, TMVA's transformations); ``document`` is one the converter validated. ReferenceRunError when no runtime here
     evaluates the model in float64 that can be trusted: then nothing is verified."""
     reference = OnnxModel(model, FLOAT64, outputs)
-    float32 = None  # only to vouch for the onnx package's evaluator (as check does)
-    if not reference.backend.startswith("onnxruntime"):
+    float32 = None  # only to vouch for the onnx package's evaluator, as onnxruntime can
+    if not reference.backend.startswith("onnxruntime"):  # (as check does)
         try:
-            float32 = OnnxModel(model, FLOAT32, outputs)
+            float32 = OnnxModel(model, FLOAT32, outputs, backends=("onnxruntime",))
         except ReferenceRunError:
             pass
     view = graph_view(document, reference, interface or Interface(), outputs, merge_outputs)

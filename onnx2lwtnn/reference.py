@@ -29,6 +29,7 @@ from .errors import ReferenceRunError
 Feed = dict[str, np.ndarray]
 BATCH, TIME = 0, 1  # axes of lwtnn's canonical [batch, time, features] sequences
 FREE_BATCH_AGREEMENT = 1e-12  # a symbolic-batch copy vs the fixed model, relative
+BACKENDS = ("onnxruntime", "onnx.reference")  # the runtimes tried, in this order
 CANONICAL, TIME_MAJOR, CHANNELS_FIRST = (0, 1, 2), (1, 0, 2), (0, 2, 1)
 FLOAT32, FLOAT64 = "float32", "float64"
 DTYPES = {FLOAT32: np.float32, FLOAT64: np.float64}
@@ -38,10 +39,12 @@ class OnnxModel:
     """An ONNX model ready to evaluate events in one precision; ``backend`` says what runs
     it (``"onnxruntime float64"``, ...). ReferenceRunError if nothing here can.
     ``outputs`` (default: all) are the outputs it computes: a conversion that kept some
-    is compared on those alone, whatever the others are."""
+    is compared on those alone, whatever the others are. ``backends`` are the runtimes
+    tried, in order."""
 
     def __init__(self, model: onnx.ModelProto, precision: str = FLOAT32,
-                 outputs: Optional[Sequence[str]] = None):
+                 outputs: Optional[Sequence[str]] = None,
+                 backends: Sequence[str] = BACKENDS):
         constants = {init.name for init in model.graph.initializer}
         self.input_shapes = {v.name: _dims(v) for v in model.graph.input
                              if v.name not in constants}
@@ -51,7 +54,7 @@ class OnnxModel:
         runnable = float64_copy(model) if precision == FLOAT64 else model
         self._computed = list(outputs or self.output_names)
         self.backend, self._run = _runner(runnable, self._computed, self.input_shapes,
-                                          DTYPES[precision])
+                                          DTYPES[precision], backends)
         self._model = runnable
         self._free_run: Optional[Callable[[Feed], Feed]] = None
         self._free_tried = False
@@ -290,7 +293,7 @@ def _dims(value: onnx.ValueInfoProto) -> tuple:
 
 
 def _runner(model: onnx.ModelProto, names: list[str], shapes: dict[str, tuple],
-            dtype: type) -> tuple[str, Callable[[Feed], Feed]]:
+            dtype: type, backends: Sequence[str]) -> tuple[str, Callable[[Feed], Feed]]:
     """The first runtime that loads the model and computes its float outputs in ``dtype``
     on a probe of zeros (some models load but fail at run time, and a runtime that computed
     another precision would not be the reference asked for)."""
@@ -298,9 +301,9 @@ def _runner(model: onnx.ModelProto, names: list[str], shapes: dict[str, tuple],
     probe = {n: np.zeros([d or 8 for d in s], dtype) for n, s in shapes.items()}
     precision = np.dtype(dtype).name
     failures = []
-    for backend, make in (("onnxruntime", _onnxruntime), ("onnx.reference", _evaluator)):
+    for backend in backends:
         try:
-            run = make(model, names)
+            run = RUNTIMES[backend](model, names)
             produced = [np.asarray(v).dtype for v in run(probe).values()]
             if all(d == dtype for d in produced if np.issubdtype(d, np.floating)):
                 return f"{backend} {precision}", run
@@ -325,3 +328,6 @@ def _evaluator(model: onnx.ModelProto, names: list[str]) -> Callable[[Feed], Fee
     from onnx.reference import ReferenceEvaluator
     evaluator = ReferenceEvaluator(model)
     return lambda feed: dict(zip(names, evaluator.run(names, feed)))
+
+
+RUNTIMES = {"onnxruntime": _onnxruntime, "onnx.reference": _evaluator}

@@ -247,3 +247,32 @@ def test_verification_evaluates_only_the_outputs_kept(recwarn):
     document = convert(model, outputs=["y"])
     assert list(document["outputs"]) == ["y"]
     assert not [w for w in recwarn if "not verified" in str(w.message)]
+
+
+def test_a_model_only_the_onnx_package_evaluates_is_evaluated_once(monkeypatch):
+    """Gemm of opset 6, which onnxruntime does not run: the proof's float64 reference is
+    the onnx package's evaluator, which a float32 run of that same evaluator could not
+    vouch for (only onnxruntime's can), so the model is not evaluated a second time (a
+    fixed batch of 789,444, as hls4ml's three_layer_bn_pytorch, made that run seconds)."""
+    from onnx import reference
+    built = []
+
+    class Counted(reference.ReferenceEvaluator):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(reference, "ReferenceEvaluator", Counted)
+    weights = np.arange(6, dtype=np.float32).reshape(3, 2) / 7
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["y"], broadcast=1)], "old",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])],
+        [numpy_helper.from_array(weights, "w"),
+         numpy_helper.from_array(np.array([0.5, -1], np.float32), "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 6)])
+    network = load_network(convert(model))
+    assert len(built) == 1
+    x = np.array([[1.0, 2.0, -3.0]])
+    np.testing.assert_allclose(network.evaluate({"x": x})["y"],
+                               x @ weights.astype(float) + [0.5, -1], rtol=1e-15)
