@@ -64,26 +64,27 @@ def check_tmva(network: TmvaNetwork, document: dict, raw: Optional[np.ndarray] =
     inside the training ranges, the last of them at and around the normalisation
     centres; ``tolerance`` (against the exact reference) defaults to check's bound."""
     tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
+    node = _input_node(document)
     if raw is None:
         centres = min(len(CENTRE_STEPS), events // 2)
         raw = np.concatenate([network.training_events(events - centres, seed),
-                              centre_values(_input_node(document), centres)])
+                              centre_values(node, centres)])
     raw = np.asarray(raw, float)
     if raw.ndim != 2 or raw.shape[1] != len(network.method.variables):
         raise ValueError(f"events must be [N, {len(network.method.variables)}]")
-    name = document["inputs"][0]["name"] if "nodes" in document else SEQUENTIAL_INPUT
-    ours = load_network(document).evaluate({name: raw})
+    ours = load_network(document).evaluate({node["name"]: raw})
     (lwtnn,) = ours.values()
     return TmvaCheck(len(raw), network.labels, _worst(lwtnn, network.exact(raw)),
                      _worst(lwtnn, network.tmva(raw)), network.mlp.fast_tanh, tolerance)
 
 
 def _input_node(document: dict) -> dict:
-    """The variables (offsets, scales) the events go into: a graph's input node, or a
-    sequential document's inputs, which are its variables."""
+    """The input node the events go into, named and with its variables (offsets,
+    scales): a graph's one input node, or a sequential document's one input, whose
+    variables are the document's inputs."""
     if "nodes" in document:
         return document["inputs"][0]
-    return {"variables": document["inputs"]}
+    return {"name": SEQUENTIAL_INPUT, "variables": document["inputs"]}
 
 
 def _worst(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
