@@ -315,8 +315,10 @@ def verify_conversion(model: onnx.ModelProto, document: dict, preparation: Optio
     parameters, TMVA's transformations); ``document`` is one the converter validated. ReferenceRunError when no runtime here
     evaluates the model in float64 that can be trusted: then nothing is verified."""
     reference = OnnxModel(model, FLOAT64, outputs)
-    float32 = None  # only to vouch for the onnx package's evaluator, as onnxruntime can
-    if not reference.backend.startswith("onnxruntime"):  # (as check does)
+    # a float32 onnxruntime beside the onnx package's evaluator vouches for it (as check's
+    # does); a float32 run of that same evaluator could not, so none is built
+    float32 = None
+    if not reference.backend.startswith("onnxruntime"):
         try:
             float32 = OnnxModel(model, FLOAT32, outputs, backends=("onnxruntime",))
         except ReferenceRunError:
