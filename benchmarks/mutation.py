@@ -130,10 +130,9 @@ NO_MUTANT = "no.such.mutant"  # a name mutmut matches to nothing
 
 def module_tests(name: str) -> tuple[str, ...]:
     """The module's tests, then tests/test_survivors_<module>.py and ..._<module>_<part>.py."""
-    own = [f"tests/test_survivors_{name}.py"] if (
-        REPO / f"tests/test_survivors_{name}.py").is_file() else []
-    parts = sorted(str(p.relative_to(REPO)) for p in REPO.glob(f"tests/test_survivors_{name}_*.py"))
-    return MODULES[name].tests + SURVIVOR_TESTS + tuple(own + parts)
+    found = [*REPO.glob(f"tests/test_survivors_{name}.py"),
+             *sorted(REPO.glob(f"tests/test_survivors_{name}_*.py"))]
+    return MODULES[name].tests + SURVIVOR_TESTS + tuple(str(p.relative_to(REPO)) for p in found)
 
 
 def tracked_files() -> list[str]:
@@ -250,10 +249,10 @@ def outcomes(name: str, work: Path) -> dict[str, str]:
 
 def summary(name: str, work: Path) -> dict:
     """The campaign's figures over the mutants it ran (all of them, or its sample)."""
-    verdicts = outcomes(name, work)
+    everything = outcomes(name, work)
     chosen = sampled(name, work)
-    if chosen is not None:
-        verdicts = {m: verdicts[m] for m in chosen if m in verdicts}
+    verdicts = everything if chosen is None else {m: everything[m] for m in chosen
+                                                  if m in everything}
     ran = {m: v for m, v in verdicts.items() if v != "not checked"}
     listed = equivalent(name)
     killed = [m for m, v in ran.items() if v in NOTICED]
@@ -263,7 +262,7 @@ def summary(name: str, work: Path) -> dict:
     return {"module": name, "mutants": len(verdicts), "killed": len(killed),
             "equivalent": len(settled), "survived": survived,
             "not_run": len(verdicts) - len(ran),
-            "sample_of": None if chosen is None else len(outcomes(name, work)),
+            "sample_of": None if chosen is None else len(everything),
             "stale": sorted(m for m in killed if m in listed),
             "score": len(killed) / counted if counted else None}
 
@@ -293,10 +292,9 @@ def sample(name: str, work: Path, children: int, size: int, seed: int) -> None:
         prepare(name, work)
     if not exit_codes(name, work):  # mutmut generates the mutants and learns which tests
         run(name, work, children, (NO_MUTANT,))  # reach each, then finds none to run
-    names = sorted(exit_codes(name, work))
-    chosen = sorted(random.Random(seed).sample(names, min(size, len(names))))
-    (folder / SAMPLE_FILE).write_text(json.dumps(chosen))
     codes = exit_codes(name, work)
+    chosen = sorted(random.Random(seed).sample(sorted(codes), min(size, len(codes))))
+    (folder / SAMPLE_FILE).write_text(json.dumps(chosen))
     todo = tuple(m for m in chosen if codes[m] is None)
     if todo:
         run(name, work, children, todo)
